@@ -1,0 +1,1 @@
+"""Data layer: typed containers, atomic/tabular readers and the dataset registry."""

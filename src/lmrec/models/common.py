@@ -1,0 +1,114 @@
+"""Shared machinery for recommenders that score every item of a training vocabulary.
+
+:class:`FittedState` holds what every such model keeps after ``fit``: the vocabularies and each
+training user's chronological history (for queries that give a user id but no history).
+:func:`recommend_with` turns a :class:`Query` into a :class:`Ranking` through a model's ``score``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lmrec.data.containers import Interactions, Sequences, Vocabulary
+from lmrec.data.errors import DataError
+from lmrec.models.base import Query, QueryBatch, Ranking, top_k
+
+
+class NotFittedError(RuntimeError):
+    """A model used before ``fit`` (or ``load``)."""
+
+
+@dataclass(frozen=True)
+class FittedState:
+    """Vocabularies and training histories of a fitted model."""
+
+    user_vocab: Vocabulary
+    item_vocab: Vocabulary
+    histories: Sequences
+
+    @classmethod
+    def from_train(cls, train: Interactions) -> FittedState:
+        if len(train) == 0:
+            raise DataError("cannot fit on an empty interaction log")
+        return cls(train.user_vocab, train.item_vocab, train.sequences())
+
+    def resolve(self, query: Query) -> QueryBatch:
+        """The query in index space; unknown history items raise :class:`UnknownIdError`."""
+        user = -1
+        if query.user is not None and query.user in self.user_vocab:
+            user = self.user_vocab.index(query.user)
+        if query.history is not None:
+            history = np.array([self.item_vocab.index(i) for i in query.history], dtype=np.int32)
+        elif user >= 0:
+            history = np.asarray(self.histories[user])
+        else:
+            history = np.empty(0, dtype=np.int32)
+        return QueryBatch(np.array([user], dtype=np.int32), Sequences.from_lists([history.tolist()]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"users": list(self.user_vocab.ids), "items": list(self.item_vocab.ids)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], histories: Sequences) -> FittedState:
+        return cls(Vocabulary("user", data["users"]), Vocabulary("item", data["items"]), histories)
+
+
+def recommend_with(
+    state: FittedState,
+    score: Callable[[QueryBatch], npt.NDArray[np.float32]],
+    query: Query,
+) -> Ranking:
+    """Score one query, mask exclusions with ``-inf``, and return the top ``query.k`` items."""
+    batch = resolve_query(state, query)
+    scores = score(batch)[0].astype(np.float32, copy=True)
+    if query.exclude_history:
+        scores[batch.histories[0]] = -np.inf
+    excluded = [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
+    scores[excluded] = -np.inf
+    best = top_k(scores[None, :], query.k)[0]
+    best = best[np.isfinite(scores[best])]
+    return Ranking(tuple(state.item_vocab.decode(best)), scores[best])
+
+
+def resolve_query(state: FittedState | None, query: Query) -> QueryBatch:
+    if state is None:
+        raise NotFittedError("call fit() or load() before recommend()")
+    return state.resolve(query)
+
+
+def save_state(directory: Path, state: FittedState, name: str, config: dict[str, Any],
+               tensors: dict[str, npt.NDArray[Any]]) -> None:
+    """Write ``config.json`` (model name, config, vocabularies) and ``tensors.safetensors``."""
+    from safetensors.numpy import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {"model": name, "config": config, **state.to_json()}
+    (directory / "config.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    arrays = {
+        "history_indptr": np.asarray(state.histories.indptr),
+        "history_items": np.asarray(state.histories.items),
+        **{k: np.ascontiguousarray(v) for k, v in tensors.items()},
+    }
+    save_file(arrays, str(directory / "tensors.safetensors"))
+
+
+def load_state(directory: Path, name: str) -> tuple[FittedState, dict[str, Any], dict[str, Any]]:
+    """Read what :func:`save_state` wrote; returns (state, config, tensors)."""
+    from safetensors.numpy import load_file
+
+    meta_path = directory / "config.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{meta_path}: no saved model here")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("model") != name:
+        raise DataError(f"{meta_path}: holds model {meta.get('model')!r}, not {name!r}")
+    tensors = load_file(str(directory / "tensors.safetensors"))
+    histories = Sequences(tensors.pop("history_indptr"), tensors.pop("history_items"))
+    return FittedState.from_json(meta, histories), meta["config"], tensors

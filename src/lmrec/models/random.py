@@ -1,0 +1,52 @@
+"""Random scores: the floor every model must beat (and a check of the candidate protocol)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmrec.data.containers import Interactions, Vocabulary
+from lmrec.models.base import Query, QueryBatch, Ranking
+from lmrec.models.common import FittedState, NotFittedError, recommend_with
+
+
+class RandomConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="Seed; scores of a known user depend only on (seed, user).")
+
+
+class RandomScores:
+    """Uniform random scores, reproducible per (seed, user) whatever the batch size."""
+
+    name: ClassVar[str] = "random"
+
+    def __init__(self, config: RandomConfig | None = None) -> None:
+        self.config = config or RandomConfig()
+        self._state: FittedState | None = None
+
+    def fit(self, train: Interactions) -> RandomScores:
+        self._state = FittedState.from_train(train)
+        return self
+
+    @property
+    def item_vocab(self) -> Vocabulary:
+        if self._state is None:
+            raise NotFittedError("call fit() first")
+        return self._state.item_vocab
+
+    def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        n = len(self.item_vocab)
+        out = np.empty((len(batch), n), dtype=np.float32)
+        for row, user in enumerate(batch.users):
+            rng = np.random.default_rng([self.config.seed, int(user) + 1])
+            out[row] = rng.random(n, dtype=np.float32)
+        return out
+
+    def recommend(self, query: Query) -> Ranking:
+        if self._state is None:
+            raise NotFittedError("call fit() first")
+        return recommend_with(self._state, self.score, query)

@@ -1,0 +1,55 @@
+"""The model registry: an explicit table from name to constructor and config class.
+
+Nothing is discovered by file name; adding a model means adding one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel
+
+from lmrec.models.base import Recommender
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    config: type[BaseModel]
+    build: Callable[[Any], Recommender]
+
+
+def _specs() -> Mapping[str, ModelSpec]:
+    from lmrec.models.itemknn import ItemKNN, ItemKNNConfig
+    from lmrec.models.popularity import Popularity, PopularityConfig
+    from lmrec.models.random import RandomConfig, RandomScores
+
+    specs = [
+        ModelSpec("pop", "training popularity", PopularityConfig, Popularity),
+        ModelSpec("itemknn", "item-item cosine kNN", ItemKNNConfig, ItemKNN),
+        ModelSpec("itemknn-seq", "item-item kNN, recent history weighted more (decay 0.8)",
+                  ItemKNNConfig, ItemKNN),
+        ModelSpec("random", "uniform random scores", RandomConfig, RandomScores),
+    ]
+    return MappingProxyType({s.name: s for s in specs})
+
+
+_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({"itemknn-seq": {"decay": 0.8}})
+
+
+def available_models() -> tuple[str, ...]:
+    return tuple(_specs())
+
+
+def create_model(name: str, config: Mapping[str, Any] | None = None) -> Recommender:
+    """Build a registered model; ``config`` is validated by the model's pydantic config."""
+    specs = _specs()
+    if name not in specs:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(specs)}")
+    spec = specs[name]
+    merged = {**_DEFAULTS.get(name, {}), **(config or {})}
+    return spec.build(spec.config.model_validate(merged))

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -60,14 +60,14 @@ class AtomicTable:
         cells = self.cells[self.position(name)]
         if cells.dtype != object:
             return [_plain(float(v)) for v in cells]
-        return cells  # type: ignore[no-any-return]
+        return cast("Sequence[str]", cells)
 
     def floats(self, name: str) -> npt.NDArray[np.float64]:
         """Column ``name`` parsed as float64; a bad cell is reported by line and column."""
         pos = self.position(name)
         values = self.cells[pos]
         if values.dtype == np.float64:
-            return values  # type: ignore[no-any-return]
+            return values
         try:
             return values.astype(np.float64)
         except ValueError:
@@ -76,7 +76,10 @@ class AtomicTable:
                     float(v)
                 except ValueError:
                     raise DataFormatError(
-                        self.path, f"not a number: {v!r}", line=i + 2, column=pos + 1,
+                        self.path,
+                        f"not a number: {v!r}",
+                        line=i + 2,
+                        column=pos + 1,
                         column_name=name,
                     ) from None
             raise
@@ -98,7 +101,10 @@ class AtomicTable:
                 out.append(tuple(float(v) for v in c.split(" ")) if c else ())
             except ValueError:
                 raise DataFormatError(
-                    self.path, f"not a list of numbers: {c!r}", line=i + 2, column=pos + 1,
+                    self.path,
+                    f"not a list of numbers: {c!r}",
+                    line=i + 2,
+                    column=pos + 1,
                     column_name=name,
                 ) from None
         return tuple(out)
@@ -110,7 +116,9 @@ def _decode(path: Path, data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DataFormatError(path, f"not valid UTF-8 ({exc.reason})", line=line, column=column) from None
+        raise DataFormatError(
+            path, f"not valid UTF-8 ({exc.reason})", line=line, column=column
+        ) from None
 
 
 def parse_header(path: Path, line: str) -> tuple[Column, ...]:
@@ -127,7 +135,10 @@ def parse_header(path: Path, line: str) -> tuple[Column, ...]:
         except ValueError:
             known = ", ".join(t.value for t in FieldType)
             raise DataFormatError(
-                path, f"unknown type {type_name!r} (known: {known})", line=1, column=i + 1,
+                path,
+                f"unknown type {type_name!r} (known: {known})",
+                line=1,
+                column=i + 1,
                 column_name=name,
             ) from None
         if any(c.name == name for c in columns):
@@ -148,8 +159,9 @@ def read_atomic(path: str | Path) -> AtomicTable:
     if any(line.endswith("\r") for line in lines[:1]):
         lines = [line.rstrip("\r") for line in lines]
     if not lines or not lines[0].strip():
-        raise DataFormatError(path, "empty file: expected a typed header such as 'item_id:token'",
-                              line=1)
+        raise DataFormatError(
+            path, "empty file: expected a typed header such as 'item_id:token'", line=1
+        )
     columns = parse_header(path, lines[0])
     body = lines[1:]
     width = len(columns) - 1
@@ -158,13 +170,16 @@ def read_atomic(path: str | Path) -> AtomicTable:
     if len(bad):
         i = int(bad[0])
         raise DataFormatError(
-            path, f"expected {len(columns)} tab-separated columns, found {counts[i] + 1}",
+            path,
+            f"expected {len(columns)} tab-separated columns, found {counts[i] + 1}",
             line=i + 2,
         )
     return AtomicTable(path, columns, _parse_cells(path, "\n".join(body), columns, len(body)))
 
 
-def _parse_cells(path: Path, body: str, columns: tuple[Column, ...], n_rows: int) -> tuple[Cells, ...]:
+def _parse_cells(
+    path: Path, body: str, columns: tuple[Column, ...], n_rows: int
+) -> tuple[Cells, ...]:
     """Split the (already width-checked) body into columns with pandas' C parser.
 
     ``float`` columns are parsed to float64 here; when one holds a bad cell, the columns are read
@@ -180,7 +195,12 @@ def _parse_cells(path: Path, body: str, columns: tuple[Column, ...], n_rows: int
     floats = {i: np.float64 for i, c in enumerate(columns) if c.type is FieldType.FLOAT}
     text_types: dict[int, type] = {i: str for i in names}
     options: dict[str, Any] = dict(
-        sep="\t", header=None, names=names, quoting=3, na_filter=False, engine="c",
+        sep="\t",
+        header=None,
+        names=names,
+        quoting=3,
+        na_filter=False,
+        engine="c",
         skip_blank_lines=False,
     )
     try:
@@ -201,8 +221,11 @@ def check_unique(table: AtomicTable, name: str) -> None:
     for i, v in enumerate(values):
         if v in first:
             raise DataFormatError(
-                table.path, f"duplicate id {v!r} (first seen on line {first[v] + 2})",
-                line=i + 2, column=table.position(name) + 1, column_name=name,
+                table.path,
+                f"duplicate id {v!r} (first seen on line {first[v] + 2})",
+                line=i + 2,
+                column=table.position(name) + 1,
+                column_name=name,
             )
         first[v] = i
 
@@ -221,7 +244,9 @@ def _plain(value: str | float) -> str:
     return value
 
 
-def write_atomic(path: str | Path, columns: Sequence[Column], rows: Sequence[Sequence[FieldValue]]) -> None:
+def write_atomic(
+    path: str | Path, columns: Sequence[Column], rows: Sequence[Sequence[FieldValue]]
+) -> None:
     """Write an atomic file atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

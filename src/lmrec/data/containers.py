@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,7 @@ IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 
 
-def frozen_array(values: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:  # type: ignore[type-arg]
+def frozen_array(values: npt.ArrayLike, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     """A contiguous read-only copy of ``values`` as ``dtype`` (returned as is when already one)."""
     if isinstance(values, np.ndarray) and values.dtype == dtype and not values.flags.writeable:
         return values
@@ -56,6 +56,8 @@ class Vocabulary:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.ids, tuple):
+            object.__setattr__(self, "ids", tuple(str(v) for v in self.ids))
         index = {v: i for i, v in enumerate(self.ids)}
         if len(index) != len(self.ids):
             seen: set[str] = set()
@@ -191,6 +193,9 @@ class Interactions:
 
     def select(self, rows: npt.ArrayLike) -> Interactions:
         """The interactions at ``rows`` (a boolean mask or indices), same vocabularies."""
+        rows = np.asarray(rows)
+        if rows.dtype != bool:
+            rows = rows.astype(np.int64)
         return Interactions(
             users=self.users[rows],
             items=self.items[rows],
@@ -253,7 +258,9 @@ class AttributeTable:
     def __post_init__(self) -> None:
         for f in self.fields:
             if len(f.values) != len(self.ids):
-                raise DataError(f"field {f.name!r} has {len(f.values)} values for {len(self.ids)} ids")
+                raise DataError(
+                    f"field {f.name!r} has {len(f.values)} values for {len(self.ids)} ids"
+                )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -303,6 +310,7 @@ class KnowledgeGraph:
     link_entities: IntArray
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "link_items", tuple(self.link_items))
         for name in ("heads", "relations", "tails", "link_entities"):
             object.__setattr__(self, name, frozen_array(getattr(self, name), np.int32))
         if not len(self.heads) == len(self.relations) == len(self.tails):

@@ -31,7 +31,9 @@ def encode(kind: str, values: Sequence[str]) -> tuple[npt.NDArray[np.int32], Voc
     return remap[codes].astype(np.int32), vocab
 
 
-def encode_with(vocab: Vocabulary, values: Sequence[str], table: AtomicTable, name: str) -> npt.NDArray[np.int32]:
+def encode_with(
+    vocab: Vocabulary, values: Sequence[str], table: AtomicTable, name: str
+) -> npt.NDArray[np.int32]:
     """Indices of ``values`` in an existing vocabulary; an unknown id is reported by line."""
     import pandas as pd
 
@@ -42,8 +44,11 @@ def encode_with(vocab: Vocabulary, values: Sequence[str], table: AtomicTable, na
     if len(missing):
         i = int(missing[0])
         raise DataFormatError(
-            table.path, f"{vocab.kind} id {values[i]!r} is not in the {vocab.kind} vocabulary",
-            line=i + 2, column=table.position(name) + 1, column_name=name,
+            table.path,
+            f"{vocab.kind} id {values[i]!r} is not in the {vocab.kind} vocabulary",
+            line=i + 2,
+            column=table.position(name) + 1,
+            column_name=name,
         )
     return out.astype(np.int32)
 
@@ -60,9 +65,7 @@ def interactions_from_table(
         raise DataFormatError(table.path, "no interactions after the header", line=2)
     users, user_vocab = encode("user", table.raw(user))
     items, item_vocab = encode("item", table.raw(item))
-    timestamps = (
-        table.floats(time) if table.has(time) else np.arange(len(table), dtype=np.float64)
-    )
+    timestamps = table.floats(time) if table.has(time) else np.arange(len(table), dtype=np.float64)
     ratings = table.floats(rating).astype(np.float32) if table.has(rating) else None
     return Interactions(users, items, timestamps, user_vocab, item_vocab, ratings)
 
@@ -117,7 +120,9 @@ def _fields(table: AtomicTable, skip: str) -> tuple[Field, ...]:
     )
 
 
-def load_item_catalog(path: str | Path, id_field: str = "item_id", title_field: str | None = None) -> ItemCatalog:
+def load_item_catalog(
+    path: str | Path, id_field: str = "item_id", title_field: str | None = None
+) -> ItemCatalog:
     """Read an atomic ``.item`` file; the title field defaults to the first field named like a title."""
     table = read_atomic(path)
     table.position(id_field)
@@ -127,14 +132,14 @@ def load_item_catalog(path: str | Path, id_field: str = "item_id", title_field: 
         title_field = next((f.name for f in fields if "title" in f.name), None)
     elif not table.has(title_field):
         table.position(title_field)
-    return ItemCatalog(Vocabulary("item", table.raw(id_field)), fields, title_field)
+    return ItemCatalog(Vocabulary("item", tuple(table.raw(id_field))), fields, title_field)
 
 
 def load_user_table(path: str | Path, id_field: str = "user_id") -> UserTable:
     """Read an atomic ``.user`` file."""
     table = read_atomic(path)
     check_unique(table, id_field)
-    return UserTable(Vocabulary("user", table.raw(id_field)), _fields(table, id_field))
+    return UserTable(Vocabulary("user", tuple(table.raw(id_field))), _fields(table, id_field))
 
 
 def load_knowledge_graph(kg_path: str | Path, link_path: str | Path) -> KnowledgeGraph:
@@ -150,7 +155,7 @@ def load_knowledge_graph(kg_path: str | Path, link_path: str | Path) -> Knowledg
         tails=entities.lookup(tails),
         entity_vocab=entities,
         relation_vocab=relation_vocab,
-        link_items=link.raw("item_id"),
+        link_items=tuple(link.raw("item_id")),
         link_entities=entities.lookup(link.raw("entity_id")),
     )
 
@@ -176,7 +181,5 @@ def write_interactions(interactions: Interactions, path: str | Path) -> None:
 def write_table(table: ItemCatalog | UserTable, path: str | Path, id_field: str) -> None:
     """Write an item catalogue or user table as an atomic file."""
     columns = [Column(id_field, FieldType.TOKEN), *(Column(f.name, f.type) for f in table.fields)]
-    rows = [
-        [table.ids.ids[i], *(f.values[i] for f in table.fields)] for i in range(len(table))
-    ]
+    rows = [[table.ids.ids[i], *(f.values[i] for f in table.fields)] for i in range(len(table))]
     write_atomic(path, columns, rows)

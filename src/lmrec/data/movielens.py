@@ -14,10 +14,19 @@ from lmrec.data.atomic import Column, write_atomic
 from lmrec.data.containers import FieldType
 
 T, TS, F = FieldType.TOKEN, FieldType.TOKEN_SEQ, FieldType.FLOAT
-INTER_COLUMNS = [Column("user_id", T), Column("item_id", T), Column("rating", F),
-                 Column("timestamp", F)]
-USER_COLUMNS = [Column("user_id", T), Column("age", T), Column("gender", T),
-                Column("occupation", T), Column("zip_code", T)]
+INTER_COLUMNS = [
+    Column("user_id", T),
+    Column("item_id", T),
+    Column("rating", F),
+    Column("timestamp", F),
+]
+USER_COLUMNS = [
+    Column("user_id", T),
+    Column("age", T),
+    Column("gender", T),
+    Column("occupation", T),
+    Column("zip_code", T),
+]
 _YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 
 
@@ -41,8 +50,11 @@ def _member(archive: zipfile.ZipFile, name: str) -> str:
 def convert_ml100k(archive: zipfile.ZipFile, target: Path) -> None:
     """Write ``ml-100k.inter``, ``.item`` and ``.user`` from the official archive."""
     inter = [line.split("\t") for line in _lines(archive, _member(archive, "u.data"))]
-    write_atomic(target / "ml-100k.inter", INTER_COLUMNS,
-                 [(u, i, float(r), float(t)) for u, i, r, t in inter])
+    write_atomic(
+        target / "ml-100k.inter",
+        INTER_COLUMNS,
+        [(u, i, float(r), float(t)) for u, i, r, t in inter],
+    )
     genres = [g.split("|")[0] for g in _lines(archive, _member(archive, "u.genre"))]
     items = []
     for line in _lines(archive, _member(archive, "u.item")):
@@ -53,8 +65,16 @@ def convert_ml100k(archive: zipfile.ZipFile, target: Path) -> None:
         flags = cells[5 : 5 + len(genres)]
         item_genres = tuple(g for g, flag in zip(genres, flags, strict=False) if flag == "1")
         items.append((cells[0], tuple(title.split(" ")), year, item_genres))
-    write_atomic(target / "ml-100k.item", [Column("item_id", T), Column("movie_title", TS),
-                                            Column("release_year", T), Column("class", TS)], items)
+    write_atomic(
+        target / "ml-100k.item",
+        [
+            Column("item_id", T),
+            Column("movie_title", TS),
+            Column("release_year", T),
+            Column("class", TS),
+        ],
+        items,
+    )
     users = [tuple(line.split("|")) for line in _lines(archive, _member(archive, "u.user"))]
     write_atomic(target / "ml-100k.user", USER_COLUMNS, users)
 
@@ -62,15 +82,24 @@ def convert_ml100k(archive: zipfile.ZipFile, target: Path) -> None:
 def convert_ml1m(archive: zipfile.ZipFile, target: Path) -> None:
     """Write ``ml-1m.inter``, ``.item`` and ``.user`` from the official archive."""
     inter = [line.split("::") for line in _lines(archive, _member(archive, "ratings.dat"))]
-    write_atomic(target / "ml-1m.inter", INTER_COLUMNS,
-                 [(u, i, float(r), float(t)) for u, i, r, t in inter])
+    write_atomic(
+        target / "ml-1m.inter", INTER_COLUMNS, [(u, i, float(r), float(t)) for u, i, r, t in inter]
+    )
     items = []
     for line in _lines(archive, _member(archive, "movies.dat")):
         item_id, raw_title, genres = line.split("::")
         title, year = split_title(raw_title)
         items.append((item_id, tuple(title.split(" ")), year, tuple(genres.split("|"))))
-    write_atomic(target / "ml-1m.item", [Column("item_id", T), Column("movie_title", TS),
-                                          Column("release_year", T), Column("genre", TS)], items)
+    write_atomic(
+        target / "ml-1m.item",
+        [
+            Column("item_id", T),
+            Column("movie_title", TS),
+            Column("release_year", T),
+            Column("genre", TS),
+        ],
+        items,
+    )
     users = []
     for line in _lines(archive, _member(archive, "users.dat")):
         user_id, gender, age, occupation, zip_code = line.split("::")

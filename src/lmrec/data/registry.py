@@ -93,26 +93,35 @@ def _load_games(folder: Path) -> Dataset:
 
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
-DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({
-    "ml-100k": DatasetSpec(
-        "ml-100k", "MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies",
-        ("ml-100k.inter", "ml-100k.item"), "https://grouplens.org/datasets/movielens/100k/",
-        _load_movielens("ml-100k"),
-        Download(f"{GROUPLENS}/ml-100k.zip", "0e33842e24a9c977be4e0107933c0723", convert_ml100k),
-    ),
-    "ml-1m": DatasetSpec(
-        "ml-1m", "MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 rated movies",
-        ("ml-1m.inter", "ml-1m.item"), "https://grouplens.org/datasets/movielens/1m/",
-        _load_movielens("ml-1m"),
-        Download(f"{GROUPLENS}/ml-1m.zip", "c4d9eecfca2ab87c1945afe126590906", convert_ml1m),
-    ),
-    "amazon-games": DatasetSpec(
-        "amazon-games", "Amazon Reviews 2018 Video Games, 5-core: 50,546 users, 16,859 items",
-        ("amazon-games.item", "amazon-games.valid.inter", "amazon-games.test.inter"),
-        "https://nijianmo.github.io/amazon/ (processed as in UniSRec: github.com/RUCAIBox/UniSRec)",
-        _load_games,
-    ),
-})
+DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
+    {
+        "ml-100k": DatasetSpec(
+            "ml-100k",
+            "MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies",
+            ("ml-100k.inter", "ml-100k.item"),
+            "https://grouplens.org/datasets/movielens/100k/",
+            _load_movielens("ml-100k"),
+            Download(
+                f"{GROUPLENS}/ml-100k.zip", "0e33842e24a9c977be4e0107933c0723", convert_ml100k
+            ),
+        ),
+        "ml-1m": DatasetSpec(
+            "ml-1m",
+            "MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 rated movies",
+            ("ml-1m.inter", "ml-1m.item"),
+            "https://grouplens.org/datasets/movielens/1m/",
+            _load_movielens("ml-1m"),
+            Download(f"{GROUPLENS}/ml-1m.zip", "c4d9eecfca2ab87c1945afe126590906", convert_ml1m),
+        ),
+        "amazon-games": DatasetSpec(
+            "amazon-games",
+            "Amazon Reviews 2018 Video Games, 5-core: 50,546 users, 16,859 items",
+            ("amazon-games.item", "amazon-games.valid.inter", "amazon-games.test.inter"),
+            "https://nijianmo.github.io/amazon/ (processed as in UniSRec: github.com/RUCAIBox/UniSRec)",
+            _load_games,
+        ),
+    }
+)
 
 
 def available_datasets() -> tuple[str, ...]:
@@ -171,11 +180,18 @@ def fetch(spec: DatasetSpec, folder: Path, timeout: float = 60.0) -> None:
         archive = Path(tmp) / "archive.zip"
         digest = hashlib.md5(usedforsecurity=False)
         try:
-            with urllib.request.urlopen(download.url, timeout=timeout) as response, \
-                    archive.open("wb") as out:
+            with (
+                urllib.request.urlopen(download.url, timeout=timeout) as response,
+                archive.open("wb") as out,
+            ):
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {folder.name}",
-                          disable=total is None) as bar:
+                with tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=f"download {folder.name}",
+                    disable=total is None,
+                ) as bar:
                     while chunk := response.read(1 << 20):
                         digest.update(chunk)
                         out.write(chunk)
@@ -184,8 +200,10 @@ def fetch(spec: DatasetSpec, folder: Path, timeout: float = 60.0) -> None:
             reason = f"{download.url} is not reachable ({exc})"
             raise DatasetNotFoundError(_where_to_put(spec, folder, reason)) from exc
         if digest.hexdigest() != download.md5:
-            raise DataError(f"{download.url}: MD5 {digest.hexdigest()} does not match the published "
-                            f"{download.md5}; refusing to use it")
+            raise DataError(
+                f"{download.url}: MD5 {digest.hexdigest()} does not match the published "
+                f"{download.md5}; refusing to use it"
+            )
         staging = Path(tmp) / "out"
         staging.mkdir()
         with zipfile.ZipFile(archive) as zf:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataFormatError
@@ -25,7 +26,9 @@ class ColumnMapping:
     rating: str | None = None
 
 
-def read_table(path: str | Path, mapping: ColumnMapping | None = None, sep: str = ",") -> Interactions:
+def read_table(
+    path: str | Path, mapping: ColumnMapping | None = None, sep: str = ","
+) -> Interactions:
     """Read interactions from ``.csv``/``.tsv`` (header row required) or ``.parquet``."""
     import pandas as pd
 
@@ -37,43 +40,62 @@ def read_table(path: str | Path, mapping: ColumnMapping | None = None, sep: str 
         try:
             frame = pd.read_parquet(path)
         except ImportError as exc:
-            raise ImportError("reading Parquet needs pyarrow: pip install 'lmrec[parquet]'") from exc
+            raise ImportError(
+                "reading Parquet needs pyarrow: pip install 'lmrec[parquet]'"
+            ) from exc
         line_offset = 0
     elif suffix in {".csv", ".tsv", ".txt"}:
         try:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else sep, dtype=str,
-                                keep_default_na=False, encoding="utf-8")
+            frame = pd.read_csv(
+                path,
+                sep="\t" if suffix == ".tsv" else sep,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8",
+            )
         except pd.errors.ParserError as exc:
             raise DataFormatError(path, f"malformed CSV: {exc}") from None
         except UnicodeDecodeError as exc:
             raise DataFormatError(path, f"not valid UTF-8 ({exc.reason})") from None
         line_offset = 2  # header line + 1-based numbering
     else:
-        raise DataFormatError(path, f"unsupported file type {suffix!r} (use .csv, .tsv or .parquet)")
+        raise DataFormatError(
+            path, f"unsupported file type {suffix!r} (use .csv, .tsv or .parquet)"
+        )
     columns = [str(c) for c in frame.columns]
     for name in wanted:
         if name not in columns:
-            raise DataFormatError(path, f"missing column {name!r} (have: {', '.join(columns)})",
-                                  line=1 if line_offset else None)
+            raise DataFormatError(
+                path,
+                f"missing column {name!r} (have: {', '.join(columns)})",
+                line=1 if line_offset else None,
+            )
     if frame.empty:
         raise DataFormatError(path, "no rows after the header", line=2 if line_offset else None)
 
-    def numbers(name: str) -> np.ndarray:  # type: ignore[type-arg]
+    def numbers(name: str) -> npt.NDArray[np.float64]:
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
         bad = np.flatnonzero(np.isnan(values))
         if len(bad):
             i = int(bad[0])
             raise DataFormatError(
-                path, f"not a number: {frame[name].iloc[i]!r}",
+                path,
+                f"not a number: {frame[name].iloc[i]!r}",
                 line=i + line_offset if line_offset else None,
-                column=columns.index(name) + 1, column_name=name,
+                column=columns.index(name) + 1,
+                column_name=name,
             )
         return values
 
+    timestamps: npt.NDArray[np.float64]
     if mapping.timestamp is None:
         timestamps = np.arange(len(frame), dtype=np.float64)
     elif pd.api.types.is_datetime64_any_dtype(frame[mapping.timestamp]):
-        timestamps = frame[mapping.timestamp].astype("int64").to_numpy() / 1e9
+        moments = frame[mapping.timestamp]
+        if moments.dt.tz is not None:
+            moments = moments.dt.tz_convert("UTC").dt.tz_localize(None)
+        seconds = (moments - pd.Timestamp(0)).dt.total_seconds()
+        timestamps = np.asarray(seconds, dtype=np.float64)
     else:
         timestamps = numbers(mapping.timestamp)
     users, user_vocab = encode("user", frame[mapping.user].astype(str).tolist())

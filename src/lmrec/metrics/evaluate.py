@@ -66,8 +66,10 @@ def score_cases(
     hist = cases.histories.take(rows)
     scores = np.array(model.score(QueryBatch(cases.users[rows], hist)), dtype=np.float32)
     if scores.shape != (len(rows), len(model.item_vocab)):
-        raise ValueError(f"{type(model).__name__}.score returned shape {scores.shape}, expected "
-                         f"{(len(rows), len(model.item_vocab))}")
+        raise ValueError(
+            f"{type(model).__name__}.score returned shape {scores.shape}, expected "
+            f"{(len(rows), len(model.item_vocab))}"
+        )
     if not np.isfinite(scores).all():
         raise ValueError(f"{type(model).__name__}.score returned non-finite scores")
     targets = cases.targets[rows]
@@ -83,7 +85,9 @@ def score_cases(
     return scores
 
 
-def target_ranks(scores: npt.NDArray[np.float32], targets: npt.NDArray[np.int32]) -> npt.NDArray[np.float64]:
+def target_ranks(
+    scores: npt.NDArray[np.float32], targets: npt.NDArray[np.int32]
+) -> npt.NDArray[np.float64]:
     """0-based rank of each row's target; ties rank the lower item index first; ``inf`` if masked."""
     rows = np.arange(len(targets))
     s_t = scores[rows, targets][:, None]

@@ -50,7 +50,9 @@ class FittedState:
             history = np.asarray(self.histories[user])
         else:
             history = np.empty(0, dtype=np.int32)
-        return QueryBatch(np.array([user], dtype=np.int32), Sequences.from_lists([history.tolist()]))
+        return QueryBatch(
+            np.array([user], dtype=np.int32), Sequences.from_lists([history.tolist()])
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"users": list(self.user_vocab.ids), "items": list(self.item_vocab.ids)}
@@ -83,15 +85,20 @@ def resolve_query(state: FittedState | None, query: Query) -> QueryBatch:
     return state.resolve(query)
 
 
-def save_state(directory: Path, state: FittedState, name: str, config: dict[str, Any],
-               tensors: dict[str, npt.NDArray[Any]]) -> None:
+def save_state(
+    directory: Path,
+    state: FittedState,
+    name: str,
+    config: dict[str, Any],
+    tensors: dict[str, npt.NDArray[Any]],
+) -> None:
     """Write ``config.json`` (model name, config, vocabularies) and ``tensors.safetensors``."""
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
     meta = {"model": name, "config": config, **state.to_json()}
     (directory / "config.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    arrays = {
+    arrays: dict[str, npt.NDArray[Any]] = {
         "history_indptr": np.asarray(state.histories.indptr),
         "history_items": np.asarray(state.histories.items),
         **{k: np.ascontiguousarray(v) for k, v in tensors.items()},

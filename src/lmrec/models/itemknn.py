@@ -28,7 +28,9 @@ class ItemKNNConfig(BaseModel):
     neighbors: int = Field(100, ge=0, description="Neighbours kept per item (0 keeps all).")
     shrink: float = Field(0.0, ge=0.0, description="Added to the cosine denominator.")
     decay: float = Field(
-        1.0, gt=0.0, le=1.0,
+        1.0,
+        gt=0.0,
+        le=1.0,
         description="Weight of a history item n steps before the most recent one is decay**n; "
         "1.0 weighs the whole history equally (order-insensitive).",
     )
@@ -66,9 +68,9 @@ class ItemKNN:
         co.setdiag(0.0)
         co.eliminate_zeros()
         norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float32)
-        co = co.tocoo()
-        denom = norms[co.row] * norms[co.col] + self.config.shrink
-        sim = sp.csr_matrix((co.data / denom, (co.row, co.col)), shape=(n_items, n_items))
+        pairs = co.tocoo()
+        denom = norms[pairs.row] * norms[pairs.col] + self.config.shrink
+        sim = sp.csr_matrix((pairs.data / denom, (pairs.row, pairs.col)), shape=(n_items, n_items))
         self.similarity = _keep_top(sim, self.config.neighbors)
         counts = train.item_counts().astype(np.float64)
         self.prior = (1e-6 * counts / max(counts.max(), 1.0)).astype(np.float32)
@@ -110,12 +112,18 @@ class ItemKNN:
 
     def save(self, directory: Path) -> None:
         sim = self.similarity
-        save_state(directory, self._fitted(), self.name, self.config.model_dump(), {
-            "sim_indptr": sim.indptr.astype(np.int64),  # type: ignore[attr-defined]
-            "sim_indices": sim.indices.astype(np.int32),  # type: ignore[attr-defined]
-            "sim_data": sim.data.astype(np.float32),  # type: ignore[attr-defined]
-            "prior": self.prior,
-        })
+        save_state(
+            directory,
+            self._fitted(),
+            self.name,
+            self.config.model_dump(),
+            {
+                "sim_indptr": sim.indptr.astype(np.int64),  # type: ignore[attr-defined]
+                "sim_indices": sim.indices.astype(np.int32),  # type: ignore[attr-defined]
+                "sim_data": sim.data.astype(np.float32),  # type: ignore[attr-defined]
+                "prior": self.prior,
+            },
+        )
 
     @classmethod
     def load(cls, directory: Path) -> ItemKNN:
@@ -125,8 +133,9 @@ class ItemKNN:
         model = cls(ItemKNNConfig.model_validate(config))
         n = len(state.item_vocab)
         model._state = state
-        model.similarity = sp.csr_matrix((t["sim_data"], t["sim_indices"], t["sim_indptr"]),
-                                         shape=(n, n))
+        model.similarity = sp.csr_matrix(
+            (t["sim_data"], t["sim_indices"], t["sim_indptr"]), shape=(n, n)
+        )
         model.prior = t["prior"]
         return model
 

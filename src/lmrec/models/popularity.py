@@ -61,8 +61,9 @@ class Popularity:
         return recommend_with(self._fitted(), self.score, query)
 
     def save(self, directory: Path) -> None:
-        save_state(directory, self._fitted(), self.name, self.config.model_dump(),
-                   {"counts": self.counts})
+        save_state(
+            directory, self._fitted(), self.name, self.config.model_dump(), {"counts": self.counts}
+        )
 
     @classmethod
     def load(cls, directory: Path) -> Popularity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -10,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.data.containers import Interactions, Vocabulary
 from lmrec.models.base import Query, QueryBatch, Ranking
-from lmrec.models.common import FittedState, NotFittedError, recommend_with
+from lmrec.models.common import (
+    FittedState,
+    NotFittedError,
+    load_state,
+    recommend_with,
+    save_state,
+)
 
 
 class RandomConfig(BaseModel):
@@ -50,3 +57,15 @@ class RandomScores:
         if self._state is None:
             raise NotFittedError("call fit() first")
         return recommend_with(self._state, self.score, query)
+
+    def save(self, directory: Path) -> None:
+        if self._state is None:
+            raise NotFittedError("call fit() first")
+        save_state(directory, self._state, self.name, self.config.model_dump(), {})
+
+    @classmethod
+    def load(cls, directory: Path) -> RandomScores:
+        state, config, _ = load_state(directory, cls.name)
+        model = cls(RandomConfig.model_validate(config))
+        model._state = state
+        return model

@@ -23,7 +23,7 @@ class ModelSpec:
     build: Callable[[Any], Recommender]
 
 
-def _specs() -> Mapping[str, ModelSpec]:
+def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.itemknn import ItemKNN, ItemKNNConfig
     from lmrec.models.popularity import Popularity, PopularityConfig
     from lmrec.models.random import RandomConfig, RandomScores
@@ -31,23 +31,27 @@ def _specs() -> Mapping[str, ModelSpec]:
     specs = [
         ModelSpec("pop", "training popularity", PopularityConfig, Popularity),
         ModelSpec("itemknn", "item-item cosine kNN", ItemKNNConfig, ItemKNN),
-        ModelSpec("itemknn-seq", "item-item kNN, recent history weighted more (decay 0.8)",
-                  ItemKNNConfig, ItemKNN),
+        ModelSpec(
+            "itemknn-seq",
+            "item-item kNN, recent history weighted more (decay 0.5)",
+            ItemKNNConfig,
+            ItemKNN,
+        ),
         ModelSpec("random", "uniform random scores", RandomConfig, RandomScores),
     ]
     return MappingProxyType({s.name: s for s in specs})
 
 
-_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({"itemknn-seq": {"decay": 0.8}})
+_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({"itemknn-seq": {"decay": 0.5}})
 
 
 def available_models() -> tuple[str, ...]:
-    return tuple(_specs())
+    return tuple(model_specs())
 
 
 def create_model(name: str, config: Mapping[str, Any] | None = None) -> Recommender:
     """Build a registered model; ``config`` is validated by the model's pydantic config."""
-    specs = _specs()
+    specs = model_specs()
     if name not in specs:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(specs)}")
     spec = specs[name]

@@ -45,7 +45,9 @@ class EvalCases:
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         return EvalCases(
-            self.users[rows], self.targets[rows], self.histories.take(rows),
+            self.users[rows],
+            self.targets[rows],
+            self.histories.take(rows),
             None if self.candidates is None else self.candidates[rows],
         )
 
@@ -80,4 +82,3 @@ class SplitProtocol(Protocol):
     name: str
 
     def split(self, data: Interactions) -> Split: ...
-

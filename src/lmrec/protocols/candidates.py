@@ -36,8 +36,12 @@ class CandidateFile:
                 if not sep or not rest.strip():
                     raise DataFormatError(path, "expected 'user_id<TAB>item item …'", line=n)
                 if user in seen:
-                    raise DataFormatError(path, f"user {user!r} listed twice (first on line "
-                                          f"{seen[user]})", line=n, column=1)
+                    raise DataFormatError(
+                        path,
+                        f"user {user!r} listed twice (first on line {seen[user]})",
+                        line=n,
+                        column=1,
+                    )
                 seen[user] = n
                 users.append(user)
                 lists.append(tuple(rest.split()))
@@ -94,13 +98,19 @@ class Candidates:
             idx = items.lookup(listed)
             if (idx < 0).any():
                 bad = listed[int(np.flatnonzero(idx < 0)[0])]
-                raise DataFormatError(self.file.path, f"candidate item {bad!r} is not in the "
-                                      "dataset's item vocabulary", line=line + 1)
+                raise DataFormatError(
+                    self.file.path,
+                    f"candidate item {bad!r} is not in the dataset's item vocabulary",
+                    line=line + 1,
+                )
             negatives = idx[idx != target][: self.n_negatives]
             if len(negatives) < self.n_negatives:
-                raise DataFormatError(self.file.path, f"user {user!r} has only {len(negatives)} "
-                                      f"candidates besides the target; need {self.n_negatives}",
-                                      line=line + 1)
+                raise DataFormatError(
+                    self.file.path,
+                    f"user {user!r} has only {len(negatives)} "
+                    f"candidates besides the target; need {self.n_negatives}",
+                    line=line + 1,
+                )
             cand[len(rows)] = rng.permutation(np.append(negatives, target))
             rows.append(row)
         return cases.select(np.asarray(rows, dtype=np.int64)).with_candidates(cand[: len(rows)])
@@ -112,8 +122,10 @@ class Candidates:
             banned = np.union1d(cases.histories[i], [cases.targets[i]])
             pool = np.setdiff1d(np.arange(n_items, dtype=np.int32), banned, assume_unique=True)
             if len(pool) < self.n_negatives:
-                raise ValueError(f"only {len(pool)} items available as negatives for case {i}; "
-                                 f"need {self.n_negatives}")
+                raise ValueError(
+                    f"only {len(pool)} items available as negatives for case {i}; "
+                    f"need {self.n_negatives}"
+                )
             negatives = rng.choice(pool, size=self.n_negatives, replace=False)
             out[i] = rng.permutation(np.append(negatives, cases.targets[i]))
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.protocols.base import EvalCases, Split
@@ -46,7 +47,7 @@ class LeaveOneOut:
         )
 
 
-def _cases(seqs: Sequences, users: np.ndarray, offset: int) -> EvalCases:  # type: ignore[type-arg]
+def _cases(seqs: Sequences, users: npt.NDArray[np.int32], offset: int) -> EvalCases:
     """For each user, target = item ``offset`` from the end, history = everything before it."""
     ends = seqs.indptr[users + 1] - offset
     targets = seqs.items[ends]

@@ -32,8 +32,13 @@ class Temporal:
     name: str = "temporal"
 
     @classmethod
-    def at_quantiles(cls, data: Interactions, test: float = 0.9, valid: float | None = None,
-                     include_cold_users: bool = False) -> Temporal:
+    def at_quantiles(
+        cls,
+        data: Interactions,
+        test: float = 0.9,
+        valid: float | None = None,
+        include_cold_users: bool = False,
+    ) -> Temporal:
         ts = data.timestamps
         return cls(
             float(np.quantile(ts, test)),
@@ -47,8 +52,13 @@ class Temporal:
         train = data.select(np.flatnonzero(data.timestamps < self.test_cutoff))
         valid_cut = self.valid_cutoff if self.valid_cutoff is not None else -np.inf
         valid = self._cases(train, valid_cut) if self.valid_cutoff is not None else _empty()
-        return Split(self.name, train, valid, self._cases(data, self.test_cutoff),
-                     (Temporal.__doc__ or "").split("Leakage:")[1].strip())
+        return Split(
+            self.name,
+            train,
+            valid,
+            self._cases(data, self.test_cutoff),
+            (Temporal.__doc__ or "").split("Leakage:")[1].strip(),
+        )
 
     def _cases(self, data: Interactions, cutoff: float) -> EvalCases:
         order = data.chronological_order()

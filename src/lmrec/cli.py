@@ -1,0 +1,273 @@
+"""The ``lmrec`` command line: resolves options, loads data, calls the library, prints."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="lmrec: language-model-powered recommendation."
+)
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list and inspect.")
+app.add_typer(data_app, name="data")
+console = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (default: $LMREC_DATA_DIR, else the user cache directory).",
+    ),
+]
+DatasetOpt = Annotated[
+    str, typer.Option("--dataset", "-d", help="Dataset name (see `lmrec data list`).")
+]
+ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="loo | llmrank-20")]
+CandidatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--candidates",
+        help="Candidate file in LLMRank's format (llmrank-20; default: sampled candidates).",
+    ),
+]
+ConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Model option KEY=VALUE (repeatable), e.g. --set decay=0.8."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _load(name: str, data_dir: Path | None) -> Any:
+    from lmrec.data.errors import DataError
+    from lmrec.data.registry import load_dataset
+
+    with console.status(f"loading {name}"):
+        try:
+            return load_dataset(name, data_dir)
+        except DataError as exc:
+            raise _fail(str(exc)) from None
+
+
+def _parse_set(pairs: list[str] | None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise _fail(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    return config
+
+
+@data_app.command("list")
+def data_list(data_dir: DataDir = None) -> None:
+    """List the registered datasets and whether their files are present."""
+    from lmrec.data.registry import DATASETS, dataset_dir, missing_files
+
+    table = Table("name", "description", "present", "folder")
+    for name, spec in DATASETS.items():
+        present = "yes" if not missing_files(name, data_dir) else "no"
+        table.add_row(name, spec.description, present, str(dataset_dir(name, data_dir)))
+    console.print(table)
+
+
+@data_app.command("info")
+def data_info(name: str, data_dir: DataDir = None) -> None:
+    """Counts, density and fields of a dataset."""
+    ds = _load(name, data_dir)
+    inter = ds.interactions
+    lengths = inter.sequences().lengths
+    table = Table("property", "value", title=f"{name}")
+    density = len(inter) / (inter.n_users * inter.n_items)
+    rows = [
+        ("interactions", f"{len(inter):,}"),
+        ("users", f"{inter.n_users:,}"),
+        ("items (interacted)", f"{inter.n_items:,}"),
+        ("items (catalogue)", f"{len(ds.catalog):,}" if ds.catalog else "-"),
+        ("density", f"{density:.4%}"),
+        (
+            "history length min/median/max",
+            f"{lengths.min()} / {int(sorted(lengths)[len(lengths) // 2])} / {lengths.max()}",
+        ),
+        (
+            "item fields",
+            ", ".join(f"{f.name}:{f.type.value}" for f in ds.catalog.fields) if ds.catalog else "-",
+        ),
+        ("user fields", ", ".join(f.name for f in ds.users.fields) if ds.users else "-"),
+        (
+            "knowledge graph",
+            f"{len(ds.kg):,} triples, {len(ds.kg.link_items):,} item links" if ds.kg else "-",
+        ),
+        ("prep", ds.prep),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+@app.command("models")
+def models() -> None:
+    """List registered models."""
+    from lmrec.models.registry import model_specs
+
+    table = Table("name", "description")
+    for spec in model_specs().values():
+        table.add_row(spec.name, spec.description)
+    console.print(table)
+
+
+def metrics_table(title: str, results: list[Any], keys: list[str]) -> Table:
+    table = Table("model", *keys, "users", title=title)
+    for r in results:
+        values = r.evaluation.as_dict()
+        table.add_row(
+            r.model,
+            *(f"{values[k]:.4f}" if k in values else "-" for k in keys),
+            str(r.provenance["users_evaluated"]),
+        )
+    return table
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    dataset: DatasetOpt,
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model name (repeatable).")],
+    protocol: ProtocolOpt = "loo",
+    candidates: CandidatesOpt = None,
+    split: Annotated[str, typer.Option(help="valid | test")] = "test",
+    seed: int = 0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write results JSON here.")
+    ] = None,
+    settings: ConfigOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Fit models on the training split and print a metrics table (and write JSON)."""
+    from lmrec.experiment import ProtocolChoice, prepare, run_model
+
+    ds = _load(dataset, data_dir)
+    try:
+        prepared = prepare(ds, ProtocolChoice(protocol, candidates, seed), split)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    results = []
+    for name in model:
+        start = time.perf_counter()
+        try:
+            _, result = run_model(prepared, name, _parse_set(settings), progress=True)
+        except (KeyError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+        console.print(f"{name}: {time.perf_counter() - start:.1f} s")
+        results.append(result)
+    keys = [
+        "hr@10",
+        "ndcg@10",
+        "mrr@10",
+        "ndcg@1",
+        "ndcg@5",
+        "ndcg@20",
+        "coverage@20",
+        "popularity@20",
+    ]
+    console.print(
+        metrics_table(f"{dataset} · {prepared.protocol.describe()} · {split}", results, keys)
+    )
+    if output is not None:
+        payload: Any = (
+            results[0].to_json()
+            if len(results) == 1
+            else {
+                "metrics": results[0].evaluation.as_dict(),
+                "provenance": results[0].provenance,
+                "runs": [r.to_json() for r in results],
+            }
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+@app.command("recommend")
+def recommend_cmd(
+    dataset: DatasetOpt,
+    model: Annotated[str, typer.Option("--model", "-m")] = "pop",
+    user: Annotated[str | None, typer.Option(help="User id (original).")] = None,
+    k: int = 10,
+    protocol: ProtocolOpt = "loo",
+    candidates: CandidatesOpt = None,
+    split: str = "test",
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="Export every evaluated user.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="TSV for --all-users.")
+    ] = None,
+    seed: int = 0,
+    settings: ConfigOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
+    from lmrec.experiment import ProtocolChoice, prepare, run_model
+    from lmrec.models.base import Query
+    from lmrec.models.registry import create_model
+
+    if k < 1:
+        raise _fail("--k must be at least 1")
+    ds = _load(dataset, data_dir)
+    if all_users:
+        if output is None:
+            raise _fail("--all-users needs --output FILE.tsv")
+        prepared = prepare(ds, ProtocolChoice(protocol, candidates, seed), split)
+        fitted, result = run_model(prepared, model, _parse_set(settings), ks=(k,), progress=True)
+        from lmrec.export import write_rankings
+
+        n = write_rankings(
+            output,
+            prepared.cases,
+            result.evaluation.top,
+            fitted.item_vocab,
+            prepared.split.train.user_vocab,
+        )
+        console.print(
+            f"wrote {n} users to {output} (ndcg@{k} {result.evaluation.value(f'ndcg@{k}'):.4f})"
+        )
+        return
+    if user is None:
+        raise _fail("give --user ID, or --all-users --output FILE.tsv")
+    inter = ds.interactions
+    if user not in inter.user_vocab:
+        raise _fail(f"unknown user {user!r} in {dataset}")
+    recommender = create_model(model, _parse_set(settings)).fit(inter)
+    ranking = recommender.recommend(Query(user=user, k=k))
+    history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)][-10:])
+    console.print(f"[bold]user {user}[/], last {len(history)} items:")
+    for item in history:
+        console.print(f"  {item:>6}  {ds.title(item)}")
+    table = Table("#", "item", "title", "score", title=f"{model} recommendations")
+    for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
+        table.add_row(str(i), item, ds.title(item), f"{score:.4g}")
+    console.print(table)
+
+
+@app.command("demo")
+def demo(
+    dataset: DatasetOpt = "ml-100k",
+    users: Annotated[int, typer.Option(help="Example users to show.")] = 5,
+    data_dir: DataDir = None,
+) -> None:
+    """The main job (`make run`): every baseline under leave-one-out, and example users."""
+    from lmrec.demo import run_demo
+
+    run_demo(_load(dataset, data_dir), users, console)

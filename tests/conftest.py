@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny hand-made datasets, and the offline data directory when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lmrec.data.containers import Interactions
+from lmrec.data.loaders import load_interactions
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def real_data_dir() -> Path | None:
+    """The directory with ml-100k/ml-1m/amazon-games: $LMREC_DATA_DIR, else ../shared/data."""
+    env = os.environ.get("LMREC_DATA_DIR")
+    for candidate in (Path(env) if env else None, SHARED / "data"):
+        if candidate is not None and (candidate / "ml-100k" / "ml-100k.inter").exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    found = real_data_dir()
+    if found is None:
+        pytest.skip("offline data not found: set LMREC_DATA_DIR to a folder with ml-100k/, ml-1m/")
+    return found
+
+
+@pytest.fixture(scope="session")
+def llmrank_dir() -> Path:
+    folder = SHARED / "benchmarks" / "llmrank"
+    if not (folder / "ml-1m-full.random").exists():
+        pytest.skip(f"LLMRank candidate files not found in {folder}")
+    return folder
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+TINY_INTER = """user_id:token\titem_id:token\trating:float\ttimestamp:float
+u1\t10\t5\t1
+u1\t20\t4\t2
+u1\t30\t3\t3
+u1\t40\t5\t4
+u2\t20\t3\t1
+u2\t30\t4\t1
+u2\t50\t2\t2
+u2\t10\t5\t3
+u3\t30\t4\t5
+u3\t40\t4\t6
+u3\t20\t1\t7
+u3\t60\t5\t8
+u4\t10\t4\t1
+u4\t20\t4\t2
+u4\t30\t4\t3
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Interactions:
+    """4 users, 6 items; u2 has a timestamp tie (items 20 and 30 at t=1, file order 20 first)."""
+    return load_interactions(write(tmp_path / "tiny.inter", TINY_INTER))

@@ -1,0 +1,89 @@
+"""The conformance suite: every registered recommender must pass all of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmrec.data.containers import Interactions
+from lmrec.data.errors import UnknownIdError
+from lmrec.models.base import Persistable, Query, QueryBatch, Recommender
+from lmrec.models.common import NotFittedError
+from lmrec.models.registry import available_models, create_model
+
+MODELS = available_models()
+
+
+@pytest.fixture(params=MODELS)
+def fitted(request: pytest.FixtureRequest, tiny: Interactions) -> Recommender:
+    return create_model(request.param).fit(tiny)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_is_a_recommender_and_rejects_unknown_config(name: str, tiny: Interactions) -> None:
+    model = create_model(name)
+    with pytest.raises(ValueError, match="extra"):
+        create_model(name, {"no_such_option": 1})
+    with pytest.raises(NotFittedError):
+        model.recommend(Query(user="u1"))
+    assert isinstance(model.fit(tiny), Recommender)
+
+
+def test_known_user(fitted: Recommender, tiny: Interactions) -> None:
+    ranking = fitted.recommend(Query(user="u4", k=3))
+    assert 1 <= len(ranking) <= 3
+    assert not {"10", "20", "30"} & set(ranking.items)  # u4's history is excluded
+    assert np.all(np.diff(ranking.scores) <= 0)  # best first
+    assert set(ranking.items) <= set(tiny.item_vocab.ids)
+
+
+def test_unknown_user_and_empty_history(fitted: Recommender) -> None:
+    for query in (Query(user="nobody", k=4), Query(history=(), k=4)):
+        ranking = fitted.recommend(query)
+        assert len(ranking) == 4
+        assert np.isfinite(ranking.scores).all()
+
+
+def test_k_larger_than_catalogue(fitted: Recommender, tiny: Interactions) -> None:
+    ranking = fitted.recommend(Query(user="u1", k=1000))
+    assert len(ranking) == tiny.n_items - 4  # all items but u1's four
+    assert len(set(ranking.items)) == len(ranking)
+
+
+def test_exclusions_never_returned(fitted: Recommender) -> None:
+    ranking = fitted.recommend(Query(history=("10",), k=10, exclude=frozenset({"20", "60"})))
+    assert not {"10", "20", "60"} & set(ranking.items)
+    with_history = fitted.recommend(Query(history=("10",), k=10, exclude_history=False))
+    assert "10" in with_history.items
+
+
+def test_unknown_history_item_is_a_clear_error(fitted: Recommender) -> None:
+    with pytest.raises(UnknownIdError, match="unknown item id 'zzz'"):
+        fitted.recommend(Query(history=("zzz",)))
+
+
+def test_scores_shape_and_finite(fitted: Recommender, tiny: Interactions) -> None:
+    seqs = tiny.sequences()
+    batch = QueryBatch(np.arange(tiny.n_users, dtype=np.int32), seqs)
+    scores = fitted.score(batch)
+    assert scores.shape == (tiny.n_users, tiny.n_items)
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()
+
+
+def test_save_load_round_trip(fitted: Recommender, tmp_path: Path) -> None:
+    if not isinstance(fitted, Persistable):
+        pytest.skip(f"{fitted.name} does not support save/load")
+    fitted.save(tmp_path / "model")
+    loaded = type(fitted).load(tmp_path / "model")
+    for query in (Query(user="u2", k=5), Query(history=("30", "10"), k=5)):
+        a, b = fitted.recommend(query), loaded.recommend(query)  # type: ignore[attr-defined]
+        assert a.items == b.items
+        np.testing.assert_allclose(a.scores, b.scores)
+
+
+def test_query_validation() -> None:
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            Query(k=bad)  # type: ignore[arg-type]

@@ -62,6 +62,30 @@ class FittedState:
         return cls(Vocabulary("user", data["users"]), Vocabulary("item", data["items"]), histories)
 
 
+class FittedModel:
+    """Mixin for recommenders built on :class:`FittedState`: ``item_vocab`` and ``recommend``.
+
+    Subclasses set ``self._state`` in ``fit``/``load`` and implement ``score``.
+    """
+
+    _state: FittedState | None = None
+
+    @property
+    def item_vocab(self) -> Vocabulary:
+        return self.fitted_state().item_vocab
+
+    def fitted_state(self) -> FittedState:
+        if self._state is None:
+            raise NotFittedError(f"{type(self).__name__}: call fit() or load() first")
+        return self._state
+
+    def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        raise NotImplementedError
+
+    def recommend(self, query: Query) -> Ranking:
+        return recommend_with(self.fitted_state(), self.score, query)
+
+
 def recommend_with(
     state: FittedState,
     score: Callable[[QueryBatch], npt.NDArray[np.float32]],

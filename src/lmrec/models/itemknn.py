@@ -9,13 +9,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.data.containers import Interactions, Vocabulary
-from lmrec.models.base import Query, QueryBatch, Ranking
+from lmrec.data.containers import Interactions
+from lmrec.models.base import QueryBatch
 from lmrec.models.common import (
+    FittedModel,
     FittedState,
-    NotFittedError,
     load_state,
-    recommend_with,
     save_state,
 )
 
@@ -37,7 +36,7 @@ class ItemKNNConfig(BaseModel):
     max_history: int = Field(0, ge=0, description="Use only the last N history items (0 = all).")
 
 
-class ItemKNN:
+class ItemKNN(FittedModel):
     """Score(item) = Σ over history items h of weight(h) · cos(h, item).
 
     ``cos(i, j) = |U_i ∩ U_j| / (sqrt(|U_i|·|U_j|) + shrink)`` over the sets of training users
@@ -49,7 +48,6 @@ class ItemKNN:
 
     def __init__(self, config: ItemKNNConfig | None = None) -> None:
         self.config = config or ItemKNNConfig()
-        self._state: FittedState | None = None
         self.similarity: object = None
         self.prior: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
 
@@ -76,15 +74,6 @@ class ItemKNN:
         self.prior = (1e-6 * counts / max(counts.max(), 1.0)).astype(np.float32)
         return self
 
-    @property
-    def item_vocab(self) -> Vocabulary:
-        return self._fitted().item_vocab
-
-    def _fitted(self) -> FittedState:
-        if self._state is None:
-            raise NotFittedError("call fit() or load() first")
-        return self._state
-
     def history_weights(self, batch: QueryBatch) -> object:
         """Sparse (queries × items) matrix of history weights."""
         import scipy.sparse as sp
@@ -101,20 +90,17 @@ class ItemKNN:
         return w
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
-        self._fitted()
+        self.fitted_state()
         w = self.history_weights(batch)
         scores = np.asarray((w @ self.similarity).todense(), dtype=np.float32)  # type: ignore[operator]
         scores += self.prior
         return scores
 
-    def recommend(self, query: Query) -> Ranking:
-        return recommend_with(self._fitted(), self.score, query)
-
     def save(self, directory: Path) -> None:
         sim = self.similarity
         save_state(
             directory,
-            self._fitted(),
+            self.fitted_state(),
             self.name,
             self.config.model_dump(),
             {

@@ -9,13 +9,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from lmrec.data.containers import Interactions, Vocabulary
-from lmrec.models.base import Query, QueryBatch, Ranking
+from lmrec.data.containers import Interactions
+from lmrec.models.base import QueryBatch
 from lmrec.models.common import (
+    FittedModel,
     FittedState,
-    NotFittedError,
     load_state,
-    recommend_with,
     save_state,
 )
 
@@ -26,7 +25,7 @@ class PopularityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Popularity:
+class Popularity(FittedModel):
     """Score = number of training interactions of the item (every row counts once).
 
     Ties are broken by ascending item id, as everywhere in lmrec.
@@ -36,7 +35,6 @@ class Popularity:
 
     def __init__(self, config: PopularityConfig | None = None) -> None:
         self.config = config or PopularityConfig()
-        self._state: FittedState | None = None
         self.counts: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
 
     def fit(self, train: Interactions) -> Popularity:
@@ -44,25 +42,17 @@ class Popularity:
         self.counts = train.item_counts().astype(np.float32)
         return self
 
-    @property
-    def item_vocab(self) -> Vocabulary:
-        return self._fitted().item_vocab
-
-    def _fitted(self) -> FittedState:
-        if self._state is None:
-            raise NotFittedError("call fit() or load() first")
-        return self._state
-
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
-        self._fitted()
+        self.fitted_state()
         return np.broadcast_to(self.counts, (len(batch), len(self.counts))).copy()
-
-    def recommend(self, query: Query) -> Ranking:
-        return recommend_with(self._fitted(), self.score, query)
 
     def save(self, directory: Path) -> None:
         save_state(
-            directory, self._fitted(), self.name, self.config.model_dump(), {"counts": self.counts}
+            directory,
+            self.fitted_state(),
+            self.name,
+            self.config.model_dump(),
+            {"counts": self.counts},
         )
 
     @classmethod

@@ -9,13 +9,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.data.containers import Interactions, Vocabulary
-from lmrec.models.base import Query, QueryBatch, Ranking
+from lmrec.data.containers import Interactions
+from lmrec.models.base import QueryBatch
 from lmrec.models.common import (
+    FittedModel,
     FittedState,
-    NotFittedError,
     load_state,
-    recommend_with,
     save_state,
 )
 
@@ -26,24 +25,17 @@ class RandomConfig(BaseModel):
     seed: int = Field(0, description="Seed; scores of a known user depend only on (seed, user).")
 
 
-class RandomScores:
+class RandomScores(FittedModel):
     """Uniform random scores, reproducible per (seed, user) whatever the batch size."""
 
     name: ClassVar[str] = "random"
 
     def __init__(self, config: RandomConfig | None = None) -> None:
         self.config = config or RandomConfig()
-        self._state: FittedState | None = None
 
     def fit(self, train: Interactions) -> RandomScores:
         self._state = FittedState.from_train(train)
         return self
-
-    @property
-    def item_vocab(self) -> Vocabulary:
-        if self._state is None:
-            raise NotFittedError("call fit() first")
-        return self._state.item_vocab
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         n = len(self.item_vocab)
@@ -53,15 +45,8 @@ class RandomScores:
             out[row] = rng.random(n, dtype=np.float32)
         return out
 
-    def recommend(self, query: Query) -> Ranking:
-        if self._state is None:
-            raise NotFittedError("call fit() first")
-        return recommend_with(self._state, self.score, query)
-
     def save(self, directory: Path) -> None:
-        if self._state is None:
-            raise NotFittedError("call fit() first")
-        save_state(directory, self._state, self.name, self.config.model_dump(), {})
+        save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), {})
 
     @classmethod
     def load(cls, directory: Path) -> RandomScores:

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import write
-from lmrec.data.containers import Interactions
+from lmrec.data.containers import Interactions, Vocabulary
 from lmrec.data.errors import DataFormatError
 from lmrec.protocols.candidates import CandidateFile, Candidates
 from lmrec.protocols.leave_one_out import LeaveOneOut
@@ -117,3 +119,51 @@ def test_sampled_candidates_exclude_history(tiny: Interactions) -> None:
         row = set(cases.candidates[i].tolist())
         assert int(cases.targets[i]) in row
         assert not (row - {int(cases.targets[i])}) & set(cases.histories[i].tolist())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 8), st.integers(0, 4)), min_size=1, max_size=60
+    )
+)
+def test_leave_one_out_partitions_every_log(rows: list[tuple[int, int, int]]) -> None:
+    users = [str(u) for u, _, _ in rows]
+    items = [str(i) for _, i, _ in rows]
+    uv, iv = Vocabulary.from_ids("user", users), Vocabulary.from_ids("item", items)
+    inter = Interactions(uv.lookup(users), iv.lookup(items), [float(t) for *_, t in rows], uv, iv)
+    split = LeaveOneOut().split(inter)
+    assert len(split.train) + len(split.valid) + len(split.test) == len(inter)
+    per_user: dict[int, list[tuple[int, int]]] = {}
+    for n, (u, _item, t) in enumerate(rows):
+        per_user.setdefault(uv.index(str(u)), []).append((t, n))
+    for case in range(len(split.test)):
+        u = int(split.test.users[case])
+        ordered = sorted(per_user[u])  # stable: (time, file position)
+        assert iv.ids[split.test.targets[case]] == items[ordered[-1][1]]
+        assert len(split.test.histories[case]) == len(ordered) - 1
+
+
+def test_temporal_protocol_from_cli(data_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lmrec.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "-d",
+            "ml-100k",
+            "-m",
+            "pop",
+            "-p",
+            "temporal",
+            "--cutoff-quantile",
+            "0.8",
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "80% timestamp quantile" in result.output

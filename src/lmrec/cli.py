@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: list and inspect.")
 app.add_typer(data_app, name="data")
-console = Console()
+console = Console(width=None if Console().is_terminal else 110)
 
 DataDir = Annotated[
     Path | None,
@@ -28,13 +28,16 @@ DataDir = Annotated[
 DatasetOpt = Annotated[
     str, typer.Option("--dataset", "-d", help="Dataset name (see `lmrec data list`).")
 ]
-ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="loo | llmrank-20")]
+ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="loo | llmrank-20 | temporal")]
 CandidatesOpt = Annotated[
     Path | None,
     typer.Option(
         "--candidates",
         help="Candidate file in LLMRank's format (llmrank-20; default: sampled candidates).",
     ),
+]
+CutoffOpt = Annotated[
+    float, typer.Option("--cutoff-quantile", help="temporal: cut-off as a quantile of timestamps.")
 ]
 ConfigOpt = Annotated[
     list[str] | None,
@@ -56,6 +59,18 @@ def _load(name: str, data_dir: Path | None) -> Any:
             return load_dataset(name, data_dir)
         except DataError as exc:
             raise _fail(str(exc)) from None
+
+
+def _prepare(
+    ds: Any, protocol: str, candidates: Path | None, seed: int, cutoff: float, split: str
+) -> Any:
+    from lmrec.data.errors import DataError
+    from lmrec.experiment import ProtocolChoice, prepare
+
+    try:
+        return prepare(ds, ProtocolChoice(protocol, candidates, seed, cutoff), split)
+    except (DataError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
 
 
 def _parse_set(pairs: list[str] | None) -> dict[str, Any]:
@@ -148,6 +163,7 @@ def evaluate_cmd(
     candidates: CandidatesOpt = None,
     split: Annotated[str, typer.Option(help="valid | test")] = "test",
     seed: int = 0,
+    cutoff_quantile: CutoffOpt = 0.9,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write results JSON here.")
     ] = None,
@@ -155,13 +171,10 @@ def evaluate_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Fit models on the training split and print a metrics table (and write JSON)."""
-    from lmrec.experiment import ProtocolChoice, prepare, run_model
+    from lmrec.experiment import run_model
 
     ds = _load(dataset, data_dir)
-    try:
-        prepared = prepare(ds, ProtocolChoice(protocol, candidates, seed), split)
-    except (ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
+    prepared = _prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
     results = []
     for name in model:
         start = time.perf_counter()
@@ -171,16 +184,11 @@ def evaluate_cmd(
             raise _fail(str(exc)) from None
         console.print(f"{name}: {time.perf_counter() - start:.1f} s")
         results.append(result)
-    keys = [
-        "hr@10",
-        "ndcg@10",
-        "mrr@10",
-        "ndcg@1",
-        "ndcg@5",
-        "ndcg@20",
-        "coverage@20",
-        "popularity@20",
-    ]
+    keys = (
+        ["ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "hr@10"]
+        if protocol == "llmrank-20"
+        else ["hr@10", "ndcg@10", "mrr@10", "ndcg@20", "coverage@20"]
+    )
     console.print(
         metrics_table(f"{dataset} · {prepared.protocol.describe()} · {split}", results, keys)
     )
@@ -215,11 +223,12 @@ def recommend_cmd(
         Path | None, typer.Option("--output", "-o", help="TSV for --all-users.")
     ] = None,
     seed: int = 0,
+    cutoff_quantile: CutoffOpt = 0.9,
     settings: ConfigOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
-    from lmrec.experiment import ProtocolChoice, prepare, run_model
+    from lmrec.experiment import run_model
     from lmrec.models.base import Query
     from lmrec.models.registry import create_model
 
@@ -229,7 +238,7 @@ def recommend_cmd(
     if all_users:
         if output is None:
             raise _fail("--all-users needs --output FILE.tsv")
-        prepared = prepare(ds, ProtocolChoice(protocol, candidates, seed), split)
+        prepared = _prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
         fitted, result = run_model(prepared, model, _parse_set(settings), ks=(k,), progress=True)
         from lmrec.export import write_rankings
 

@@ -15,30 +15,42 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.data.containers import Dataset
+from lmrec.data.containers import Dataset, Interactions
 from lmrec.metrics.evaluate import Evaluation, evaluate
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import CandidateFile, Candidates
 from lmrec.protocols.leave_one_out import LeaveOneOut
+from lmrec.protocols.temporal import Temporal
 
-PROTOCOLS = ("loo", "llmrank-20")
+PROTOCOLS = ("loo", "llmrank-20", "temporal")
 
 
 @dataclass(frozen=True)
 class ProtocolChoice:
-    """A named protocol: ``loo`` (full ranking) or ``llmrank-20`` (19 candidates + target)."""
+    """A named protocol: ``loo`` (full ranking), ``llmrank-20`` (19 candidates + target) or
+    ``temporal`` (full ranking after a global cut-off at the ``cutoff_quantile`` of timestamps;
+    validation at the midpoint quantile between it and 1 − 2·(1 − cut-off))."""
 
     name: str = "loo"
     candidates_file: Path | None = None
     seed: int = 0
+    cutoff_quantile: float = 0.9
 
     def __post_init__(self) -> None:
         if self.name not in PROTOCOLS:
             raise ValueError(
                 f"unknown protocol {self.name!r}; choose one of {', '.join(PROTOCOLS)}"
             )
+        if not 0.0 < self.cutoff_quantile < 1.0:
+            raise ValueError(f"cutoff quantile must be in (0, 1), got {self.cutoff_quantile}")
+
+    def splitter(self, data: Interactions) -> LeaveOneOut | Temporal:
+        if self.name != "temporal":
+            return LeaveOneOut()
+        valid = max(0.0, 1.0 - 2.0 * (1.0 - self.cutoff_quantile))
+        return Temporal.at_quantiles(data, test=self.cutoff_quantile, valid=valid or None)
 
     def candidates(self) -> Candidates | None:
         """The candidate protocol: from the file when given, else sampled with the seed."""
@@ -48,6 +60,11 @@ class ProtocolChoice:
         return Candidates(n_negatives=19, seed=self.seed, max_history=50, file=file)
 
     def describe(self) -> str:
+        if self.name == "temporal":
+            return (
+                f"temporal cut-off at the {self.cutoff_quantile:.0%} timestamp quantile; target = "
+                "each user's first item after it; full ranking, history items excluded"
+            )
         if self.name == "loo":
             return (
                 "leave-one-out, full ranking over all items of the training vocabulary, "
@@ -72,7 +89,7 @@ class Prepared:
 
 
 def prepare(dataset: Dataset, protocol: ProtocolChoice, split_name: str = "test") -> Prepared:
-    split = LeaveOneOut().split(dataset.interactions)
+    split = protocol.splitter(dataset.interactions).split(dataset.interactions)
     cases = split.cases(split_name)
     cand = protocol.candidates()
     if cand is not None:

@@ -10,20 +10,32 @@ import pytest
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import UnknownIdError
 from lmrec.models.base import Persistable, Query, QueryBatch, Recommender
-from lmrec.models.common import NotFittedError
+from lmrec.models.common import ModelContext, NotFittedError
 from lmrec.models.registry import available_models, create_model
+from text_helpers import TrigramEncoder, tiny_catalog
 
 MODELS = available_models()
 
 
+@pytest.fixture
+def context(tmp_path: Path) -> ModelContext:
+    return ModelContext(
+        "tiny", tiny_catalog(), cache_dir=tmp_path / "cache", encoder=TrigramEncoder()
+    )
+
+
 @pytest.fixture(params=MODELS)
-def fitted(request: pytest.FixtureRequest, tiny: Interactions) -> Recommender:
-    return create_model(request.param).fit(tiny)
+def fitted(
+    request: pytest.FixtureRequest, tiny: Interactions, context: ModelContext
+) -> Recommender:
+    return create_model(request.param, context=context).fit(tiny)
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_is_a_recommender_and_rejects_unknown_config(name: str, tiny: Interactions) -> None:
-    model = create_model(name)
+def test_is_a_recommender_and_rejects_unknown_config(
+    name: str, tiny: Interactions, context: ModelContext
+) -> None:
+    model = create_model(name, context=context)
     with pytest.raises(ValueError, match="extra"):
         create_model(name, {"no_such_option": 1})
     with pytest.raises(NotFittedError):

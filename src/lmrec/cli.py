@@ -212,6 +212,10 @@ def recommend_cmd(
     dataset: DatasetOpt,
     model: Annotated[str, typer.Option("--model", "-m")] = "pop",
     user: Annotated[str | None, typer.Option(help="User id (original).")] = None,
+    text: Annotated[
+        list[str] | None,
+        typer.Option("--text", help="Free-text history sentence (repeatable; zero-shot model)."),
+    ] = None,
     k: int = 10,
     protocol: ProtocolOpt = "loo",
     candidates: CandidatesOpt = None,
@@ -253,8 +257,11 @@ def recommend_cmd(
             f"wrote {n} users to {output} (ndcg@{k} {result.evaluation.value(f'ndcg@{k}'):.4f})"
         )
         return
+    if text:
+        _recommend_text(ds, text, k, _parse_set(settings))
+        return
     if user is None:
-        raise _fail("give --user ID, or --all-users --output FILE.tsv")
+        raise _fail("give --user ID, --text SENTENCE, or --all-users --output FILE.tsv")
     inter = ds.interactions
     if user not in inter.user_vocab:
         raise _fail(f"unknown user {user!r} in {dataset}")
@@ -280,3 +287,56 @@ def demo(
     from lmrec.demo import run_demo
 
     run_demo(_load(dataset, data_dir), users, console)
+
+
+def _recommend_text(ds: Any, sentences: list[str], k: int, config: dict[str, Any]) -> None:
+    from lmrec.models.base import Query
+    from lmrec.models.common import ModelContext
+    from lmrec.models.registry import create_model
+
+    model = create_model("zeroshot", config, ModelContext(ds.name, ds.catalog, progress=True))
+    encoder = model.encoder  # type: ignore[attr-defined]
+    if not encoder.multilingual and any(not s.isascii() for s in sentences):
+        console.print(
+            f"[yellow]warning:[/] encoder {encoder.identity!r} is not multilingual; non-English "
+            "text will match poorly (try --set encoder=use-multilingual)"
+        )
+    model.fit(ds.interactions)
+    ranking = model.recommend(Query(text=tuple(sentences), k=k))
+    table = Table("#", "item", "title", "cosine", title="zero-shot recommendations for your text")
+    for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
+        table.add_row(str(i), item, ds.title(item), f"{score:.3f}")
+    console.print(table)
+
+
+@app.command("embed")
+def embed(
+    dataset: DatasetOpt,
+    encoder: Annotated[
+        str, typer.Option(help="minilm | use-multilingual | model name/dir")
+    ] = "minilm",
+    template: Annotated[str | None, typer.Option(help="Item text template.")] = None,
+    threads: int = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Pre-compute (and cache) the text embeddings of a dataset's items."""
+    from lmrec.text.cache import EmbeddingCache
+    from lmrec.text.encoders import create_encoder
+    from lmrec.text.templates import ItemTextTemplate, default_template
+
+    ds = _load(dataset, data_dir)
+    if ds.catalog is None:
+        raise _fail(f"{dataset} has no item catalogue")
+    chosen = ItemTextTemplate(template) if template else default_template(dataset, ds.catalog)
+    texts = chosen.render(ds.catalog, ds.interactions.item_vocab.ids)
+    model = create_encoder(encoder, threads=threads)
+    cache = EmbeddingCache()
+    start = time.perf_counter()
+    vectors, stats = cache.encode(model, texts, progress=True)
+    seconds = time.perf_counter() - start
+    rate = stats.encoded / seconds if stats.encoded else float("nan")
+    console.print(
+        f"{dataset}: {len(texts):,} item texts ({chosen.template!r}) → {vectors.shape[1]}-d · "
+        f"cache hits {stats.hits:,} · encoded {stats.encoded:,} · {seconds:.1f} s "
+        f"({rate:.0f} items/s) · cache {cache.folder(model.identity)}"
+    )

@@ -18,6 +18,7 @@ import numpy as np
 from lmrec.data.containers import Dataset, Interactions
 from lmrec.metrics.evaluate import Evaluation, evaluate
 from lmrec.models.base import Recommender
+from lmrec.models.common import ModelContext
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import CandidateFile, Candidates
@@ -129,7 +130,8 @@ def run_model(
     progress: bool = False,
 ) -> tuple[Recommender, RunResult]:
     """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases."""
-    model = create_model(model_name, config)
+    context = ModelContext(prepared.dataset.name, prepared.dataset.catalog, progress=progress)
+    model = create_model(model_name, config, context)
     model.fit(prepared.split.train)
     popularity = prepared.split.train.item_counts()
     evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)

@@ -16,9 +16,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.data.containers import Interactions, Sequences, Vocabulary
+from lmrec.data.containers import Interactions, ItemCatalog, Sequences, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.models.base import Query, QueryBatch, Ranking, top_k
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What a model may need besides training interactions: the dataset's name and item catalogue
+    (for text models), where to cache embeddings, and whether to show progress bars."""
+
+    dataset: str = ""
+    catalog: ItemCatalog | None = None
+    cache_dir: Path | None = None
+    progress: bool = False
+    encoder: Any = None  # a ready lmrec.text.encoders.Encoder to share between models
 
 
 class NotFittedError(RuntimeError):

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lmrec.models.base import Recommender
+from lmrec.models.common import ModelContext
 
 
 @dataclass(frozen=True)
@@ -20,24 +21,31 @@ class ModelSpec:
     name: str
     description: str
     config: type[BaseModel]
-    build: Callable[[Any], Recommender]
+    build: Callable[[Any, ModelContext], Recommender]
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.itemknn import ItemKNN, ItemKNNConfig
     from lmrec.models.popularity import Popularity, PopularityConfig
     from lmrec.models.random import RandomConfig, RandomScores
+    from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 
     specs = [
-        ModelSpec("pop", "training popularity", PopularityConfig, Popularity),
-        ModelSpec("itemknn", "item-item cosine kNN", ItemKNNConfig, ItemKNN),
+        ModelSpec("pop", "training popularity", PopularityConfig, lambda c, _: Popularity(c)),
+        ModelSpec("itemknn", "item-item cosine kNN", ItemKNNConfig, lambda c, _: ItemKNN(c)),
         ModelSpec(
             "itemknn-seq",
             "item-item kNN, recent history weighted more (decay 0.5)",
             ItemKNNConfig,
-            ItemKNN,
+            lambda c, _: ItemKNN(c),
         ),
-        ModelSpec("random", "uniform random scores", RandomConfig, RandomScores),
+        ModelSpec("random", "uniform random scores", RandomConfig, lambda c, _: RandomScores(c)),
+        ModelSpec(
+            "zeroshot",
+            "zero-shot semantic matching of item text (no training on the target data)",
+            ZeroShotConfig,
+            ZeroShotTextRecommender,
+        ),
     ]
     return MappingProxyType({s.name: s for s in specs})
 
@@ -49,11 +57,13 @@ def available_models() -> tuple[str, ...]:
     return tuple(model_specs())
 
 
-def create_model(name: str, config: Mapping[str, Any] | None = None) -> Recommender:
+def create_model(
+    name: str, config: Mapping[str, Any] | None = None, context: ModelContext | None = None
+) -> Recommender:
     """Build a registered model; ``config`` is validated by the model's pydantic config."""
     specs = model_specs()
     if name not in specs:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(specs)}")
     spec = specs[name]
     merged = {**_DEFAULTS.get(name, {}), **(config or {})}
-    return spec.build(spec.config.model_validate(merged))
+    return spec.build(spec.config.model_validate(merged), context or ModelContext())

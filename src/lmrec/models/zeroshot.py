@@ -1,0 +1,197 @@
+"""Zero-shot sequential recommendation by semantic matching of item text.
+
+No training on the target data: items are embedded from their catalogue text by a pretrained
+sentence encoder, a user is represented in the same space from their ordered history, and items
+are ranked by cosine similarity. ``popularity_weight > 0`` blends in log training counts; results
+with it must be labelled "zero-shot + popularity" (counts come from target interactions).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmrec.data.containers import Interactions
+from lmrec.data.errors import DataError
+from lmrec.models.base import Query, QueryBatch, Ranking, top_k
+from lmrec.models.common import FittedModel, FittedState, ModelContext
+
+
+class ZeroShotConfig(BaseModel):
+    """Hyper-parameters of :class:`ZeroShotTextRecommender`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str = Field(
+        "minilm",
+        description="minilm | use-multilingual | a sentence-transformers name or directory",
+    )
+    template: str | None = Field(
+        None, description="Item text template; None = the dataset's default."
+    )
+    pooling: Literal["recency-mean", "max-sim", "mean-max", "history-text"] = Field(
+        "mean-max",
+        description="How a history becomes scores: weighted mean embedding, best "
+        "per-item similarity, their blend, or one embedding of the whole history as text.",
+    )
+    center: bool = Field(
+        True,
+        description="Subtract the mean embedding of the scored items' texts "
+        "(catalogue text only, no interactions) and re-normalise.",
+    )
+    decay: float = Field(
+        0.9, gt=0.0, le=1.0, description="Weight of the item n steps back: decay**n."
+    )
+    window: int = Field(50, ge=1, description="Use the last `window` history items.")
+    max_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="mean-max: share of the max-sim part."
+    )
+    max_window: int = Field(
+        10,
+        ge=1,
+        description="max-sim looks at the last `max_window` items only (its cost grows "
+        "with history length × catalogue size).",
+    )
+    popularity_weight: float = Field(0.0, ge=0.0, description="Weight of log(1 + training count).")
+    threads: int = Field(1, ge=1, description="CPU threads for the encoder.")
+
+
+class ZeroShotTextRecommender(FittedModel):
+    """Rank items by cosine similarity between item-text embeddings and a history representation."""
+
+    name: ClassVar[str] = "zeroshot"
+
+    def __init__(
+        self, config: ZeroShotConfig | None = None, context: ModelContext | None = None
+    ) -> None:
+        self.config = config or ZeroShotConfig()
+        self.context = context or ModelContext()
+        self.item_embeddings: npt.NDArray[np.float32] = np.empty((0, 0), dtype=np.float32)
+        self.prior: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self.mean: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self.item_texts: list[str] = []
+        self._encoder: object = None
+
+    @property
+    def encoder(self):  # type: ignore[no-untyped-def]
+        from lmrec.text.encoders import create_encoder
+
+        if self._encoder is None and self.context.encoder is not None:
+            self._encoder = self.context.encoder
+        if self._encoder is None:
+            self._encoder = create_encoder(self.config.encoder, threads=self.config.threads)
+        return self._encoder
+
+    def _embed(self, texts: list[str], progress: bool = False) -> npt.NDArray[np.float32]:
+        from lmrec.text.cache import EmbeddingCache
+
+        vectors, _ = EmbeddingCache(self.context.cache_dir).encode(self.encoder, texts, progress)
+        return vectors
+
+    def fit(self, train: Interactions) -> ZeroShotTextRecommender:
+        from lmrec.text.templates import ItemTextTemplate, default_template
+
+        catalog = self.context.catalog
+        if catalog is None:
+            raise DataError(
+                "the zero-shot text model needs an item catalogue with text (ModelContext.catalog)"
+            )
+        template = (
+            ItemTextTemplate(self.config.template)
+            if self.config.template
+            else default_template(self.context.dataset, catalog)
+        )
+        self._state = FittedState.from_train(train)
+        self.item_texts = template.render(catalog, train.item_vocab.ids)
+        embeddings = self._embed(self.item_texts, progress=self.context.progress)
+        self.mean = (
+            embeddings.mean(axis=0)
+            if self.config.center
+            else np.zeros(embeddings.shape[1], np.float32)
+        )
+        self.item_embeddings = self._centre(embeddings)
+        counts = train.item_counts().astype(np.float32)
+        self.prior = (self.config.popularity_weight * np.log1p(counts)).astype(np.float32)
+        return self
+
+    def _centre(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        from lmrec.text.encoders import normalise
+
+        return normalise(vectors - self.mean)
+
+    def history_weights(
+        self, batch: QueryBatch
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        """(row, item, weight) of the last ``window`` items of every history, most recent = 1."""
+        hist = batch.histories.truncate(self.config.window)
+        rows = hist.row_ids()
+        steps_back = np.repeat(hist.indptr[1:], hist.lengths) - 1 - np.arange(len(hist.items))
+        return rows, hist.items, np.power(self.config.decay, steps_back).astype(np.float32)
+
+    def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        self.fitted_state()
+        emb = self.item_embeddings
+        if self.config.pooling == "history-text":
+            return self._score_history_text(batch)
+        rows, items, weights = self.history_weights(batch)
+        scores = np.zeros((len(batch), len(emb)), dtype=np.float32)
+        if self.config.pooling in ("recency-mean", "mean-max"):
+            users = np.zeros((len(batch), emb.shape[1]), dtype=np.float32)
+            np.add.at(users, rows, weights[:, None] * emb[items])
+            users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
+            scores += (1.0 - self._max_share()) * (users @ emb.T)
+        if self.config.pooling in ("max-sim", "mean-max"):
+            scores += self._max_share() * self._max_sim(batch)
+        return scores + self.prior
+
+    def _max_share(self) -> float:
+        return {"recency-mean": 0.0, "max-sim": 1.0}.get(
+            self.config.pooling, self.config.max_weight
+        )
+
+    def _max_sim(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        """Per item, the best recency-weighted similarity to one of the last ``max_window`` items."""
+        emb = self.item_embeddings
+        width = min(self.config.window, self.config.max_window)
+        hist = batch.histories.truncate(width)
+        rows = hist.row_ids()
+        pos = np.arange(len(hist.items)) - hist.indptr[rows]
+        steps_back = hist.lengths[rows] - 1 - pos
+        padded = np.zeros((len(batch), width), dtype=np.int64)
+        weight = np.zeros((len(batch), width), dtype=np.float32)
+        present = np.zeros((len(batch), width), dtype=bool)
+        padded[rows, pos] = hist.items
+        weight[rows, pos] = np.power(self.config.decay, steps_back)
+        present[rows, pos] = True
+        sims = np.einsum("bwd,nd->bwn", emb[padded], emb, optimize=True) * weight[:, :, None]
+        sims[~present] = -np.inf
+        best = sims.max(axis=1)
+        return np.where(np.isfinite(best), best, 0.0).astype(np.float32)
+
+    def _score_history_text(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        hist = batch.histories.truncate(self.config.window)
+        texts = ["; ".join(self.item_texts[i] for i in hist[r]) for r in range(len(batch))]
+        users = self._centre(self._embed(texts)) if texts else np.empty((0, 0), np.float32)
+        if users.size == 0:
+            users = np.zeros((len(batch), self.item_embeddings.shape[1]), dtype=np.float32)
+        empty = hist.lengths == 0
+        users[empty] = 0.0
+        return (users @ self.item_embeddings.T + self.prior).astype(np.float32)
+
+    def recommend(self, query: Query) -> Ranking:
+        if not query.text:
+            return super().recommend(query)
+        state = self.fitted_state()
+        sentences = self._centre(self._embed(list(query.text)))
+        weights = np.power(self.config.decay, np.arange(len(sentences))[::-1]).astype(np.float32)
+        user = weights @ sentences
+        user /= max(float(np.linalg.norm(user)), 1e-12)
+        scores = (self.item_embeddings @ user + self.prior).astype(np.float32)
+        excluded = [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
+        scores[excluded] = -np.inf
+        best = top_k(scores[None, :], query.k)[0]
+        best = best[np.isfinite(scores[best])]
+        return Ranking(tuple(state.item_vocab.decode(best)), scores[best])

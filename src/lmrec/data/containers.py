@@ -129,6 +129,10 @@ class Sequences:
         """For every element of ``items``, the row it belongs to."""
         return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths)
 
+    def steps_back(self) -> npt.NDArray[np.int64]:
+        """For every element, how many items follow it in its row (0 = the most recent item)."""
+        return np.repeat(self.indptr[1:], self.lengths) - 1 - np.arange(len(self.items))
+
     def take(self, rows: npt.ArrayLike) -> Sequences:
         """The sub-collection of the given rows, in the given order."""
         rows = np.asarray(rows, dtype=np.int64)

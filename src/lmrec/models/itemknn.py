@@ -81,11 +81,10 @@ class ItemKNN(FittedModel):
         hist = batch.histories
         if self.config.max_history:
             hist = hist.truncate(self.config.max_history)
-        lengths = hist.lengths
-        rows = hist.row_ids()
-        steps_back = np.repeat(hist.indptr[1:], lengths) - 1 - np.arange(len(hist.items))
-        weights = np.power(self.config.decay, steps_back).astype(np.float32)
-        w = sp.csr_matrix((weights, (rows, hist.items)), shape=(len(batch), len(self.prior)))
+        weights = np.power(self.config.decay, hist.steps_back()).astype(np.float32)
+        w = sp.csr_matrix(
+            (weights, (hist.row_ids(), hist.items)), shape=(len(batch), len(self.prior))
+        )
         w.sum_duplicates()
         return w
 

@@ -135,9 +135,8 @@ class ZeroShotTextRecommender(FittedModel):
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
         """(row, item, weight) of the last ``window`` items of every history, most recent = 1."""
         hist = batch.histories.truncate(self.config.window)
-        rows = hist.row_ids()
-        steps_back = np.repeat(hist.indptr[1:], hist.lengths) - 1 - np.arange(len(hist.items))
-        return rows, hist.items, np.power(self.config.decay, steps_back).astype(np.float32)
+        weights = np.power(self.config.decay, hist.steps_back()).astype(np.float32)
+        return hist.row_ids(), hist.items, weights
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         self.fitted_state()
@@ -167,12 +166,11 @@ class ZeroShotTextRecommender(FittedModel):
         hist = batch.histories.truncate(width)
         rows = hist.row_ids()
         pos = np.arange(len(hist.items)) - hist.indptr[rows]
-        steps_back = hist.lengths[rows] - 1 - pos
         padded = np.zeros((len(batch), width), dtype=np.int64)
         weight = np.zeros((len(batch), width), dtype=np.float32)
         present = np.zeros((len(batch), width), dtype=bool)
         padded[rows, pos] = hist.items
-        weight[rows, pos] = np.power(self.config.decay, steps_back)
+        weight[rows, pos] = np.power(self.config.decay, hist.steps_back())
         present[rows, pos] = True
         sims = np.einsum("bwd,nd->bwn", emb[padded], emb, optimize=True) * weight[:, :, None]
         sims[~present] = -np.inf

@@ -107,11 +107,8 @@ def ann_recall(name: str = "amazon-games", users: int = 6000) -> None:
     prepared = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
     model, _ = run_model(prepared, "zeroshot", {"pooling": "recency-mean"}, ks=(10,))
     cases = prepared.cases.select(np.arange(min(users, len(prepared.cases))))
-    rows, items, weights = model.history_weights(QueryBatch(cases.users, cases.histories))  # type: ignore[attr-defined]
+    queries = model.user_vectors(QueryBatch(cases.users, cases.histories))  # type: ignore[attr-defined]
     emb = model.item_embeddings  # type: ignore[attr-defined]
-    queries = np.zeros((len(cases), emb.shape[1]), dtype=np.float32)
-    np.add.at(queries, rows, weights[:, None] * emb[items])
-    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
     start = time.perf_counter()
     _, exact = build_index(emb, "exact").search(queries, 10)
     exact_s = time.perf_counter() - start

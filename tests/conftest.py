@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,14 @@ u4\t30\t4\t3
 def tiny(tmp_path: Path) -> Interactions:
     """4 users, 6 items; u2 has a timestamp tie (items 20 and 30 at t=1, file order 20 first)."""
     return load_interactions(write(tmp_path / "tiny.inter", TINY_INTER))
+
+
+def run_cli(data_dir: Path, command: str, *extra: str) -> Any:
+    """Invoke ``lmrec <command> [extra…] --data-dir DATA_DIR`` in-process; returns the Click result."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from lmrec.cli import app
+
+    return CliRunner().invoke(app, [*shlex.split(command), *extra, "--data-dir", str(data_dir)])

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import write
+from conftest import run_cli, write
 from lmrec.data.containers import Interactions, Vocabulary
 from lmrec.data.errors import DataFormatError
 from lmrec.protocols.candidates import CandidateFile, Candidates
@@ -145,25 +145,6 @@ def test_leave_one_out_partitions_every_log(rows: list[tuple[int, int, int]]) ->
 
 
 def test_temporal_protocol_from_cli(data_dir: Path) -> None:
-    from typer.testing import CliRunner
-
-    from lmrec.cli import app
-
-    result = CliRunner().invoke(
-        app,
-        [
-            "evaluate",
-            "-d",
-            "ml-100k",
-            "-m",
-            "pop",
-            "-p",
-            "temporal",
-            "--cutoff-quantile",
-            "0.8",
-            "--data-dir",
-            str(data_dir),
-        ],
-    )
+    result = run_cli(data_dir, "evaluate -d ml-100k -m pop -p temporal --cutoff-quantile 0.8")
     assert result.exit_code == 0, result.output
     assert "80% timestamp quantile" in result.output

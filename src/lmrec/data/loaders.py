@@ -31,28 +31,6 @@ def encode(kind: str, values: Sequence[str]) -> tuple[npt.NDArray[np.int32], Voc
     return remap[codes].astype(np.int32), vocab
 
 
-def encode_with(
-    vocab: Vocabulary, values: Sequence[str], table: AtomicTable, name: str
-) -> npt.NDArray[np.int32]:
-    """Indices of ``values`` in an existing vocabulary; an unknown id is reported by line."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
-    remap = vocab.lookup(str(u) for u in uniques)
-    out = remap[codes]
-    missing = np.flatnonzero(out < 0)
-    if len(missing):
-        i = int(missing[0])
-        raise DataFormatError(
-            table.path,
-            f"{vocab.kind} id {values[i]!r} is not in the {vocab.kind} vocabulary",
-            line=i + 2,
-            column=table.position(name) + 1,
-            column_name=name,
-        )
-    return out.astype(np.int32)
-
-
 def interactions_from_table(
     table: AtomicTable,
     user: str = "user_id",

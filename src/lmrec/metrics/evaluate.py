@@ -127,12 +127,9 @@ def evaluate(
         scores = score_cases(model, cases, start, stop, exclude_history)
         ranks[start:stop] = target_ranks(scores, cases.targets[start:stop])
         best = top_k(scores, max_k)
-        if best.shape[1] < max_k:
-            best = np.pad(best, ((0, 0), (0, max_k - best.shape[1])), constant_values=-1)
-        valid = best >= 0
-        finite = np.zeros_like(valid)
-        finite[valid] = np.isfinite(np.take_along_axis(scores, np.where(valid, best, 0), 1))[valid]
-        top[start:stop] = np.where(finite, best, -1)
+        best = np.where(np.isfinite(np.take_along_axis(scores, best, axis=1)), best, -1)
+        top[start:stop] = -1
+        top[start:stop, : best.shape[1]] = best
     metrics: list[MetricValue] = []
     for k in sorted(set(ks)):
         metrics += [

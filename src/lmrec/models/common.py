@@ -104,21 +104,24 @@ def recommend_with(
     query: Query,
 ) -> Ranking:
     """Score one query, mask exclusions with ``-inf``, and return the top ``query.k`` items."""
-    batch = resolve_query(state, query)
+    batch = state.resolve(query)
     scores = score(batch)[0].astype(np.float32, copy=True)
     if query.exclude_history:
         scores[batch.histories[0]] = -np.inf
-    excluded = [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
-    scores[excluded] = -np.inf
+    return best_items(state, scores, query)
+
+
+def excluded_indices(state: FittedState, query: Query) -> list[int]:
+    """Indices of ``query.exclude`` (ids the model does not know are ignored)."""
+    return [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
+
+
+def best_items(state: FittedState, scores: npt.NDArray[np.float32], query: Query) -> Ranking:
+    """The top ``query.k`` of one score row after removing ``query.exclude`` and ``-inf`` items."""
+    scores[excluded_indices(state, query)] = -np.inf
     best = top_k(scores[None, :], query.k)[0]
     best = best[np.isfinite(scores[best])]
     return Ranking(tuple(state.item_vocab.decode(best)), scores[best])
-
-
-def resolve_query(state: FittedState | None, query: Query) -> QueryBatch:
-    if state is None:
-        raise NotFittedError("call fit() or load() before recommend()")
-    return state.resolve(query)
 
 
 def save_state(

@@ -6,7 +6,7 @@ Nothing is discovered by file name; adding a model means adding one line here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -22,6 +22,7 @@ class ModelSpec:
     description: str
     config: type[BaseModel]
     build: Callable[[Any, ModelContext], Recommender]
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
@@ -35,9 +36,10 @@ def model_specs() -> Mapping[str, ModelSpec]:
         ModelSpec("itemknn", "item-item cosine kNN", ItemKNNConfig, lambda c, _: ItemKNN(c)),
         ModelSpec(
             "itemknn-seq",
-            "item-item kNN, recent history weighted more (decay 0.5)",
+            "item-item kNN, recent history weighted more (decay 0.5, chosen on validation)",
             ItemKNNConfig,
             lambda c, _: ItemKNN(c),
+            MappingProxyType({"decay": 0.5}),
         ),
         ModelSpec("random", "uniform random scores", RandomConfig, lambda c, _: RandomScores(c)),
         ModelSpec(
@@ -48,9 +50,6 @@ def model_specs() -> Mapping[str, ModelSpec]:
         ),
     ]
     return MappingProxyType({s.name: s for s in specs})
-
-
-_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({"itemknn-seq": {"decay": 0.5}})
 
 
 def available_models() -> tuple[str, ...]:
@@ -65,5 +64,5 @@ def create_model(
     if name not in specs:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(specs)}")
     spec = specs[name]
-    merged = {**_DEFAULTS.get(name, {}), **(config or {})}
+    merged = {**spec.defaults, **(config or {})}
     return spec.build(spec.config.model_validate(merged), context or ModelContext())

@@ -17,8 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.index.base import VectorIndex, build_index
-from lmrec.models.base import Query, QueryBatch, Ranking, top_k
-from lmrec.models.common import FittedModel, FittedState, ModelContext
+from lmrec.models.base import Query, QueryBatch, Ranking
+from lmrec.models.common import (
+    FittedModel,
+    FittedState,
+    ModelContext,
+    best_items,
+    excluded_indices,
+)
+from lmrec.text.encoders import Encoder
 
 
 class ZeroShotConfig(BaseModel):
@@ -79,11 +86,11 @@ class ZeroShotTextRecommender(FittedModel):
         self.prior: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self.mean: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self.item_texts: list[str] = []
-        self._encoder: object = None
+        self._encoder: Encoder | None = None
         self._index: VectorIndex | None = None
 
     @property
-    def encoder(self):  # type: ignore[no-untyped-def]
+    def encoder(self) -> Encoder:
         from lmrec.text.encoders import create_encoder
 
         if self._encoder is None and self.context.encoder is not None:
@@ -138,18 +145,23 @@ class ZeroShotTextRecommender(FittedModel):
         weights = np.power(self.config.decay, hist.steps_back()).astype(np.float32)
         return hist.row_ids(), hist.items, weights
 
+    def user_vectors(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        """Unit-length recency-weighted mean of each history's item embeddings (0 if empty)."""
+        rows, items, weights = self.history_weights(batch)
+        emb = self.item_embeddings
+        users = np.zeros((len(batch), emb.shape[1]), dtype=np.float32)
+        np.add.at(users, rows, weights[:, None] * emb[items])
+        users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
+        return users
+
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         self.fitted_state()
         emb = self.item_embeddings
         if self.config.pooling == "history-text":
             return self._score_history_text(batch)
-        rows, items, weights = self.history_weights(batch)
         scores = np.zeros((len(batch), len(emb)), dtype=np.float32)
         if self.config.pooling in ("recency-mean", "mean-max"):
-            users = np.zeros((len(batch), emb.shape[1]), dtype=np.float32)
-            np.add.at(users, rows, weights[:, None] * emb[items])
-            users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
-            scores += (1.0 - self._max_share()) * (users @ emb.T)
+            scores += (1.0 - self._max_share()) * (self.user_vectors(batch) @ emb.T)
         if self.config.pooling in ("max-sim", "mean-max"):
             scores += self._max_share() * self._max_sim(batch)
         return scores + self.prior
@@ -180,11 +192,8 @@ class ZeroShotTextRecommender(FittedModel):
     def _score_history_text(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         hist = batch.histories.truncate(self.config.window)
         texts = ["; ".join(self.item_texts[i] for i in hist[r]) for r in range(len(batch))]
-        users = self._centre(self._embed(texts)) if texts else np.empty((0, 0), np.float32)
-        if users.size == 0:
-            users = np.zeros((len(batch), self.item_embeddings.shape[1]), dtype=np.float32)
-        empty = hist.lengths == 0
-        users[empty] = 0.0
+        users = self._centre(self._embed(texts))
+        users[hist.lengths == 0] = 0.0
         return (users @ self.item_embeddings.T + self.prior).astype(np.float32)
 
     def vector_index(self) -> VectorIndex:
@@ -201,14 +210,12 @@ class ZeroShotTextRecommender(FittedModel):
         weights = np.power(self.config.decay, np.arange(len(sentences))[::-1]).astype(np.float32)
         user = weights @ sentences
         user /= max(float(np.linalg.norm(user)), 1e-12)
-        excluded = [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
+        excluded = excluded_indices(state, query)
         if self.config.index != "exact" and self.config.popularity_weight == 0.0:
             found, ids = self.vector_index().search(user[None, :], query.k + len(excluded))
             keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
             ids_kept, found_kept = ids[0][keep][: query.k], found[0][keep][: query.k]
             return Ranking(tuple(state.item_vocab.decode(ids_kept)), found_kept.astype(np.float32))
-        scores = (self.item_embeddings @ user + self.prior).astype(np.float32)
-        scores[excluded] = -np.inf
-        best = top_k(scores[None, :], query.k)[0]
-        best = best[np.isfinite(scores[best])]
-        return Ranking(tuple(state.item_vocab.decode(best)), scores[best])
+        return best_items(
+            state, (self.item_embeddings @ user + self.prior).astype(np.float32), query
+        )

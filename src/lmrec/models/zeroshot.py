@@ -25,6 +25,7 @@ from lmrec.models.common import (
     best_items,
     excluded_indices,
 )
+from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import Encoder
 
 
@@ -88,6 +89,7 @@ class ZeroShotTextRecommender(FittedModel):
         self.item_texts: list[str] = []
         self._encoder: Encoder | None = None
         self._index: VectorIndex | None = None
+        self._cache: EmbeddingCache | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -100,9 +102,12 @@ class ZeroShotTextRecommender(FittedModel):
         return self._encoder
 
     def _embed(self, texts: list[str], progress: bool = False) -> npt.NDArray[np.float32]:
-        from lmrec.text.cache import EmbeddingCache
+        """Item and history texts go through the on-disk cache (loaded once per model)."""
+        if self._cache is None:
+            from lmrec.text.cache import EmbeddingCache
 
-        vectors, _ = EmbeddingCache(self.context.cache_dir).encode(self.encoder, texts, progress)
+            self._cache = EmbeddingCache(self.context.cache_dir)
+        vectors, _ = self._cache.encode(self.encoder, texts, progress)
         return vectors
 
     def fit(self, train: Interactions) -> ZeroShotTextRecommender:
@@ -206,7 +211,8 @@ class ZeroShotTextRecommender(FittedModel):
         if not query.text:
             return super().recommend(query)
         state = self.fitted_state()
-        sentences = self._centre(self._embed(list(query.text)))
+        # one-off query text: encoded directly, not written to the cache (a shard per query)
+        sentences = self._centre(self.encoder.encode(list(query.text)))
         weights = np.power(self.config.decay, np.arange(len(sentences))[::-1]).astype(np.float32)
         user = weights @ sentences
         user /= max(float(np.linalg.norm(user)), 1e-12)

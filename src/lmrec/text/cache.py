@@ -47,11 +47,18 @@ class EmbeddingCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or default_cache_dir()
+        self._loaded: dict[str, dict[bytes, npt.NDArray[np.float32]]] = {}
 
     def folder(self, identity: str) -> Path:
         return self.root / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
     def load(self, identity: str) -> dict[bytes, npt.NDArray[np.float32]]:
+        """Every cached vector of ``identity``; read from disk once per cache object."""
+        if identity not in self._loaded:
+            self._loaded[identity] = self._read(identity)
+        return self._loaded[identity]
+
+    def _read(self, identity: str) -> dict[bytes, npt.NDArray[np.float32]]:
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 

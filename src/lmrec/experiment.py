@@ -110,6 +110,11 @@ class RunResult:
         return {"metrics": self.evaluation.as_dict(), "provenance": dict(self.provenance)}
 
 
+def context_for(dataset: Dataset, progress: bool = False) -> ModelContext:
+    """What models may read besides interactions: the dataset's name and catalogue."""
+    return ModelContext(dataset.name, dataset.catalog, progress=progress)
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -130,8 +135,7 @@ def run_model(
     progress: bool = False,
 ) -> tuple[Recommender, RunResult]:
     """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases."""
-    context = ModelContext(prepared.dataset.name, prepared.dataset.catalog, progress=progress)
-    model = create_model(model_name, config, context)
+    model = create_model(model_name, config, context_for(prepared.dataset, progress))
     model.fit(prepared.split.train)
     popularity = prepared.split.train.item_counts()
     evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)

@@ -44,3 +44,35 @@ def test_errors_are_clear(data_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "put these RecBole atomic files there" in result.output
     result = run_cli(data_dir, "evaluate -d ml-100k -m pop -p bogus")
     assert result.exit_code == 2 and "unknown protocol" in result.output
+
+
+def test_train_with_yaml_config_saves_a_loadable_checkpoint(data_dir: Path, tmp_path: Path) -> None:
+    from lmrec.models.base import Query
+    from lmrec.models.sequential import SASRec
+
+    config = tmp_path / "sasrec.yaml"
+    config.write_text(
+        "model: sasrec\nconfig:\n  hidden_size: 8\n  layers: 1\n  max_len: 10\n"
+        "  train:\n    epochs: 1\n    batch_size: 256\n"
+    )
+    out = tmp_path / "ckpt"
+    result = run_cli(data_dir, f"train -d ml-100k --config {config} --set train.seed=3 -o {out}")
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "results.json").read_text())
+    prov = payload["provenance"]
+    assert prov["model_config"]["max_len"] == 10 and prov["model_config"]["train"]["seed"] == 3
+    assert prov["training"]["epochs_run"] == 1 and prov["users_evaluated"] == 943
+    assert 0.0 < payload["metrics"]["ndcg@10"] < 1.0
+    loaded = SASRec.load(out)  # no training data needed
+    assert len(loaded.recommend(Query(user="1", k=5))) == 5
+
+
+def test_config_errors_name_the_file_and_key(data_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("model: sasrec\nconfig:\n  train:\n    epoch: 1\n")
+    result = run_cli(data_dir, f"evaluate -d ml-100k --config {config}")
+    assert result.exit_code == 2 and "train.epoch" in result.output
+    result = run_cli(data_dir, "evaluate -d ml-100k")
+    assert result.exit_code == 2 and "--model" in result.output
+    result = run_cli(data_dir, "evaluate -d ml-100k -m sasrec --set train.epochs")
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output

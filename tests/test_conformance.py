@@ -15,6 +15,10 @@ from lmrec.models.registry import available_models, create_model
 from text_helpers import TrigramEncoder, tiny_catalog
 
 MODELS = available_models()
+# trained models: tiny networks and few epochs (their accuracy is tested in test_sequential.py)
+QUICK: dict[str, dict[str, object]] = {
+    name: {"hidden_size": 8, "max_len": 8, "train": {"epochs": 3}} for name in ("sasrec", "gru4rec")
+}
 
 
 @pytest.fixture
@@ -28,14 +32,14 @@ def context(tmp_path: Path) -> ModelContext:
 def fitted(
     request: pytest.FixtureRequest, tiny: Interactions, context: ModelContext
 ) -> Recommender:
-    return create_model(request.param, context=context).fit(tiny)
+    return create_model(request.param, QUICK.get(request.param), context).fit(tiny)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_is_a_recommender_and_rejects_unknown_config(
     name: str, tiny: Interactions, context: ModelContext
 ) -> None:
-    model = create_model(name, context=context)
+    model = create_model(name, QUICK.get(name), context=context)
     with pytest.raises(ValueError, match="extra"):
         create_model(name, {"no_such_option": 1})
     with pytest.raises(NotFittedError):

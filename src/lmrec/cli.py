@@ -45,6 +45,14 @@ ConfigOpt = Annotated[
 ]
 
 
+ConfigFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="YAML run configuration (keys: model, config); --set overrides it."
+    ),
+]
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=2)
@@ -74,16 +82,46 @@ def _prepare(
 
 
 def _parse_set(pairs: list[str] | None) -> dict[str, Any]:
+    """``--set`` pairs as a nested mapping: ``train.epochs=5`` → ``{"train": {"epochs": 5}}``."""
     config: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not key:
             raise _fail(f"--set expects KEY=VALUE, got {pair!r}")
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise _fail(f"--set {pair!r}: {part!r} is already set to a value")
+            node = child
         try:
-            config[key] = json.loads(value)
+            node[leaf] = json.loads(value)
         except json.JSONDecodeError:
-            config[key] = value
+            node[leaf] = value
     return config
+
+
+def _model_options(
+    models: list[str] | None, config_file: Path | None, settings: list[str] | None
+) -> tuple[list[str], dict[str, Any]]:
+    """Model names and their config from ``--model``, ``--config FILE`` and ``--set``."""
+    from lmrec.config_files import load_run_config, merge
+    from lmrec.data.errors import DataError
+
+    config: dict[str, Any] = {}
+    names = list(models or [])
+    if config_file is not None:
+        try:
+            run = load_run_config(config_file)
+        except DataError as exc:
+            raise _fail(str(exc)) from None
+        config = run.config
+        if not names and run.model:
+            names = [run.model]
+    if not names:
+        raise _fail("name a model with --model NAME (or 'model:' in the --config file)")
+    return names, merge(config, _parse_set(settings))
 
 
 @data_app.command("list")
@@ -158,7 +196,10 @@ def metrics_table(title: str, results: list[Any], keys: list[str]) -> Table:
 @app.command("evaluate")
 def evaluate_cmd(
     dataset: DatasetOpt,
-    model: Annotated[list[str], typer.Option("--model", "-m", help="Model name (repeatable).")],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Model name (repeatable).")
+    ] = None,
+    config_file: ConfigFileOpt = None,
     protocol: ProtocolOpt = "loo",
     candidates: CandidatesOpt = None,
     split: Annotated[str, typer.Option(help="valid | test")] = "test",
@@ -171,19 +212,28 @@ def evaluate_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Fit models on the training split and print a metrics table (and write JSON)."""
-    from lmrec.experiment import run_model
-
+    names, config = _model_options(model, config_file, settings)
     ds = _load(dataset, data_dir)
     prepared = _prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
-    results = []
-    for name in model:
-        start = time.perf_counter()
-        try:
-            _, result = run_model(prepared, name, _parse_set(settings), progress=True)
-        except (KeyError, ValueError) as exc:
-            raise _fail(str(exc)) from None
-        console.print(f"{name}: {time.perf_counter() - start:.1f} s")
-        results.append(result)
+    results = [_fit_and_evaluate(prepared, name, config)[1] for name in names]
+    _report(dataset, prepared, protocol, split, results, output)
+
+
+def _fit_and_evaluate(prepared: Any, name: str, config: dict[str, Any]) -> tuple[Any, Any]:
+    from lmrec.experiment import run_model
+
+    start = time.perf_counter()
+    try:
+        fitted, result = run_model(prepared, name, config, progress=True)
+    except (KeyError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{name}: {time.perf_counter() - start:.1f} s")
+    return fitted, result
+
+
+def _report(
+    dataset: str, prepared: Any, protocol: str, split: str, results: list[Any], output: Path | None
+) -> None:
     keys = (
         ["ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "hr@10"]
         if protocol == "llmrank-20"
@@ -205,6 +255,37 @@ def evaluate_cmd(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"wrote {output}")
+
+
+@app.command("train")
+def train_cmd(
+    dataset: DatasetOpt,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Write the checkpoint and results here.")
+    ],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name.")] = None,
+    config_file: ConfigFileOpt = None,
+    protocol: ProtocolOpt = "loo",
+    candidates: CandidatesOpt = None,
+    seed: int = 0,
+    cutoff_quantile: CutoffOpt = 0.9,
+    settings: ConfigOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train a model on the training split (early stopping on validation), save the checkpoint
+    (config.json + tensors.safetensors) and results.json, and print test metrics."""
+    from lmrec.models.base import Persistable
+
+    names, config = _model_options([model] if model else None, config_file, settings)
+    ds = _load(dataset, data_dir)
+    prepared = _prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
+    fitted, result = _fit_and_evaluate(prepared, names[0], config)
+    if isinstance(fitted, Persistable):
+        fitted.save(output_dir)
+        console.print(f"saved {names[0]} to {output_dir}")
+    else:
+        console.print(f"{names[0]} has no checkpoint format; only results are written")
+    _report(dataset, prepared, protocol, "test", [result], output_dir / "results.json")
 
 
 @app.command("recommend")

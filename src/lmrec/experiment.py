@@ -136,7 +136,11 @@ def run_model(
 ) -> tuple[Recommender, RunResult]:
     """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases."""
     model = create_model(model_name, config, context_for(prepared.dataset, progress))
-    model.fit(prepared.split.train)
+    if getattr(model, "trains_with_validation", False):
+        # early stopping reads the validation cases, never the test cases
+        model.fit(prepared.split.train, prepared.split.valid)  # type: ignore[call-arg]
+    else:
+        model.fit(prepared.split.train)
     popularity = prepared.split.train.item_counts()
     evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)
     model_config = getattr(model, "config", None)
@@ -159,6 +163,9 @@ def run_model(
         "model_config": config_dump,
         "versions": versions(),
     }
+    report = getattr(model, "report", None)
+    if report is not None:
+        provenance["training"] = report.to_json()
     label = model_name
     if config_dump.get("popularity_weight"):
         label += " + popularity"  # target interactions used: not zero-shot any more

@@ -29,6 +29,7 @@ def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.itemknn import ItemKNN, ItemKNNConfig
     from lmrec.models.popularity import Popularity, PopularityConfig
     from lmrec.models.random import RandomConfig, RandomScores
+    from lmrec.models.sequential import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
     from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 
     specs = [
@@ -47,6 +48,18 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "zero-shot semantic matching of item text (no training on the target data)",
             ZeroShotConfig,
             ZeroShotTextRecommender,
+        ),
+        ModelSpec(
+            "sasrec",
+            "SASRec, self-attention over the item sequence, softmax cross-entropy (torch)",
+            SASRecConfig,
+            SASRec,
+        ),
+        ModelSpec(
+            "gru4rec",
+            "GRU4Rec, recurrent network over the item sequence, softmax cross-entropy (torch)",
+            GRU4RecConfig,
+            GRU4Rec,
         ),
     ]
     return MappingProxyType({s.name: s for s in specs})

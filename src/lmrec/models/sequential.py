@@ -1,0 +1,173 @@
+"""ID-based sequence recommenders trained with the softmax trainer: SASRec and GRU4Rec.
+
+The classes here hold configuration, vocabularies and the trained network; the network code is in
+:mod:`lmrec.models.networks` and the training loop in :mod:`lmrec.training.trainer`. torch is
+imported only when a model is fitted, scored or loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmrec.data.containers import Interactions
+from lmrec.models.base import QueryBatch
+from lmrec.models.common import FittedModel, FittedState, ModelContext, load_state, save_state
+from lmrec.protocols.base import EvalCases
+from lmrec.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from lmrec.models.networks import SequenceNetwork
+    from lmrec.training.trainer import TrainReport
+
+
+class SASRecConfig(BaseModel):
+    """SASRec with softmax cross-entropy ("SASRec+"); defaults follow Klenitskiy & Vasilev (2023)
+    on ML-1M: 2 blocks × 64, one head, dropout 0.2, the last 200 items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_size: int = Field(64, ge=1)
+    layers: int = Field(2, ge=1)
+    heads: int = Field(1, ge=1)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    max_len: int = Field(200, ge=1, description="Only the last max_len history items are read.")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+class GRU4RecConfig(BaseModel):
+    """GRU4Rec trained with softmax cross-entropy over all items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_size: int = Field(64, ge=1)
+    layers: int = Field(1, ge=1)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    max_len: int = Field(200, ge=1, description="Only the last max_len history items are read.")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+class SequenceModel(FittedModel):
+    """A next-item model over item-id sequences. ``fit(train, valid)`` early-stops on the
+    validation cases' NDCG@10 when they are given; without them it trains ``train.epochs``."""
+
+    name: ClassVar[str] = "sequence"
+    config_type: ClassVar[type[BaseModel]] = BaseModel
+    trains_with_validation: ClassVar[bool] = True
+    config: SASRecConfig | GRU4RecConfig
+
+    def __init__(self, context: ModelContext | None = None) -> None:
+        # subclasses take (config, context) and set self.config first
+        self.progress = context.progress if context else False
+        self.net: SequenceNetwork | None = None
+        self.report: TrainReport | None = None
+
+    def build_network(self, n_items: int) -> SequenceNetwork:
+        raise NotImplementedError
+
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> SequenceModel:
+        from lmrec.metrics.evaluate import evaluate
+        from lmrec.training.batches import TrainingRows
+        from lmrec.training.trainer import Trainer
+
+        state = FittedState.from_train(train)
+        self._state = state
+        import torch
+
+        torch.manual_seed(self.config.train.seed)
+        self.net = self.build_network(len(state.item_vocab))
+        rows = TrainingRows.from_sequences(
+            state.histories, self.config.max_len, self.config.train.windows
+        )
+
+        def validate() -> float:
+            assert valid is not None
+            return evaluate(self, valid, ks=(10,)).value("ndcg@10")
+
+        trainer = Trainer(self.config.train, self.progress)
+        self.report = trainer.fit(self.net, rows, validate if valid is not None else None)
+        return self
+
+    def score(self, batch: QueryBatch, chunk: int = 512) -> npt.NDArray[np.float32]:
+        import torch
+
+        from lmrec.training.batches import pad_left, trim
+
+        self.fitted_state()
+        net = self.network()
+        net.eval()
+        out = np.empty((len(batch), len(self.item_vocab)), dtype=np.float32)
+        padded = pad_left(batch.histories, self.config.max_len)
+        with torch.inference_mode():
+            table = net.item_table()
+            for start in range(0, len(batch), chunk):
+                inputs = torch.from_numpy(trim(padded[start : start + chunk])).to(table.device)
+                last = net(inputs)[:, -1]
+                out[start : start + chunk] = (last @ table.T).float().cpu().numpy()
+        return out
+
+    def network(self) -> SequenceNetwork:
+        if self.net is None:
+            self.fitted_state()  # raises NotFittedError
+            raise RuntimeError("fitted state without a network")
+        return self.net
+
+    def save(self, directory: Path) -> None:
+        tensors = {f"net.{k}": v.cpu().numpy() for k, v in self.network().state_dict().items()}
+        config = self.config.model_dump()
+        if self.report is not None:
+            config = {**config, "_training": self.report.to_json()}
+        save_state(directory, self.fitted_state(), self.name, config, tensors)
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        """Rebuild a saved model from ``directory`` (no training data needed)."""
+        import torch
+
+        state, config, tensors = load_state(directory, cls.name)
+        config.pop("_training", None)
+        model = cls(cls.config_type.model_validate(config))  # type: ignore[arg-type]
+        model._state = state
+        net = model.build_network(len(state.item_vocab))
+        net.load_state_dict(
+            {k[4:]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
+        )
+        net.eval()
+        model.net = net
+        return model
+
+
+class SASRec(SequenceModel):
+    name: ClassVar[str] = "sasrec"
+    config_type: ClassVar[type[BaseModel]] = SASRecConfig
+
+    def __init__(self, config: SASRecConfig | None = None, context: ModelContext | None = None):
+        super().__init__(context)
+        self.config: SASRecConfig = config or SASRecConfig()
+
+    def build_network(self, n_items: int) -> SequenceNetwork:
+        from lmrec.models.networks import SASRecNetwork
+
+        c = self.config
+        return SASRecNetwork(n_items, c.hidden_size, c.layers, c.heads, c.dropout, c.max_len)
+
+
+class GRU4Rec(SequenceModel):
+    name: ClassVar[str] = "gru4rec"
+    config_type: ClassVar[type[BaseModel]] = GRU4RecConfig
+
+    def __init__(self, config: GRU4RecConfig | None = None, context: ModelContext | None = None):
+        super().__init__(context)
+        self.config: GRU4RecConfig = config or GRU4RecConfig()
+
+    def build_network(self, n_items: int) -> SequenceNetwork:
+        from lmrec.models.networks import GRU4RecNetwork
+
+        c = self.config
+        return GRU4RecNetwork(n_items, c.hidden_size, c.layers, c.dropout)

@@ -1,0 +1,1 @@
+"""Training of torch recommenders: configuration, batches and the trainer (kept apart from models)."""

@@ -1,0 +1,192 @@
+"""The trainer: epochs, validation after each, early stopping, best-checkpoint restore.
+
+It knows nothing about a particular model: it trains any
+:class:`~lmrec.models.networks.SequenceNetwork` on :class:`TrainingRows` with a next-item softmax
+loss, and asks a ``validate`` callback (usually NDCG@10 on the validation cases) how good it is.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lmrec.training.batches import TrainingRows
+from lmrec.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from lmrec.models.networks import SequenceNetwork
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    loss: float
+    metric: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What happened during training: one log per epoch, the epoch restored, the wall time."""
+
+    epochs: tuple[EpochLog, ...]
+    best_epoch: int
+    best_metric: float | None
+    seconds: float
+    stopped: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "epochs_run": len(self.epochs),
+            "best_epoch": self.best_epoch,
+            "best_validation_ndcg@10": self.best_metric,
+            "seconds": round(self.seconds, 1),
+            "stopped": self.stopped,
+            "log": [
+                {
+                    "epoch": e.epoch,
+                    "loss": round(e.loss, 5),
+                    "valid": e.metric,
+                    "s": round(e.seconds, 2),
+                }
+                for e in self.epochs
+            ],
+            **self.extra,
+        }
+
+
+def next_item_loss(
+    net: SequenceNetwork,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Mean softmax cross-entropy of the next item over positions with a target."""
+    import torch
+    import torch.nn.functional as F
+
+    hidden = net(inputs)
+    where = targets > 0
+    h = hidden[where]
+    t = targets[where] - 1
+    table = net.item_table()
+    if config.loss == "ce":
+        return F.cross_entropy(h @ table.T, t)
+    n_items = table.shape[0]
+    negatives = torch.randint(
+        n_items, (config.negatives,), generator=generator, device=table.device
+    )
+    positive = (h * table[t]).sum(-1, keepdim=True)
+    # Uniform sampling: each negative stands for (n_items - 1) / negatives items of the full softmax.
+    negative = h @ table[negatives].T + math.log(max(n_items - 1, 1) / config.negatives)
+    negative = negative.masked_fill(negatives[None, :] == t[:, None], float("-inf"))
+    logits = torch.cat([positive, negative], dim=1)
+    return F.cross_entropy(logits, torch.zeros_like(t))
+
+
+def lr_factor(step: int, config: TrainConfig, total_steps: int) -> float:
+    """Multiplier of the peak learning rate at ``step``: linear warm-up, then constant or cosine."""
+    warmup = config.warmup_steps
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(total_steps - warmup, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+class Trainer:
+    """Trains one network with AdamW; deterministic for a given seed and thread count."""
+
+    def __init__(self, config: TrainConfig, progress: bool = False) -> None:
+        self.config = config
+        self.progress = progress
+
+    def fit(
+        self,
+        net: SequenceNetwork,
+        rows: TrainingRows,
+        validate: Callable[[], float] | None = None,
+    ) -> TrainReport:
+        import torch
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if len(rows) == 0:
+            raise ValueError("no training sequence has two or more items")
+        torch.manual_seed(cfg.seed)
+        device = torch.device(cfg.device)
+        net.to(device)
+        rng = np.random.default_rng(cfg.seed)
+        generator = torch.Generator(device).manual_seed(cfg.seed + 1)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        total_steps = cfg.epochs * math.ceil(len(rows) / cfg.batch_size)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, cfg, total_steps)
+        )
+        started = time.perf_counter()
+        logs: list[EpochLog] = []
+        best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        stale, stopped = 0, "epochs"
+        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not self.progress)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            net.train()
+            order = rng.permutation(len(rows))
+            total, steps = 0.0, 0
+            for start in range(0, len(order), cfg.batch_size):
+                inputs, targets = rows.batch(order[start : start + cfg.batch_size])
+                loss = next_item_loss(
+                    net,
+                    torch.from_numpy(inputs).to(device),
+                    torch.from_numpy(targets).to(device),
+                    cfg,
+                    generator,
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                total += loss.item()
+                steps += 1
+            metric = None
+            if validate is not None and epoch % cfg.eval_every == 0:
+                net.eval()
+                metric = float(validate())
+                if best is None or metric > best[0]:
+                    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    best, stale = (metric, epoch, state), 0
+                else:
+                    stale += 1
+            logs.append(EpochLog(epoch, total / max(steps, 1), metric, time.perf_counter() - t0))
+            bar.set_postfix(loss=f"{total / max(steps, 1):.4f}", valid=metric)
+            if cfg.patience and stale >= cfg.patience:
+                stopped = f"no validation gain for {cfg.patience} validations"
+                break
+            if cfg.max_minutes and time.perf_counter() - started > cfg.max_minutes * 60:
+                stopped = f"time budget of {cfg.max_minutes:g} min"
+                break
+        bar.close()
+        net.eval()
+        if best is not None:
+            net.load_state_dict(best[2])
+        return TrainReport(
+            tuple(logs),
+            best[1] if best else len(logs),
+            best[0] if best else None,
+            time.perf_counter() - started,
+            stopped,
+        )

@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann,llm]"
 	touch $@
 
 run: $(BIN)/.installed

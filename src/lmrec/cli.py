@@ -423,3 +423,8 @@ def embed(
         f"cache hits {stats.hits:,} · encoded {stats.encoded:,} · {seconds:.1f} s "
         f"({rate:.0f} items/s) · cache {cache.folder(model.identity)}"
     )
+
+
+from lmrec.cli_llm import register  # noqa: E402  (the LLM commands live in their own module)
+
+register(app)

@@ -64,7 +64,8 @@ def score_cases(
     """
     rows = np.arange(start, stop)
     hist = cases.histories.take(rows)
-    scores = np.array(model.score(QueryBatch(cases.users[rows], hist)), dtype=np.float32)
+    cand = None if cases.candidates is None else cases.candidates[rows]
+    scores = np.array(model.score(QueryBatch(cases.users[rows], hist, cand)), dtype=np.float32)
     if scores.shape != (len(rows), len(model.item_vocab)):
         raise ValueError(
             f"{type(model).__name__}.score returned shape {scores.shape}, expected "

@@ -71,14 +71,21 @@ class Ranking:
 
 @dataclass(frozen=True)
 class QueryBatch:
-    """Queries in index space: user indices (``-1`` = unknown user) and their histories."""
+    """Queries in index space: user indices (``-1`` = unknown user) and their histories.
+
+    ``candidates`` (``(n, C)`` item indices) is set when only those items compete (candidate
+    protocols); most models ignore it, re-rankers such as the LLM ranker read it.
+    """
 
     users: npt.NDArray[np.int32]
     histories: Sequences
+    candidates: npt.NDArray[np.int32] | None = None
 
     def __post_init__(self) -> None:
         if len(self.users) != len(self.histories):
             raise DataError("QueryBatch.users and QueryBatch.histories must have the same length")
+        if self.candidates is not None and len(self.candidates) != len(self.users):
+            raise DataError("QueryBatch.candidates must have one row per query")
 
     def __len__(self) -> int:
         return len(self.users)

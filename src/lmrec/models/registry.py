@@ -23,6 +23,7 @@ class ModelSpec:
     config: type[BaseModel]
     build: Callable[[Any, ModelContext], Recommender]
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    trained: bool = False  # learns weights with the torch trainer (minutes, not seconds)
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
@@ -54,19 +55,22 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "SASRec, self-attention over the item sequence, softmax cross-entropy (torch)",
             SASRecConfig,
             SASRec,
+            trained=True,
         ),
         ModelSpec(
             "gru4rec",
             "GRU4Rec, recurrent network over the item sequence, softmax cross-entropy (torch)",
             GRU4RecConfig,
             GRU4Rec,
+            trained=True,
         ),
     ]
     return MappingProxyType({s.name: s for s in specs})
 
 
-def available_models() -> tuple[str, ...]:
-    return tuple(model_specs())
+def available_models(trained: bool = True) -> tuple[str, ...]:
+    """Registered model names; ``trained=False`` leaves out the torch-trained ones."""
+    return tuple(name for name, spec in model_specs().items() if trained or not spec.trained)
 
 
 def create_model(

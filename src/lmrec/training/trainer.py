@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EpochLog:
+    """One epoch: mean training loss, validation metric, training and validation seconds."""
+
     epoch: int
     loss: float
     metric: float | None
     seconds: float
+    valid_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class TrainReport:
             "best_epoch": self.best_epoch,
             "best_validation_ndcg@10": self.best_metric,
             "seconds": round(self.seconds, 1),
+            "train_seconds_per_epoch": round(
+                sum(e.seconds for e in self.epochs) / max(len(self.epochs), 1), 2
+            ),
             "stopped": self.stopped,
             "log": [
                 {
@@ -162,6 +168,7 @@ class Trainer:
                 scheduler.step()
                 total += loss.item()
                 steps += 1
+            trained = time.perf_counter() - t0
             metric = None
             if validate is not None and epoch % cfg.eval_every == 0:
                 net.eval()
@@ -171,7 +178,15 @@ class Trainer:
                     best, stale = (metric, epoch, state), 0
                 else:
                     stale += 1
-            logs.append(EpochLog(epoch, total / max(steps, 1), metric, time.perf_counter() - t0))
+            logs.append(
+                EpochLog(
+                    epoch,
+                    total / max(steps, 1),
+                    metric,
+                    trained,
+                    time.perf_counter() - t0 - trained,
+                )
+            )
             bar.set_postfix(loss=f"{total / max(steps, 1):.4f}", valid=metric)
             if cfg.patience and stale >= cfg.patience:
                 stopped = f"no validation gain for {cfg.patience} validations"

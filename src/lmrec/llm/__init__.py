@@ -1,0 +1,1 @@
+"""LLM-based ranking: backends, prompts, parsing, candidate generation, explanations."""

@@ -1,0 +1,304 @@
+"""Generative LLM backends: one protocol, an OpenAI-compatible HTTP client and a local HF model.
+
+A backend turns prompts into :class:`Completion` objects and never raises for a failed call: the
+completion carries the error instead, so a ranking pipeline can fall back (to the retriever's
+order) and report how many calls failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from lmrec.llm.cache import ResponseCache, cache_key
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float = 0.0
+    max_tokens: int = 300
+    top_p: float = 1.0
+    seed: int | None = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Usage:
+    """Running totals of one backend (thread-safe updates through :meth:`add`)."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: float) -> None:
+        with self._lock:
+            for key, value in counts.items():
+                setattr(self, key, getattr(self, key) + value)
+
+    def as_dict(self) -> dict[str, float]:
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    """One role: complete prompts."""
+
+    model: str
+    usage: Usage
+
+    def complete(
+        self, prompts: Sequence[str], params: GenerationParams | None = None
+    ) -> list[Completion]: ...
+
+
+class RetryableError(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OpenAICompatibleBackend:
+    """Chat completions over HTTP (vLLM, Ollama, llama.cpp server, hosted APIs).
+
+    The API key is read from the environment variable ``api_key_env`` (none is sent when unset).
+    HTTP 429 and 5xx, timeouts and connection errors are retried with exponential back-off
+    (honouring ``Retry-After``); at most ``concurrency`` requests are in flight.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        concurrency: int = 4,
+        cache: ResponseCache | None = None,
+        price_per_1k: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = os.environ.get(api_key_env)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.concurrency = max(1, concurrency)
+        self.cache = cache
+        self.price_per_1k = price_per_1k
+        self.usage = Usage()
+
+    def complete(
+        self, prompts: Sequence[str], params: GenerationParams | None = None
+    ) -> list[Completion]:
+        p = params or GenerationParams()
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(lambda prompt: self._one(prompt, p), prompts))
+
+    def _one(self, prompt: str, params: GenerationParams) -> Completion:
+        key = cache_key(self.model, asdict(params), prompt)
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.usage.add(cache_hits=1)
+            return Completion(hit[0], hit[1], hit[2], cached=True)
+        error = ""
+        for attempt in range(self.retries + 1):
+            try:
+                completion = self._request(prompt, params)
+            except RetryableError as exc:
+                error = str(exc)
+                if attempt == self.retries:
+                    break
+                self.usage.add(retries=1)
+                delay = exc.retry_after or self.backoff * 2**attempt * (1 + random.random() / 4)
+                time.sleep(min(delay, 60.0))
+                continue
+            except ValueError as exc:  # a reply we cannot read: not worth repeating
+                error = str(exc)
+                break
+            cost = (
+                completion.prompt_tokens * self.price_per_1k[0]
+                + completion.completion_tokens * self.price_per_1k[1]
+            ) / 1000
+            self.usage.add(
+                calls=1,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost=cost,
+            )
+            if self.cache is not None:
+                self.cache.put(
+                    key,
+                    self.model,
+                    completion.text,
+                    completion.prompt_tokens,
+                    completion.completion_tokens,
+                )
+            return completion
+        self.usage.add(calls=1, failures=1)
+        return Completion("", error=error or "request failed")
+
+    def _request(self, prompt: str, params: GenerationParams) -> Completion:
+        import urllib.error
+        import urllib.request
+
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+            "top_p": params.top_p,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=json.dumps(body).encode("utf-8"),
+            headers=headers,
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            if exc.code == 429 or exc.code >= 500:
+                retry_after = exc.headers.get("Retry-After") if exc.headers else None
+                wait = float(retry_after) if retry_after and retry_after.isdigit() else None
+                raise RetryableError(f"HTTP {exc.code}", wait) from exc
+            raise ValueError(f"HTTP {exc.code}: {exc.read()[:200]!r}") from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise RetryableError(f"connection failed: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"reply is not JSON: {exc}") from exc
+        try:
+            text = payload["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ValueError(f"reply has no choices[0].message.content: {payload!r:.200}") from exc
+        usage = payload.get("usage") or {}
+        return Completion(
+            str(text), int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        )
+
+
+class HuggingFaceBackend:
+    """A local causal LM (a directory, or a hub name where a hub is reachable), batched greedy or
+    sampled generation; prompts go through the tokenizer's chat template when it has one."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        device: str = "cpu",
+        batch_size: int = 8,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model = str(model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        network: Any = AutoModelForCausalLM.from_pretrained(self.model)
+        self.network = network.to(device).eval()
+        self.device = device
+        self.batch_size = batch_size
+        self.cache = cache
+        self.usage = Usage()
+
+    def _format(self, prompt: str) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+            return str(text)
+        return prompt
+
+    def complete(
+        self, prompts: Sequence[str], params: GenerationParams | None = None
+    ) -> list[Completion]:
+        p = params or GenerationParams()
+        out: list[Completion | None] = [None] * len(prompts)
+        todo: list[int] = []
+        keys = [cache_key(self.model, asdict(p), prompt) for prompt in prompts]
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key) if self.cache is not None else None
+            if hit is not None:
+                out[i] = Completion(hit[0], hit[1], hit[2], cached=True)
+                self.usage.add(cache_hits=1)
+            else:
+                todo.append(i)
+        for start in range(0, len(todo), self.batch_size):
+            rows = todo[start : start + self.batch_size]
+            for i, completion in zip(
+                rows, self._generate([prompts[i] for i in rows], p), strict=True
+            ):
+                out[i] = completion
+                if self.cache is not None and completion.error is None:
+                    self.cache.put(
+                        keys[i],
+                        self.model,
+                        completion.text,
+                        completion.prompt_tokens,
+                        completion.completion_tokens,
+                    )
+        return [c if c is not None else Completion("", error="not generated") for c in out]
+
+    def _generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]:
+        import torch
+
+        batch = self.tokenizer(
+            [self._format(p) for p in prompts], return_tensors="pt", padding=True
+        ).to(self.device)
+        options: dict[str, Any] = {
+            "max_new_tokens": params.max_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if params.temperature > 0:
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        else:
+            options["do_sample"] = False
+        try:
+            with torch.inference_mode():
+                generated = self.network.generate(**batch, **options)
+        except (RuntimeError, ValueError, IndexError) as exc:  # e.g. prompt longer than the model
+            self.usage.add(calls=len(prompts), failures=len(prompts))
+            return [Completion("", error=f"generation failed: {exc}") for _ in prompts]
+        width = batch["input_ids"].shape[1]
+        new = generated[:, width:]
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        prompt_tokens = batch["attention_mask"].sum(dim=1).tolist()
+        pad = self.tokenizer.pad_token_id
+        new_tokens = (new != pad).sum(dim=1).tolist()
+        self.usage.add(
+            calls=len(prompts), prompt_tokens=sum(prompt_tokens), completion_tokens=sum(new_tokens)
+        )
+        return [
+            Completion(text, int(pt), int(nt))
+            for text, pt, nt in zip(texts, prompt_tokens, new_tokens, strict=True)
+        ]

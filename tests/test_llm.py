@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm_helpers import FunctionBackend, ScriptedServer, candidates_in
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.llm.backends import GenerationParams, OpenAICompatibleBackend
@@ -16,6 +15,7 @@ from lmrec.llm.cache import ResponseCache
 from lmrec.llm.parsing import parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.scripted import FunctionBackend, ScriptedServer, candidates_in
 from lmrec.metrics.evaluate import evaluate
 from lmrec.protocols.base import EvalCases
 from lmrec.protocols.candidates import Candidates

@@ -61,7 +61,8 @@ class TrainReport:
                     "epoch": e.epoch,
                     "loss": round(e.loss, 5),
                     "valid": e.metric,
-                    "s": round(e.seconds, 2),
+                    "train_s": round(e.seconds, 2),
+                    "valid_s": round(e.valid_seconds, 2),
                 }
                 for e in self.epochs
             ],

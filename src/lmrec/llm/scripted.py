@@ -1,4 +1,6 @@
-"""A local OpenAI-compatible server with scripted replies, and in-process scripted backends."""
+"""Scripted stand-ins for an LLM: a local OpenAI-compatible HTTP server whose replies come from a
+Python function, and an in-process backend. Used by the tests and benchmarks to drive the real
+client and ranking code paths without model weights."""
 
 from __future__ import annotations
 

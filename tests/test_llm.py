@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -250,3 +251,95 @@ def test_nir_candidates_and_explanations_on_ml100k(data_dir: Path) -> None:
         assert explainer.attributes(item) & genres
     profile = explainer.profile(history)
     assert profile.interests[0][0] == "class: Comedy" and 0 < profile.interests[0][1] <= 1
+
+
+def test_nir_three_step_chain_feeds_each_answer_forward() -> None:
+    train, cases = _cases()
+    seen: list[str] = []
+
+    def reply(prompt: str) -> str:
+        seen.append(prompt)
+        if "Step 3" in prompt:
+            assert "likes cycles" in prompt and "items 1 and 2" in prompt
+            line = prompt.split("\n")[0].split(": ", 1)[1]  # "[1] a; [2] b; …"
+            return "\n".join(reversed([c.split("] ", 1)[1] for c in line.split("; ")]))
+        return "items 1 and 2" if "Step 2" in prompt else "likes cycles"
+
+    ranker = LLMRanker(FunctionBackend(reply), str, LLMRankConfig(template="nir")).fit(train)
+    ordered = ranker.order(cases.histories[0].tolist(), cases.candidates[0].tolist())  # type: ignore[index]
+    assert ordered == list(reversed(cases.candidates[0].tolist()))  # type: ignore[index]
+    assert len(seen) == 3 and "Step 1" in seen[0] and "Step 2" in seen[1]
+
+
+def test_profile_summary_from_a_backend(data_dir: Path) -> None:
+    from lmrec.data.registry import load_dataset
+    from lmrec.llm.explain import Explainer
+
+    ds = load_dataset("ml-100k", data_dir)
+    backend = FunctionBackend(lambda p: "Loves comedies." if "Top attributes" in p else "")
+    profile = Explainer(ds).profile(["1", "2", "3"], backend=backend)
+    assert profile.summary == "Loves comedies." and profile.n_items == 3
+
+
+def test_llm_rank_and_explain_commands(data_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from conftest import run_cli
+
+    with ScriptedServer(_first_listed).running() as server:
+        out = tmp_path / "llm.json"
+        args = f"llm-rank -d ml-100k --endpoint {server.url} -m tiny -p llmrank-20 --users 30"
+        result = run_cli(data_dir, f"{args} --cache-dir {tmp_path} -o {out}")
+        assert result.exit_code == 0, result.output
+        assert "NDCG@10" in result.output and "calls 30" in result.output
+        payload = json.loads(out.read_text())
+        assert payload["provenance"]["cases"] == 30 and payload["parsing"]["named"] == 600
+        again = run_cli(data_dir, f"{args} --cache-dir {tmp_path}")
+        assert "calls 0" in again.output and "cache hits 30" in again.output
+        assert len(server.requests) == 30
+    result = run_cli(data_dir, "llm-rank -d ml-100k")
+    assert result.exit_code == 2 and "exactly one of --endpoint" in result.output
+    result = run_cli(data_dir, "explain -d ml-100k --user 196 --k 2")
+    assert result.exit_code == 0, result.output
+    assert "class: Comedy" in result.output and "because you liked" in result.output
+
+
+def test_llm_rank_full_ranking_reports_candidate_hit_rate(data_dir: Path) -> None:
+    from conftest import run_cli
+
+    with ScriptedServer(_first_listed).running() as server:
+        result = run_cli(
+            data_dir,
+            f"llm-rank -d ml-100k --endpoint {server.url} -m tiny -p loo --users 25 "
+            "--retriever nir-user",
+        )
+    assert result.exit_code == 0, result.output
+    assert "candidates: nir-user top 20, hit rate" in result.output
+
+
+def test_ranker_survives_every_kind_of_scripted_reply_over_http() -> None:
+    train, cases = _cases()
+    cases = cases.select(range(6))
+    kinds = iter(
+        [
+            lambda c: json.dumps(c[:3]),  # JSON list of titles
+            lambda c: f"1. {c[2]}\n2. The Godfather (1972)\n3. {c[0]}",  # hallucinated title
+            lambda c: f"[2] {c[1]}\n[2] {c[1]}\n[5] {c[4]}",  # duplicates
+            lambda c: "",  # empty reply
+            lambda c: "\n".join(f"{i}. {t}" for i, t in enumerate(c, 1)),  # numbered list
+            lambda c: "I'd rather not.",  # refusal
+        ]
+    )
+
+    def script(prompt: str) -> tuple[int, str, float]:
+        return 200, next(kinds)(candidates_in(prompt)), 0.0
+
+    with ScriptedServer(script).running() as server:
+        backend = OpenAICompatibleBackend(server.url, "tiny", concurrency=1, cache=None)
+        ranker = LLMRanker(backend, lambda i: f"Item {i}", LLMRankConfig()).fit(train)
+        rows = ranker.orders([cases.histories[i].tolist() for i in range(6)], cases.candidates)  # type: ignore[arg-type]
+    for row, ordered in zip(cases.candidates, rows, strict=True):  # type: ignore[arg-type]
+        assert sorted(ordered) == sorted(row.tolist())  # always a full permutation
+    assert ranker.stats.hallucinated >= 2 and ranker.stats.duplicates == 1
+    assert rows[0][:3] == cases.candidates[0, :3].tolist()  # type: ignore[index]
+    assert rows[3] == cases.candidates[3].tolist()  # empty reply: the given order

@@ -25,7 +25,8 @@ def llm_rank(
     passes: Annotated[int, typer.Option(help="Shuffled passes fused (position bias).")] = 1,
     users: Annotated[int, typer.Option(help="Evaluate the first N cases (0 = all).")] = 200,
     retriever: Annotated[
-        str, typer.Option(help="Candidate model for full ranking.")
+        str,
+        typer.Option(help="Full ranking: candidates from a model name, nir-user or nir-item."),
     ] = "itemknn-seq",
     concurrency: int = 4,
     timeout: float = 60.0,
@@ -39,8 +40,10 @@ def llm_rank(
     from rich.table import Table
 
     from lmrec.cli import _fail, _load, _prepare, console
+    from lmrec.experiment import context_for
     from lmrec.llm.backends import HuggingFaceBackend, OpenAICompatibleBackend
     from lmrec.llm.cache import ResponseCache
+    from lmrec.llm.candidates import NIRFilter, hit_rate, retriever_candidates
     from lmrec.llm.prompts import Domain
     from lmrec.llm.ranker import LLMRankConfig, LLMRanker
     from lmrec.metrics.evaluate import evaluate
@@ -66,7 +69,13 @@ def llm_rank(
         cases = cases.select(range(min(users, len(cases))))
     try:
         config = LLMRankConfig(template=template, passes=passes, seed=seed)
-        base = None if cases.candidates is not None else create_model(retriever)
+        base: Any = None
+        if cases.candidates is None:
+            base = (
+                NIRFilter("user" if retriever == "nir-user" else "item")
+                if retriever in ("nir-user", "nir-item")
+                else create_model(retriever, None, context_for(ds))
+            )
         ranker = LLMRanker(backend, ds.title, config, base, Domain.for_dataset(dataset))
     except (ValueError, KeyError) as exc:
         raise _fail(str(exc)) from None
@@ -97,6 +106,9 @@ def llm_rank(
         f"failures {usage['failures']:.0f} · retries {usage['retries']:.0f} · tokens "
         f"{usage['prompt_tokens']:.0f}+{usage['completion_tokens']:.0f} · cost {usage['cost']:.4f}"
     )
+    if base is not None:
+        found = hit_rate(retriever_candidates(base, cases, config.n_candidates), cases.targets)
+        console.print(f"candidates: {retriever} top {config.n_candidates}, hit rate {found:.3f}")
     stats = ranker.stats.as_dict()
     console.print(
         f"parsing: {stats['named']} candidates named in {stats['prompts']} replies, "

@@ -7,14 +7,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.metrics.evaluate import score_cases
-from lmrec.models.base import Recommender, top_k
+from lmrec.models.base import QueryBatch, Recommender, top_k
+from lmrec.models.common import FittedModel, FittedState
 from lmrec.protocols.base import EvalCases
 
 Candidates = npt.NDArray[np.int64]
@@ -40,39 +41,56 @@ def _unit_rows(m: Any) -> Any:
     return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m
 
 
-def _top_unseen(scores: npt.NDArray[np.float32], histories: Sequences, n: int) -> Candidates:
-    scores = scores.copy()
-    scores[histories.row_ids(), histories.items] = -np.inf
-    return top_k(scores, n)
+class NIRFilter(FittedModel):
+    """NIR's candidate filters as a recommender (so they can feed the LLM ranker directly).
+
+    ``user``: score = how many of the ``neighbors`` users most similar to the history (cosine of
+    binary item vectors; the user is not their own neighbour) interacted with the item.
+    ``item``: score = summed cosine similarity (of user sets) to the history's items.
+    Ties: more popular first, then ascending id.
+    """
+
+    name: ClassVar[str] = "nir"
+
+    def __init__(self, mode: Literal["user", "item"] = "user", neighbors: int = 10) -> None:
+        self.mode = mode
+        self.neighbors = neighbors
+
+    def fit(self, train: Interactions) -> NIRFilter:
+        self._state = FittedState.from_train(train)
+        self.users = _binary(train.sequences(), train.n_items)
+        self.unit_users = _unit_rows(self.users)
+        self.unit_items = _unit_rows(self.users.T.tocsr())
+        counts = train.item_counts().astype(np.float32)
+        self.prior = 1e-6 * counts / max(float(counts.max()), 1.0)
+        return self
+
+    def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        queries = _binary(batch.histories, len(self.prior))
+        if self.mode == "item":
+            scores = np.asarray((queries @ self.unit_items @ self.unit_items.T).todense())
+            result: npt.NDArray[np.float32] = (scores + self.prior).astype(np.float32)
+            return result
+        sim = np.asarray((_unit_rows(queries) @ self.unit_users.T).todense(), dtype=np.float32)
+        known = np.flatnonzero(batch.users >= 0)
+        sim[known, batch.users[known]] = -np.inf
+        nearest = top_k(sim, self.neighbors)
+        out = np.empty((len(batch), len(self.prior)), dtype=np.float32)
+        for row in range(len(batch)):
+            out[row] = np.asarray(self.users[nearest[row]].sum(axis=0)).ravel()
+        return out + self.prior
 
 
 def user_filtering(
     train: Interactions, cases: EvalCases, n: int = 19, neighbors: int = 10
 ) -> Candidates:
-    """The ``n`` items most often interacted with by the ``neighbors`` users most similar to each
-    case's history (cosine of binary item vectors; the user is not their own neighbour)."""
-    users = _binary(train.sequences(), train.n_items)
-    queries = _binary(cases.histories, train.n_items)
-    sim = np.asarray((_unit_rows(queries) @ _unit_rows(users).T).todense(), dtype=np.float32)
-    known = cases.users >= 0
-    sim[np.flatnonzero(known), cases.users[known]] = -np.inf
-    nearest = top_k(sim, neighbors)
-    counts = np.zeros((len(cases), train.n_items), dtype=np.float32)
-    dense = users.tocsr()
-    for row in range(len(cases)):
-        counts[row] = np.asarray(dense[nearest[row]].sum(axis=0)).ravel()
-    # ties: more popular overall first, then ascending id (top_k)
-    popularity = train.item_counts().astype(np.float32)
-    counts += 1e-6 * popularity / max(float(popularity.max()), 1.0)
-    return _top_unseen(counts, cases.histories, n)
+    """NIR's user filtering: the ``n`` unseen items most used by the most similar users."""
+    return retriever_candidates(NIRFilter("user", neighbors).fit(train), cases, n)
 
 
 def item_filtering(train: Interactions, cases: EvalCases, n: int = 19) -> Candidates:
-    """The ``n`` items most similar (cosine of their user sets) to the items of each history."""
-    items = _unit_rows(_binary(train.sequences(), train.n_items).T.tocsr())
-    queries = _binary(cases.histories, train.n_items)
-    scores = np.asarray((queries @ items @ items.T).todense(), dtype=np.float32)
-    return _top_unseen(scores, cases.histories, n)
+    """NIR's item filtering: the ``n`` unseen items most similar to the history's items."""
+    return retriever_candidates(NIRFilter("item").fit(train), cases, n)
 
 
 def retriever_candidates(model: Recommender, cases: EvalCases, n: int = 19) -> Candidates:

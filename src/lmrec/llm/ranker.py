@@ -18,17 +18,23 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.data.containers import Interactions
-from lmrec.llm.backends import GenerationParams, LLMBackend
+from lmrec.llm.backends import Completion, GenerationParams, LLMBackend
 from lmrec.llm.parsing import parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.models.base import QueryBatch, Recommender, top_k
 from lmrec.models.common import FittedModel, FittedState
 
+NIR_STEPS = ("nir_preferences", "nir_representative", "nir_recommend")
+
 
 class LLMRankConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    template: str = Field("sequential", description="Built-in template name or a file path.")
+    template: str = Field(
+        "sequential",
+        description="Built-in template name or a file path; 'nir' runs NIR's three prompts "
+        "(preferences → representative items → ranking) per user.",
+    )
     max_history: int = Field(50, ge=1, description="Titles of the last N history items.")
     passes: int = Field(1, ge=1, description="Shuffled passes fused by Borda count.")
     n_candidates: int = Field(20, ge=1, description="Full ranking: re-rank the retriever's top N.")
@@ -68,7 +74,8 @@ class LLMRanker(FittedModel):
         self.config = config or LLMRankConfig()
         self.retriever = retriever
         self.domain = domain or Domain()
-        self.template = PromptTemplate.load(self.config.template)
+        names = NIR_STEPS if self.config.template == "nir" else (self.config.template,)
+        self.templates = [PromptTemplate.load(name) for name in names]
         self.stats = RankStats()
 
     def fit(self, train: Interactions) -> LLMRanker:
@@ -92,13 +99,14 @@ class LLMRanker(FittedModel):
         params = GenerationParams(cfg.temperature, cfg.max_tokens, seed=cfg.seed)
         for _ in range(cfg.passes):
             shown = [rng.permutation(c) if cfg.passes > 1 else np.arange(c) for _ in range(n)]
-            prompts, titles = [], []
+            prompts, titles, hists = [], [], []
             for row in range(n):
                 cand_titles = [self.title(vocab.ids[candidates[row, j]]) for j in shown[row]]
                 hist = [self.title(vocab.ids[i]) for i in list(histories[row])[-cfg.max_history :]]
-                prompts.append(self.template.render(hist, cand_titles, self.domain))
+                prompts.append(self.templates[0].render(hist, cand_titles, self.domain))
                 titles.append(cand_titles)
-            replies = self.backend.complete(prompts, params)
+                hists.append(hist)
+            replies = self._ask(prompts, hists, titles, params)
             for row, reply in enumerate(replies):
                 parsed = parse_ranking(reply.text, titles[row])
                 self._count(reply.text, reply.error, parsed)
@@ -107,6 +115,29 @@ class LLMRanker(FittedModel):
         # Borda fusion; ties keep the order the candidates came in (the retriever's order)
         best = np.argsort(-points, axis=1, kind="stable")
         return [candidates[row, best[row]].tolist() for row in range(n)]
+
+    def _ask(
+        self,
+        prompts: list[str],
+        hists: list[list[str]],
+        titles: list[list[str]],
+        params: GenerationParams,
+    ) -> list[Completion]:
+        """One prompt per user, or NIR's chain: each step's reply goes into the next prompt."""
+        replies = self.backend.complete(prompts, params)
+        if len(self.templates) == 1:
+            return replies
+        preferences = [r.text.strip() for r in replies]
+        step2 = [
+            self.templates[1].render(h, c, self.domain, preferences=p)
+            for h, c, p in zip(hists, titles, preferences, strict=True)
+        ]
+        representative = [r.text.strip() for r in self.backend.complete(step2, params)]
+        step3 = [
+            self.templates[2].render(h, c, self.domain, preferences=p, representative=r)
+            for h, c, p, r in zip(hists, titles, preferences, representative, strict=True)
+        ]
+        return self.backend.complete(step3, params)
 
     def _count(self, text: str, error: str | None, parsed: Any) -> None:
         s = self.stats

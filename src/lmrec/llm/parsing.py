@@ -98,7 +98,9 @@ def parse_ranking(
     """
     from rapidfuzz import fuzz, process
 
-    exact = {normalise(t): i for i, t in reversed(list(enumerate(candidates)))}
+    exact: dict[str, list[int]] = {}
+    for i, t in enumerate(candidates):
+        exact.setdefault(normalise(t), []).append(i)
     normalised = [normalise(t) for t in candidates]
     chosen: list[int] = []
     hallucinated: list[str] = []
@@ -107,7 +109,11 @@ def parse_ranking(
         position: int | None = None
         if title:
             key = normalise(title)
-            position = exact.get(key)
+            matches = exact.get(key, [])
+            if index is not None and index - index_base in matches:
+                position = index - index_base  # same title twice: the number decides
+            elif matches:  # same title twice, no number: the first one not yet named
+                position = next((m for m in matches if m not in chosen), matches[0])
             if position is None and key:
                 best = process.extractOne(key, normalised, scorer=fuzz.WRatio)
                 if best is not None and best[1] >= min_score:

@@ -1,0 +1,60 @@
+"""``lmrec train``: fit with early stopping on validation, save the checkpoint, report test metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmrec.cli import (
+    CandidatesOpt,
+    ConfigFileOpt,
+    ConfigOpt,
+    CutoffOpt,
+    DataDir,
+    DatasetOpt,
+    ProtocolOpt,
+)
+
+
+def train_cmd(
+    dataset: DatasetOpt,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Write the checkpoint and results here.")
+    ],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name.")] = None,
+    config_file: ConfigFileOpt = None,
+    protocol: ProtocolOpt = "loo",
+    candidates: CandidatesOpt = None,
+    seed: int = 0,
+    cutoff_quantile: CutoffOpt = 0.9,
+    settings: ConfigOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train a model on the training split (early stopping on validation), save the checkpoint
+    (config.json + tensors.safetensors) and results.json, and print test metrics."""
+    from lmrec.cli import (
+        _fit_and_evaluate,
+        _load,
+        _model_options,
+        _prepare,
+        _report,
+        console,
+    )
+    from lmrec.models.base import Persistable
+
+    names, config = _model_options([model] if model else None, config_file, settings)
+    ds = _load(dataset, data_dir)
+    prepared = _prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
+    fitted, result = _fit_and_evaluate(prepared, names[0], config)
+    if isinstance(fitted, Persistable):
+        fitted.save(output_dir)
+        console.print(f"saved {names[0]} to {output_dir}")
+    else:
+        console.print(f"{names[0]} has no checkpoint format; only results are written")
+    _report(dataset, prepared, protocol, "test", [result], output_dir / "results.json")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lmrec.config_files import load_run_config, merge
+from lmrec.config_files import load_run_config, merge, parse_settings
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare, run_model
 from lmrec.metrics.evaluate import evaluate
@@ -37,21 +37,6 @@ PUBLISHED = {
         "loo": "LlamaRec (Yue et al., 2023), 5-core ML-100K: SASRec NDCG@10 0.0522, LRURec 0.0705"
     },
 }
-
-
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        try:
-            node[leaf] = json.loads(value)
-        except json.JSONDecodeError:
-            node[leaf] = value
-    return out
 
 
 def main() -> None:

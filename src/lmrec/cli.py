@@ -82,24 +82,12 @@ def _prepare(
 
 
 def _parse_set(pairs: list[str] | None) -> dict[str, Any]:
-    """``--set`` pairs as a nested mapping: ``train.epochs=5`` → ``{"train": {"epochs": 5}}``."""
-    config: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise _fail(f"--set expects KEY=VALUE, got {pair!r}")
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise _fail(f"--set {pair!r}: {part!r} is already set to a value")
-            node = child
-        try:
-            node[leaf] = json.loads(value)
-        except json.JSONDecodeError:
-            node[leaf] = value
-    return config
+    from lmrec.config_files import parse_settings
+
+    try:
+        return parse_settings(pairs or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 def _model_options(

@@ -16,7 +16,8 @@ YAML syntax errors with the file and line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,25 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
         else:
             out[key] = value
     return out
+
+
+def parse_settings(pairs: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a nested mapping: ``train.epochs=5`` → ``{"train": {"epochs": 5}}``.
+    Values are JSON when they parse as JSON (numbers, booleans, lists), else strings."""
+    config: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"--set {pair!r}: {part!r} is already set to a value")
+            node = child
+        try:
+            node[leaf] = json.loads(value)
+        except json.JSONDecodeError:
+            node[leaf] = value
+    return config

@@ -48,6 +48,7 @@ class Explainer:
             ]
         )
         self._entities: dict[str, list[int]] = {}
+        self._facts: dict[str, set[str]] = {}  # item → its KG facts, computed once per item
         kg = dataset.kg
         if kg is not None:
             for item, entity in zip(kg.link_items, kg.link_entities.tolist(), strict=True):
@@ -70,11 +71,14 @@ class Explainer:
         kg = self.dataset.kg
         if kg is None:
             return set()
+        if item in self._facts:
+            return self._facts[item]
         out: set[str] = set()
         for entity in self._entities.get(item, []):
             for mask, other in ((kg.heads == entity, kg.tails), (kg.tails == entity, kg.heads)):
                 for r, o in zip(kg.relations[mask], other[mask], strict=True):
                     out.add(f"{kg.relation_vocab.ids[r]} → {kg.entity_vocab.ids[o]}")
+        self._facts[item] = out
         return out
 
     def explain(self, history: Sequence[str], item: str, n_support: int = 3) -> Explanation:

@@ -160,8 +160,8 @@ class LLMRanker(FittedModel):
                     "full ranking with the LLM ranker needs a retriever for candidates"
                 )
             base = np.array(self.retriever.score(batch), dtype=np.float32)
-            for row in range(n):  # history items are not worth a slot in the prompt
-                base[row, batch.histories[row]] = -np.inf
+            # history items are not worth a slot in the prompt
+            base[batch.histories.row_ids(), batch.histories.items] = -np.inf
             order = top_k(base, n_items)
             ranks = np.empty_like(order)
             np.put_along_axis(ranks, order, np.arange(n_items)[None, :], axis=1)

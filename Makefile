@@ -10,13 +10,13 @@ ifneq ($(wildcard $(SHARED_DATA)/ml-100k),)
 export LMREC_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann,llm]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann,llm,serve]"
 	touch $@
 
 run: $(BIN)/.installed
@@ -29,8 +29,17 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed browser
 	$(BIN)/pytest -q
+
+# The web page test drives Debian's Chromium; install it when missing and we may (root + apt).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian chromium + chromium-driver for the web page test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null) || echo "apt-get failed: the web page test will skip"; \
+	else echo "chromium/chromedriver missing (not root): the web page test will skip"; fi
 
 test: lint typecheck unit
 

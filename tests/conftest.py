@@ -78,3 +78,53 @@ def run_cli(data_dir: Path, command: str, *extra: str) -> Any:
     from lmrec.cli import app
 
     return CliRunner().invoke(app, [*shlex.split(command), *extra, "--data-dir", str(data_dir)])
+
+
+PG_SERVER = os.environ.get("LMREC_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server URL (database ``test``); skipped, saying why, when none answers."""
+    pytest.importorskip("psycopg")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_SERVER)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.skip(f"no PostgreSQL answers at {PG_SERVER} (set LMREC_TEST_POSTGRES): {exc}")
+    finally:
+        engine.dispose()
+    return PG_SERVER
+
+
+def fresh_postgres_database(server: str) -> tuple[str, Any]:
+    """CREATE DATABASE with a unique name on ``server``; returns (its URL, a dropper)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"lmrec_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """An empty database: a new SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server"))
+    yield url
+    drop()

@@ -383,7 +383,9 @@ def embed(
 
 
 from lmrec.cli_llm import register  # noqa: E402  (more commands live in their own modules)
+from lmrec.cli_serve import register as register_serve  # noqa: E402
 from lmrec.cli_train import register as register_train  # noqa: E402
 
 register(app)
 register_train(app)
+register_serve(app)

@@ -77,6 +77,7 @@ class ZeroShotTextRecommender(FittedModel):
     """Rank items by cosine similarity between item-text embeddings and a history representation."""
 
     name: ClassVar[str] = "zeroshot"
+    reads_text: ClassVar[bool] = True  # Query.text (free-text histories) is understood
 
     def __init__(
         self, config: ZeroShotConfig | None = None, context: ModelContext | None = None

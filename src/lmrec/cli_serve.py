@@ -1,0 +1,71 @@
+"""``lmrec serve``: the HTTP service (API, OpenAPI docs at /docs, web page at /)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmrec.cli import ConfigFileOpt, ConfigOpt, DataDir, DatasetOpt
+
+
+def serve_cmd(
+    dataset: DatasetOpt,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name.")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Database URL, e.g. postgresql+psycopg://user@host/db "
+            "(default: SQLite in the user data directory).",
+        ),
+    ] = None,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option("--model-dir", help="Serve a checkpoint written by `lmrec train`."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_k: Annotated[int, typer.Option(help="Largest k a request may ask for.")] = 100,
+    max_body_kb: Annotated[int, typer.Option(help="Largest request body (KiB).")] = 256,
+    config_file: ConfigFileOpt = None,
+    settings: ConfigOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve recommendations for one dataset and model over HTTP."""
+    from lmrec.cli import _fail, _model_options, console
+    from lmrec.data.errors import DataError
+    from lmrec.service.build import build_service, default_store_url
+    from lmrec.service.engine import ServiceLimits
+    from lmrec.service.store import StoreError
+
+    names, config = _model_options([model] if model else None, config_file, settings)
+    limits = ServiceLimits(max_k=max_k, max_body_bytes=max_body_kb * 1024)
+    url = store or default_store_url(dataset)
+    console.print(f"store: {url}")
+    try:
+        service = build_service(
+            dataset, names[0], config, url, model_dir, data_dir, limits, progress=True
+        )
+    except (DataError, StoreError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # SQLAlchemy connection/operational errors: say which store failed
+        if type(exc).__module__.startswith("sqlalchemy"):
+            raise _fail(f"store {url}: {exc}") from None
+        raise
+    import uvicorn
+
+    from lmrec.service.api import create_app
+
+    console.print(
+        f"serving {names[0]} on {dataset} at http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"
+    )
+    try:
+        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    finally:
+        service.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)

@@ -1,0 +1,222 @@
+"""The HTTP API (FastAPI): request/response models, routes, error mapping, body-size limit.
+
+Every refusal is a JSON body ``{"detail": message, "field": name}`` with a 4xx status; pydantic
+validation errors keep FastAPI's 422 format (``detail`` lists each failing location).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmrec.service.engine import Invalid, RecommendService, ServiceError
+
+PAGE = Path(__file__).resolve().parent / "static" / "index.html"
+Id = Field(min_length=1, max_length=128)
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(None, min_length=1, max_length=128, description="A stored user.")
+    history: list[str] | None = Field(
+        None, description="Ad-hoc history of item ids, oldest first (overrides the stored one)."
+    )
+    text: list[str] | None = Field(None, description="Free-text history (text models only).")
+    k: int | None = Field(None, description="How many items (1..max_k; default 10 or max_k).")
+    exclude: list[str] = Field(default_factory=list, description="Item ids never to return.")
+    exclude_history: bool = True
+    explain: bool = False
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    title: str
+    score: float
+    explanation: str | None = None
+
+
+class RecommendResponse(BaseModel):
+    user_id: str | None
+    model: str
+    history_length: int
+    items: list[RecommendedItem]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Id
+    item_id: str = Id
+    kind: str = Field(description="click | rating | purchase")
+    value: float | None = Field(None, description="The rating (ratings only).")
+    timestamp: float | None = Field(None, description="Seconds since the epoch; default: now.")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Unique per event; a retry with the same key is recorded once. "
+        "May be sent as the Idempotency-Key header instead.",
+    )
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    duplicate: bool
+
+
+class UserResponse(BaseModel):
+    user_id: str
+    n_interactions: int
+    history: list[dict[str, str]]
+    interests: list[dict[str, Any]]
+
+
+class ItemsResponse(BaseModel):
+    items: list[dict[str, str]]
+
+
+def create_app(service: RecommendService) -> FastAPI:
+    """The app over a ready service (the caller owns the service's lifetime)."""
+    app = FastAPI(
+        title="lmrec",
+        summary="Recommendations, feedback, users and items of one dataset and model.",
+        version="0.1.0",
+    )
+    app.add_middleware(BodyLimit, max_bytes=service.limits.max_body_bytes)
+    app.state.service = service
+
+    @app.exception_handler(ServiceError)
+    async def refused(_request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        stats = service.batcher.stats
+        return {
+            "status": "ok",
+            "dataset": service.dataset.name,
+            "model": service.model_name,
+            "items": len(service.items),
+            "store": service.store.url,
+            "schema_revision": service.store.revision(),
+            "scored_batches": stats.batches,
+            "mean_batch": round(stats.mean_batch, 2),
+        }
+
+    @app.post("/recommend", response_model=RecommendResponse)
+    def recommend(req: RecommendRequest) -> RecommendResponse:
+        result = service.recommend(
+            req.user_id, req.history, req.text, req.k, req.exclude, req.exclude_history, req.explain
+        )
+        return RecommendResponse(
+            user_id=result.user_id,
+            model=result.model,
+            history_length=result.history_length,
+            items=[
+                RecommendedItem(
+                    item_id=r.item_id, title=r.title, score=r.score, explanation=r.explanation
+                )
+                for r in result.items
+            ],
+        )
+
+    @app.post("/feedback", response_model=FeedbackResponse)
+    def feedback(
+        req: FeedbackRequest,
+        idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128),
+    ) -> FeedbackResponse:
+        key = req.idempotency_key or idempotency_key
+        if not key:
+            raise Invalid(
+                "give an idempotency_key (body) or an Idempotency-Key header", "idempotency_key"
+            )
+        stored = service.feedback(key, req.user_id, req.item_id, req.kind, req.value, req.timestamp)
+        return FeedbackResponse(id=stored.id, duplicate=stored.duplicate)
+
+    @app.get("/users/{user_id}", response_model=UserResponse)
+    def user(user_id: str) -> UserResponse:
+        view = service.user(user_id)
+        return UserResponse(
+            user_id=view.user_id,
+            n_interactions=view.n_interactions,
+            history=[{"item_id": i, "title": t} for i, t in view.history],
+            interests=[{"value": v, "share": s} for v, s in view.interests],
+        )
+
+    @app.get("/users")
+    def users(limit: int = Query(50, ge=1, le=500)) -> dict[str, list[str]]:
+        return {"users": service.store.random_users(limit)}
+
+    @app.get("/items", response_model=ItemsResponse)
+    def items(
+        q: str = Query("", description="Part of the title, case-insensitive."),
+        limit: int = Query(20, ge=1),
+    ) -> ItemsResponse:
+        found = service.search(q, limit)
+        return ItemsResponse(items=[{"item_id": i, "title": t} for i, t in found])
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    return app
+
+
+class BodyLimit:
+    """ASGI middleware: bodies over ``max_bytes`` get 413 before the app reads them.
+
+    Checks the declared Content-Length first, then counts the bytes actually received (chunked
+    uploads), buffering at most ``max_bytes``.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            message: dict[str, Any] = await receive()
+            return message
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Any) -> None:
+        await JSONResponse(
+            {"detail": f"request body over {self.max_bytes} bytes", "field": None}, status_code=413
+        )({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,86 @@
+"""Assemble a :class:`RecommendService` from names: dataset, model (fitted or loaded), store URL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lmrec.data.errors import DataError
+from lmrec.models.base import Persistable, Recommender
+from lmrec.service.engine import RecommendService, ServiceLimits
+from lmrec.service.store import Store, sqlite_url
+
+
+def default_store_url(dataset: str) -> str:
+    """SQLite in the user data directory, one file per dataset (created on first start)."""
+    import platformdirs
+
+    return sqlite_url(Path(platformdirs.user_data_dir("lmrec")) / "service" / f"{dataset}.sqlite")
+
+
+def build_model(
+    dataset: Any,
+    name: str,
+    config: Mapping[str, Any] | None = None,
+    model_dir: Path | None = None,
+    progress: bool = False,
+) -> Recommender:
+    """Fit a registered model on the whole dataset, or load a saved one from ``model_dir``.
+
+    Trained (torch) models are not trained here: ``lmrec train`` writes a checkpoint to load.
+    """
+    from lmrec.experiment import context_for
+    from lmrec.models.registry import create_model, model_specs
+
+    specs = model_specs()
+    if name not in specs:
+        raise DataError(f"unknown model {name!r}; available: {', '.join(specs)}")
+    spec = specs[name]
+    if model_dir is not None:
+        loader = spec.build
+        if not isinstance(loader, type) or not issubclass(loader, Persistable):
+            raise DataError(
+                f"model {name!r} has no checkpoint format; serve it without --model-dir"
+            )
+        loaded = loader.load(model_dir)
+        if not isinstance(loaded, Recommender):
+            raise DataError(f"{model_dir}: did not load a recommender")
+        unknown = set(loaded.item_vocab.ids) - set(dataset.interactions.item_vocab.ids)
+        if unknown:
+            raise DataError(
+                f"{model_dir}: the checkpoint scores {len(unknown)} items that are not in "
+                f"{dataset.name!r} (e.g. {sorted(unknown)[0]!r}); was it trained on another dataset?"
+            )
+        return loaded
+    if spec.trained:
+        raise DataError(
+            f"model {name!r} needs training: run `lmrec train -d {dataset.name} -m {name} -o DIR` "
+            "and serve with --model-dir DIR"
+        )
+    model = create_model(name, config, context_for(dataset, progress=progress))
+    return model.fit(dataset.interactions)
+
+
+def build_service(
+    dataset_name: str,
+    model_name: str,
+    config: Mapping[str, Any] | None = None,
+    store_url: str | None = None,
+    model_dir: Path | None = None,
+    data_dir: Path | None = None,
+    limits: ServiceLimits | None = None,
+    progress: bool = False,
+) -> RecommendService:
+    """Load the dataset, open (migrate) the store, import the dataset once, build the model."""
+    from lmrec.data.registry import load_dataset
+
+    dataset = load_dataset(dataset_name, data_dir)
+    store = Store.open(store_url or default_store_url(dataset.name))
+    try:
+        store.import_dataset(dataset, progress=progress)
+        model = build_model(dataset, model_name, config, model_dir, progress)
+    except BaseException:
+        store.close()
+        raise
+    return RecommendService(dataset, model, store, limits, model_name)

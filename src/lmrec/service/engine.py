@@ -1,0 +1,303 @@
+"""What the service does, without HTTP: validate, read the store, score, explain, record feedback.
+
+The store is the source of truth for histories: every ``recommend`` for a user reads the user's
+latest ``history_window`` items from it, so an acknowledged feedback event shapes the very next
+recommendation (in every worker process) without retraining.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lmrec.data.containers import Dataset
+from lmrec.models.base import Query, Recommender
+from lmrec.models.common import FittedModel
+from lmrec.service.batching import ScoreBatcher
+from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
+
+FEEDBACK_KINDS = ("click", "rating", "purchase")
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Bounds on what one request may ask for (each violation is a 4xx naming the field)."""
+
+    max_k: int = 100
+    max_history: int = 500
+    max_text: int = 20
+    max_text_chars: int = 2_000
+    max_exclude: int = 1_000
+    history_window: int = 200
+    max_body_bytes: int = 256 * 1024
+    max_search: int = 50
+    rating_range: tuple[float, float] = (0.0, 5.0)
+
+
+class ServiceError(Exception):
+    """A request the service refuses; ``status`` is the HTTP status, ``field`` the culprit."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Invalid(ServiceError):
+    status = 422
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Recommended:
+    item_id: str
+    title: str
+    score: float
+    explanation: str | None = None
+
+
+@dataclass(frozen=True)
+class RecommendResult:
+    user_id: str | None
+    items: tuple[Recommended, ...]
+    history_length: int
+    model: str
+
+
+@dataclass(frozen=True)
+class UserView:
+    user_id: str
+    history: tuple[tuple[str, str], ...]  # (item id, title), oldest first, at most the window
+    n_interactions: int
+    interests: tuple[tuple[str, float], ...]
+
+
+class RecommendService:
+    """One dataset, one fitted model, one store."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        model: Recommender,
+        store: Store,
+        limits: ServiceLimits | None = None,
+        model_name: str = "",
+        max_batch: int = 64,
+    ) -> None:
+        self.dataset = dataset
+        self.model = model
+        self.store = store
+        self.limits = limits or ServiceLimits()
+        self.model_name = model_name or type(model).__name__
+        self.items = model.item_vocab
+        self.user_vocab = (
+            model.fitted_state().user_vocab if isinstance(model, FittedModel) else None
+        )
+        self.batcher = ScoreBatcher(model, max_batch=max_batch)
+        self._explainer: Any = None
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.store.close()
+
+    def title(self, item_id: str) -> str:
+        return self.dataset.title(item_id)
+
+    # -- recommend ----------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        user_id: str | None = None,
+        history: list[str] | None = None,
+        text: list[str] | None = None,
+        k: int | None = None,
+        exclude: list[str] | None = None,
+        exclude_history: bool = True,
+        explain: bool = False,
+    ) -> RecommendResult:
+        lim = self.limits
+        k = min(10, lim.max_k) if k is None else k
+        if not 1 <= k <= lim.max_k:
+            raise Invalid(f"k must be between 1 and {lim.max_k}, got {k}", "k")
+        exclude = exclude or []
+        if len(exclude) > lim.max_exclude:
+            raise Invalid(
+                f"at most {lim.max_exclude} excluded items, got {len(exclude)}", "exclude"
+            )
+        items = self._resolve_history(user_id, history)
+        if text:
+            return self._recommend_text(user_id, items, text, k, exclude, exclude_history)
+        if not items:
+            raise Invalid(
+                "the history is empty: give item ids in 'history', a free 'text', or a user_id "
+                "with interactions",
+                "history",
+            )
+        idx = self.items.lookup(items)
+        banned = set(self.items.lookup([e for e in exclude if e in self.items]).tolist())
+        if exclude_history:
+            banned.update(idx.tolist())
+        user = -1
+        if self.user_vocab is not None and user_id is not None and user_id in self.user_vocab:
+            user = self.user_vocab.index(user_id)
+        best, scores = self.batcher.rank(
+            user, idx, np.fromiter(banned, dtype=np.int64, count=len(banned)), k
+        )
+        ids = self.items.decode(best)
+        return self._result(user_id, items, ids, scores.tolist(), explain)
+
+    def _resolve_history(self, user_id: str | None, history: list[str] | None) -> list[str]:
+        lim = self.limits
+        if history is not None:
+            if len(history) > lim.max_history:
+                raise Invalid(
+                    f"at most {lim.max_history} history items, got {len(history)}", "history"
+                )
+            for pos, item in enumerate(history):
+                if item not in self.items:
+                    raise Invalid(f"unknown item {item!r}", f"history[{pos}]")
+            return history[-lim.history_window :]
+        if user_id is None:
+            return []
+        stored = self.store.history(user_id, lim.history_window)
+        if stored is None:
+            raise NotFound(
+                f"unknown user {user_id!r}: send feedback for this user first, or pass a "
+                "'history' of item ids",
+                "user_id",
+            )
+        return stored
+
+    def _recommend_text(
+        self,
+        user_id: str | None,
+        history: list[str],
+        text: list[str],
+        k: int,
+        exclude: list[str],
+        exclude_history: bool,
+    ) -> RecommendResult:
+        lim = self.limits
+        if not getattr(self.model, "reads_text", False):
+            raise Invalid(
+                f"model {self.model_name!r} cannot read free text; give item ids in 'history' "
+                "(or serve a text model such as 'zeroshot')",
+                "text",
+            )
+        if len(text) > lim.max_text:
+            raise Invalid(f"at most {lim.max_text} text entries, got {len(text)}", "text")
+        for pos, line in enumerate(text):
+            if not line.strip() or len(line) > lim.max_text_chars:
+                raise Invalid(
+                    f"each text must be 1 to {lim.max_text_chars} characters, not blank",
+                    f"text[{pos}]",
+                )
+        banned = set(exclude) | (set(history) if exclude_history else set())
+        ranking = self.model.recommend(Query(text=tuple(text), k=k, exclude=frozenset(banned)))
+        return self._result(user_id, history, list(ranking.items), ranking.scores.tolist(), False)
+
+    def _result(
+        self,
+        user_id: str | None,
+        history: list[str],
+        ids: list[str],
+        scores: list[float],
+        explain: bool,
+    ) -> RecommendResult:
+        notes = [self.explain(history, i) for i in ids] if explain else [None] * len(ids)
+        return RecommendResult(
+            user_id,
+            tuple(
+                Recommended(i, self.title(i), s, n)
+                for i, s, n in zip(ids, scores, notes, strict=True)
+            ),
+            len(history),
+            self.model_name,
+        )
+
+    # -- explanations and users ---------------------------------------------------------------
+
+    @property
+    def explainer(self) -> Any:
+        if self._explainer is None:
+            from lmrec.llm.explain import Explainer
+
+            self._explainer = Explainer(self.dataset)
+        return self._explainer
+
+    def explain(self, history: list[str], item: str) -> str:
+        """Attribute/knowledge-graph explanation; for catalogues without attributes, the most
+        similar history item by text embedding (when the model has item embeddings)."""
+        found = self.explainer.explain(history, item)
+        embeddings = getattr(self.model, "item_embeddings", None)
+        if found.supporting or not history or embeddings is None or not len(embeddings):
+            return str(found.text)
+        idx = self.items.lookup(history[-50:])
+        sims = embeddings[idx] @ embeddings[self.items.index(item)]
+        best = int(np.argmax(sims))
+        return (
+            f'"{self.title(item)}": similar to "{self.title(history[-50:][best])}" in your '
+            f"history (text similarity {float(sims[best]):.2f})"
+        )
+
+    def user(self, user_id: str) -> UserView:
+        history = self.store.history(user_id, self.limits.history_window)
+        if history is None:
+            raise NotFound(f"unknown user {user_id!r}", "user_id")
+        profile = self.explainer.profile(history)
+        return UserView(
+            user_id,
+            tuple((i, self.title(i)) for i in history),
+            self.store.history_length(user_id),
+            tuple(profile.interests),
+        )
+
+    def search(self, query: str, limit: int) -> list[tuple[str, str]]:
+        if not 1 <= limit <= self.limits.max_search:
+            raise Invalid(f"limit must be between 1 and {self.limits.max_search}", "limit")
+        if len(query) > 200:
+            raise Invalid("the search text is longer than 200 characters", "q")
+        return self.store.search_items(query, limit)
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    def feedback(
+        self,
+        idempotency_key: str,
+        user_id: str,
+        item_id: str,
+        kind: str,
+        value: float | None = None,
+        timestamp: float | None = None,
+    ) -> StoredFeedback:
+        if kind not in FEEDBACK_KINDS:
+            raise Invalid(f"kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}", "kind")
+        if item_id not in self.items:
+            raise Invalid(f"unknown item {item_id!r}", "item_id")
+        low, high = self.limits.rating_range
+        if kind == "rating":
+            if value is None or not math.isfinite(value) or not low <= value <= high:
+                raise Invalid(f"a rating needs a value between {low:g} and {high:g}", "value")
+        elif value is not None:
+            raise Invalid(f"a {kind} event carries no value", "value")
+        when = time.time() if timestamp is None else timestamp
+        if not math.isfinite(when):
+            raise Invalid("timestamp must be a finite number of seconds", "timestamp")
+        event = FeedbackEvent(idempotency_key, user_id, item_id, kind, value, when)
+        try:
+            return self.store.append_feedback(event)
+        except IdempotencyConflict as exc:
+            raise Conflict(str(exc), "idempotency_key") from None

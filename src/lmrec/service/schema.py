@@ -1,0 +1,81 @@
+"""The service's tables (SQLAlchemy Core). Migrations in ``migrations/versions`` create them.
+
+- ``items``: the catalogue (id, display title, lower-cased title for search).
+- ``users``: every user with a history, from the dataset or first seen in feedback.
+- ``interactions``: each user's history; insertion order (``id``) is chronological order, so the
+  most recent item is the one with the largest ``id``. Dataset rows are imported once, feedback
+  rows are appended in the same transaction as their ``feedback`` row.
+- ``feedback``: the event log as received (kind, value, client timestamp), one row per
+  idempotency key.
+- ``imports``: which dataset the store holds, written in the import transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# SQLite makes only INTEGER PRIMARY KEY an auto-incrementing rowid; elsewhere 64-bit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", String(128), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("title_lower", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("source", String(16), nullable=False),  # dataset | feedback
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("user_id", String(128), ForeignKey("users.user_id"), nullable=False),
+    Column("item_id", String(128), ForeignKey("items.item_id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("timestamp", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", String(128), ForeignKey("users.user_id"), nullable=False),
+    Column("item_id", String(128), ForeignKey("items.item_id"), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("rating", Float, nullable=True),
+    Column("feedback_id", BigId, ForeignKey("feedback.id"), nullable=True),
+    Index("ix_interactions_user_id_id", "user_id", "id"),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("dataset", String(64), primary_key=True),
+    Column("n_items", Integer, nullable=False),
+    Column("n_users", Integer, nullable=False),
+    Column("n_interactions", Integer, nullable=False),
+    Column("imported_at", Float, nullable=False),
+)

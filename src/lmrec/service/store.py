@@ -1,0 +1,353 @@
+"""The service's persistent store behind SQLAlchemy: SQLite by default, any database URL otherwise.
+
+Durability: ``append_feedback`` returns only after its transaction committed (SQLite in WAL mode
+with ``synchronous=FULL``; PostgreSQL's commit), so an acknowledged event survives a killed process.
+The schema is created and upgraded by Alembic on :meth:`Store.open`; the dataset is imported once
+(one transaction, recorded in ``imports``), so a crash during the import leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
+from sqlalchemy.engine import Connection
+
+from lmrec.data.containers import Dataset
+from lmrec.service import schema
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+IMPORT_CHUNK = 20_000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or does not hold what the service needs."""
+
+
+class IdempotencyConflict(ValueError):
+    """An idempotency key was reused for a different event."""
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """One feedback event as validated by the API; ``timestamp`` is the client's (or receipt) time."""
+
+    idempotency_key: str
+    user_id: str
+    item_id: str
+    kind: str
+    value: float | None
+    timestamp: float
+
+    def same_as(self, row: Any) -> bool:
+        """Whether a stored ``feedback`` row records this very event."""
+        values_equal = (self.value is None and row.value is None) or (
+            self.value is not None
+            and row.value is not None
+            and math.isclose(self.value, row.value, rel_tol=0, abs_tol=1e-9)
+        )
+        return (
+            (row.user_id, row.item_id, row.kind) == (self.user_id, self.item_id, self.kind)
+        ) and values_equal
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    """The stored id of an event; ``duplicate`` when the key had been seen (nothing was written)."""
+
+    id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    dataset: str
+    n_items: int
+    n_users: int
+    n_interactions: int
+    seconds: float
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files (and their folder) are created on first use."""
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_size=8, max_overflow=32)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=32, pool_pre_ping=True)
+
+
+def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    raise StoreError(f"unsupported database {conn.dialect.name!r}: use SQLite or PostgreSQL")
+
+
+class Store:
+    """Items, users, their histories and the feedback log in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to ``url`` and bring its schema to the latest migration."""
+        store = cls(create_store_engine(url))
+        store.migrate()
+        return store
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self, revision: str = "head") -> None:
+        """Run Alembic migrations up to ``revision`` (creates the tables on a new database)."""
+        self._alembic("upgrade", revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Undo migrations down to ``revision`` (``"base"`` drops every table)."""
+        self._alembic("downgrade", revision)
+
+    def _alembic(self, direction: str, revision: str) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            getattr(command, direction)(config, revision)
+
+    def revision(self) -> str | None:
+        """The schema's current Alembic revision (``None`` for an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # -- dataset import -----------------------------------------------------------------------
+
+    def imported_dataset(self) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(schema.imports.c.dataset)).scalar()
+
+    def import_dataset(self, dataset: Dataset, progress: bool = False) -> ImportReport | None:
+        """Copy the dataset's items, users and interactions in, once; ``None`` if already there.
+
+        A store holds one dataset: importing a second one raises :class:`StoreError`.
+        """
+        present = self.imported_dataset()
+        if present == dataset.name:
+            return None
+        if present is not None:
+            raise StoreError(
+                f"{self.url} already holds dataset {present!r}; use another --store for "
+                f"{dataset.name!r}"
+            )
+        start = time.perf_counter()
+        data = dataset.interactions
+        order = data.chronological_order()
+        users = data.user_vocab.ids
+        items = data.item_vocab.ids
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(schema.items),
+                [
+                    {"item_id": i, "title": (t := dataset.title(i)), "title_lower": t.lower()}
+                    for i in items
+                ],
+            )
+            conn.execute(insert(schema.users), [{"user_id": u, "source": "dataset"} for u in users])
+            ratings = data.ratings
+            for chunk in _chunks(order, IMPORT_CHUNK, progress, f"import {dataset.name}"):
+                conn.execute(
+                    insert(schema.interactions),
+                    [
+                        {
+                            "id": int(row) + 1,
+                            "user_id": users[data.users[row]],
+                            "item_id": items[data.items[row]],
+                            "timestamp": float(data.timestamps[row]),
+                            "rating": None if ratings is None else float(ratings[row]),
+                        }
+                        for row in chunk
+                    ],
+                )
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('interactions', 'id'), "
+                        "(SELECT MAX(id) FROM interactions))"
+                    )
+                )
+            conn.execute(
+                insert(schema.imports),
+                {
+                    "dataset": dataset.name,
+                    "n_items": len(items),
+                    "n_users": len(users),
+                    "n_interactions": len(data),
+                    "imported_at": time.time(),
+                },
+            )
+        return ImportReport(
+            dataset.name, len(items), len(users), len(data), time.perf_counter() - start
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def has_user(self, user_id: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(schema.users.c.user_id).where(schema.users.c.user_id == user_id)
+            ).first()
+        return found is not None
+
+    def history(self, user_id: str, limit: int) -> list[str] | None:
+        """The user's last ``limit`` items, oldest first; ``None`` for an unknown user."""
+        inter = schema.interactions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(inter.c.item_id)
+                .where(inter.c.user_id == user_id)
+                .order_by(inter.c.id.desc())
+                .limit(limit)
+            ).all()
+            if (
+                not rows
+                and not conn.execute(
+                    select(schema.users.c.user_id).where(schema.users.c.user_id == user_id)
+                ).first()
+            ):
+                return None
+        return [r.item_id for r in reversed(rows)]
+
+    def history_length(self, user_id: str) -> int:
+        inter = schema.interactions
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(inter).where(inter.c.user_id == user_id)
+                ).scalar_one()
+            )
+
+    def search_items(self, query: str, limit: int) -> list[tuple[str, str]]:
+        """(item id, title) of items whose title contains ``query`` (case-insensitive), by title."""
+        it = schema.items
+        pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(it.c.item_id, it.c.title)
+                .where(it.c.title_lower.like(pattern + "%", escape="\\"))
+                .order_by(func.length(it.c.title), it.c.title)
+                .limit(limit)
+            ).all()
+        return [(r.item_id, r.title) for r in rows]
+
+    def random_users(self, limit: int) -> list[str]:
+        """Some user ids with histories (dataset users first), for the web page's picker."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.users.c.user_id).order_by(schema.users.c.user_id).limit(limit)
+            ).all()
+        return [r.user_id for r in rows]
+
+    def feedback_keys(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(schema.feedback.c.idempotency_key)).scalars())
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def append_feedback(self, event_: FeedbackEvent) -> StoredFeedback:
+        """Record the event and append it to the user's history in one committed transaction.
+
+        The same idempotency key with the same event returns the first id (``duplicate=True``)
+        and writes nothing; with a different event raises :class:`IdempotencyConflict`.
+        """
+        fb = schema.feedback
+        with self.engine.begin() as conn:
+            # The first statement writes, so SQLite takes the write lock up front (no stale-read
+            # upgrade failures under concurrent writers).
+            conn.execute(
+                _insert_ignoring_conflicts(conn, schema.users).values(
+                    user_id=event_.user_id, source="feedback"
+                )
+            )
+            new_id = conn.execute(
+                _insert_ignoring_conflicts(conn, fb)
+                .values(
+                    idempotency_key=event_.idempotency_key,
+                    user_id=event_.user_id,
+                    item_id=event_.item_id,
+                    kind=event_.kind,
+                    value=event_.value,
+                    timestamp=event_.timestamp,
+                    received_at=time.time(),
+                )
+                .returning(fb.c.id)
+            ).scalar()
+            if new_id is None:
+                row = conn.execute(
+                    select(fb).where(fb.c.idempotency_key == event_.idempotency_key)
+                ).one()
+                if not event_.same_as(row):
+                    raise IdempotencyConflict(
+                        f"idempotency key {event_.idempotency_key!r} was used for another event "
+                        f"(user {row.user_id!r}, item {row.item_id!r}, kind {row.kind!r})"
+                    )
+                return StoredFeedback(int(row.id), duplicate=True)
+            conn.execute(
+                insert(schema.interactions).values(
+                    user_id=event_.user_id,
+                    item_id=event_.item_id,
+                    timestamp=event_.timestamp,
+                    rating=event_.value if event_.kind == "rating" else None,
+                    feedback_id=new_id,
+                )
+            )
+        return StoredFeedback(int(new_id), duplicate=False)
+
+
+def _chunks(
+    rows: Sequence[int] | Any, size: int, progress: bool, desc: str
+) -> Iterator[Sequence[int]]:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(rows), desc=desc, unit="rows", disable=not progress) as bar:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            yield chunk
+            bar.update(len(chunk))

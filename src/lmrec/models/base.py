@@ -14,6 +14,7 @@ Contracts written down here (tests hold us to them):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
@@ -123,6 +124,36 @@ class Persistable(Protocol):
 
     @classmethod
     def load(cls, directory: Path) -> Persistable: ...
+
+
+TopItems = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
+
+
+@runtime_checkable
+class TopKRecommender(Protocol):
+    """A recommender that finds each query's top k without ranking the full score matrix.
+
+    ``top_items`` must return the same items as masking ``score`` and taking :func:`top_k`
+    (up to float rounding of near-ties); serving uses it when present.
+    """
+
+    def top_items(
+        self, batch: QueryBatch, k: int, exclude: Sequence[npt.NDArray[np.int64]]
+    ) -> list[TopItems]: ...
+
+
+def rank_rows(
+    scores: npt.NDArray[np.float32], k: int, exclude: Sequence[npt.NDArray[np.int64]]
+) -> list[TopItems]:
+    """Per row: the top ``k`` (indices, scores) after removing ``exclude[row]``; never ``-inf``."""
+    out: list[TopItems] = []
+    for row, banned in enumerate(exclude):
+        line = scores[row].astype(np.float32, copy=True)
+        line[banned] = -np.inf
+        best = top_k(line[None, :], k)[0]
+        best = best[np.isfinite(line[best])]
+        out.append((best, line[best]))
+    return out
 
 
 def top_k(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:

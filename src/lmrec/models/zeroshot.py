@@ -8,7 +8,8 @@ with it must be labelled "zero-shot + popularity" (counts come from target inter
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.index.base import VectorIndex, build_index
-from lmrec.models.base import Query, QueryBatch, Ranking
+from lmrec.models.base import Query, QueryBatch, Ranking, TopItems, rank_rows
 from lmrec.models.common import (
     FittedModel,
     FittedState,
@@ -27,6 +28,9 @@ from lmrec.models.common import (
 )
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import Encoder
+
+if TYPE_CHECKING:
+    from lmrec.models.maxsim import NeighbourLists
 
 
 class ZeroShotConfig(BaseModel):
@@ -64,6 +68,18 @@ class ZeroShotConfig(BaseModel):
         description="max-sim looks at the last `max_window` items only (its cost grows "
         "with history length × catalogue size).",
     )
+    neighbours: int = Field(
+        100,
+        ge=1,
+        description="mean-max top-k search (serving): nearest neighbours kept per item; "
+        "more = fewer items scored exactly per query, same results.",
+    )
+    similarity_budget_mb: int = Field(
+        2048,
+        ge=0,
+        description="Serving: precompute the item × item cosine matrix when it fits in this "
+        "many MiB (Amazon Games: 1,084 MiB); queries then read only their history's rows.",
+    )
     popularity_weight: float = Field(0.0, ge=0.0, description="Weight of log(1 + training count).")
     threads: int = Field(1, ge=1, description="CPU threads for the encoder.")
     index: Literal["exact", "hnsw", "ivf"] = Field(
@@ -91,6 +107,8 @@ class ZeroShotTextRecommender(FittedModel):
         self._encoder: Encoder | None = None
         self._index: VectorIndex | None = None
         self._cache: EmbeddingCache | None = None
+        self._neighbours: NeighbourLists | None = None
+        self._sims: npt.NDArray[np.float32] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -126,6 +144,8 @@ class ZeroShotTextRecommender(FittedModel):
         )
         self._state = FittedState.from_train(train)
         self._index = None
+        self._neighbours = None
+        self._sims = None
         self.item_texts = template.render(catalog, train.item_vocab.ids)
         embeddings = self._embed(self.item_texts, progress=self.context.progress)
         self.mean = (
@@ -176,6 +196,49 @@ class ZeroShotTextRecommender(FittedModel):
         return {"recency-mean": 0.0, "max-sim": 1.0}.get(
             self.config.pooling, self.config.max_weight
         )
+
+    def top_items(
+        self, batch: QueryBatch, k: int, exclude: Sequence[npt.NDArray[np.int64]]
+    ) -> list[TopItems]:
+        """Exact top k per query at serving speed (:mod:`lmrec.models.maxsim`): from the history
+        items' cosine rows when the n × n matrix fits ``similarity_budget_mb``, else (mean-max)
+        with neighbour-list pruning of the max part, else by ranking the full scores."""
+        from lmrec.models import maxsim
+
+        self.fitted_state()
+        emb = self.item_embeddings
+        hist = batch.histories.truncate(self.config.window)
+        if hist.lengths.min(initial=1) == 0 or self.config.pooling == "history-text":
+            return rank_rows(self.score(batch), k, exclude)
+        share = self._max_share()
+        if len(emb) ** 2 * 4 <= self.config.similarity_budget_mb * 2**20:
+            if self._sims is None:
+                self._sims = maxsim.similarity_rows(emb)
+            width = self.config.max_window
+            rows = [
+                maxsim.scores_from_rows(self._sims, h, self._weights(len(h)), width, share)
+                for h in (hist[r] for r in range(len(batch)))
+            ]
+            return rank_rows(np.stack(rows) + self.prior, k, exclude)
+        if self.config.pooling != "mean-max":
+            return rank_rows(self.score(batch), k, exclude)
+        if self._neighbours is None:
+            self._neighbours = maxsim.NeighbourLists.build(emb, self.config.neighbours)
+        means = (1.0 - share) * (self.user_vectors(batch) @ emb.T) + self.prior
+        narrow = batch.histories.truncate(min(self.config.window, self.config.max_window))
+        out: list[TopItems] = []
+        for row in range(len(batch)):
+            items = narrow[row]
+            query = maxsim.MeanMaxQuery(
+                means[row], items, self._weights(len(items)), exclude[row], k
+            )
+            best, scores_row, _ = maxsim.exact_top_k(query, emb, self._neighbours, share)
+            out.append((best, scores_row))
+        return out
+
+    def _weights(self, length: int) -> npt.NDArray[np.float32]:
+        """Recency weights of a history of ``length`` items, oldest first (most recent = 1)."""
+        return np.power(self.config.decay, np.arange(length)[::-1]).astype(np.float32)
 
     def _max_sim(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         """Per item, the best recency-weighted similarity to one of the last ``max_window`` items."""

@@ -6,11 +6,14 @@ validation errors keep FastAPI's 422 format (``detail`` lists each failing locat
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.service.engine import Invalid, RecommendService, ServiceError
@@ -103,27 +106,37 @@ def create_app(service: RecommendService) -> FastAPI:
             "model": service.model_name,
             "items": len(service.items),
             "store": service.store.url,
-            "schema_revision": service.store.revision(),
+            "schema_revision": service.schema_revision,
             "scored_batches": stats.batches,
             "mean_batch": round(stats.mean_batch, 2),
         }
 
     @app.post("/recommend", response_model=RecommendResponse)
-    def recommend(req: RecommendRequest) -> RecommendResponse:
-        result = service.recommend(
-            req.user_id, req.history, req.text, req.k, req.exclude, req.exclude_history, req.explain
-        )
-        return RecommendResponse(
-            user_id=result.user_id,
-            model=result.model,
-            history_length=result.history_length,
-            items=[
-                RecommendedItem(
-                    item_id=r.item_id, title=r.title, score=r.score, explanation=r.explanation
-                )
+    async def recommend(req: RecommendRequest) -> Response:
+        """Top-k items for a stored user, an ad-hoc history of item ids, or a free text."""
+        args = (req.user_id, req.history, req.text, req.k, req.exclude, req.exclude_history)
+        if req.text or req.explain:  # encoder / explanation work: off the event loop
+            result = await run_in_threadpool(service.recommend, *args, req.explain)
+        else:  # read the history, queue the scoring job, await it without holding a thread
+            pending = service.start(*args)
+            assert pending.job is not None
+            best, scores = await asyncio.wrap_future(pending.job.future)
+            result = service.complete(pending, best, scores)
+        body = {
+            "user_id": result.user_id,
+            "model": result.model,
+            "history_length": result.history_length,
+            "items": [
+                {
+                    "item_id": r.item_id,
+                    "title": r.title,
+                    "score": r.score,
+                    "explanation": r.explanation,
+                }
                 for r in result.items
             ],
-        )
+        }
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     @app.post("/feedback", response_model=FeedbackResponse)
     def feedback(

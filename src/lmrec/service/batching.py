@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.data.containers import Sequences
-from lmrec.models.base import QueryBatch, Recommender, top_k
+from lmrec.models.base import QueryBatch, Recommender, TopKRecommender, rank_rows
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,19 @@ class ScoreBatcher:
         timeout: float | None = 30.0,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Top-``k`` item indices and scores, best first, never an excluded item."""
+        return self.submit(user, history, exclude, k).future.result(timeout=timeout)
+
+    def submit(
+        self,
+        user: int,
+        history: npt.NDArray[np.int32],
+        exclude: npt.NDArray[np.int64],
+        k: int,
+    ) -> ScoreJob:
+        """Queue a query without waiting; its ``future`` gives what :meth:`rank` returns."""
         job = ScoreJob(user, history, exclude, k)
         self._queue.put(job)
-        return job.future.result(timeout=timeout)
+        return job
 
     def close(self) -> None:
         self._queue.put(None)
@@ -96,13 +106,14 @@ class ScoreBatcher:
                 np.array([j.user for j in jobs], dtype=np.int32),
                 Sequences.from_lists([j.history.tolist() for j in jobs]),
             )
-            scores = self.model.score(batch)
-            for row, job in enumerate(jobs):
-                line = scores[row].astype(np.float32, copy=True)
-                line[job.exclude] = -np.inf
-                best = top_k(line[None, :], job.k)[0]
-                best = best[np.isfinite(line[best])]
-                job.future.set_result((best, line[best]))
+            k = max(j.k for j in jobs)
+            excluded = [j.exclude for j in jobs]
+            if isinstance(self.model, TopKRecommender):
+                found = self.model.top_items(batch, k, excluded)
+            else:
+                found = rank_rows(self.model.score(batch), k, excluded)
+            for job, (best, scores) in zip(jobs, found, strict=True):
+                job.future.set_result((best[: job.k], scores[: job.k]))
         except Exception as exc:  # the callers see the model's error, the worker lives on
             for job in jobs:
                 if not job.future.done():

@@ -83,4 +83,6 @@ def build_service(
     except BaseException:
         store.close()
         raise
-    return RecommendService(dataset, model, store, limits, model_name)
+    service = RecommendService(dataset, model, store, limits, model_name)
+    service.warm_up()
+    return service

@@ -17,7 +17,7 @@ import numpy as np
 from lmrec.data.containers import Dataset
 from lmrec.models.base import Query, Recommender
 from lmrec.models.common import FittedModel
-from lmrec.service.batching import ScoreBatcher
+from lmrec.service.batching import ScoreBatcher, ScoreJob
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
 
 FEEDBACK_KINDS = ("click", "rating", "purchase")
@@ -78,6 +78,17 @@ class RecommendResult:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A recommendation under way: either its scoring ``job`` or, already, its ``result``."""
+
+    user_id: str | None
+    history: list[str]
+    explain: bool
+    job: ScoreJob | None = None
+    result: RecommendResult | None = None
+
+
+@dataclass(frozen=True)
 class UserView:
     user_id: str
     history: tuple[tuple[str, str], ...]  # (item id, title), oldest first, at most the window
@@ -108,6 +119,14 @@ class RecommendService:
         )
         self.batcher = ScoreBatcher(model, max_batch=max_batch)
         self._explainer: Any = None
+        self._titles = [dataset.title(i) for i in self.items.ids]
+        self.schema_revision = store.revision()
+
+    def warm_up(self) -> None:
+        """One query through the scorer, so lazy set-up (e.g. neighbour lists) is not paid by
+        the first request."""
+        if len(self.items):
+            self.batcher.rank(-1, np.zeros(1, dtype=np.int32), np.empty(0, dtype=np.int64), 1)
 
     def close(self) -> None:
         self.batcher.close()
@@ -128,6 +147,28 @@ class RecommendService:
         exclude_history: bool = True,
         explain: bool = False,
     ) -> RecommendResult:
+        """Validate, read the history, score (waiting for the batch) and describe the top k."""
+        pending = self.start(user_id, history, text, k, exclude, exclude_history, explain)
+        if pending.result is not None:
+            return pending.result
+        assert pending.job is not None
+        best, scores = pending.job.future.result(timeout=60)
+        return self.complete(pending, best, scores)
+
+    def start(
+        self,
+        user_id: str | None = None,
+        history: list[str] | None = None,
+        text: list[str] | None = None,
+        k: int | None = None,
+        exclude: list[str] | None = None,
+        exclude_history: bool = True,
+        explain: bool = False,
+    ) -> Pending:
+        """Everything up to queuing the scoring job (raises :class:`ServiceError` on bad input).
+
+        Free-text queries are answered here directly (``Pending.result``).
+        """
         lim = self.limits
         k = min(10, lim.max_k) if k is None else k
         if not 1 <= k <= lim.max_k:
@@ -139,7 +180,8 @@ class RecommendService:
             )
         items = self._resolve_history(user_id, history)
         if text:
-            return self._recommend_text(user_id, items, text, k, exclude, exclude_history)
+            found = self._recommend_text(user_id, items, text, k, exclude, exclude_history)
+            return Pending(user_id, items, False, result=found)
         if not items:
             raise Invalid(
                 "the history is empty: give item ids in 'history', a free 'text', or a user_id "
@@ -153,11 +195,17 @@ class RecommendService:
         user = -1
         if self.user_vocab is not None and user_id is not None and user_id in self.user_vocab:
             user = self.user_vocab.index(user_id)
-        best, scores = self.batcher.rank(
+        job = self.batcher.submit(
             user, idx, np.fromiter(banned, dtype=np.int64, count=len(banned)), k
         )
+        return Pending(user_id, items, explain, job=job)
+
+    def complete(
+        self, pending: Pending, best: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]
+    ) -> RecommendResult:
+        """The result of a finished scoring job."""
         ids = self.items.decode(best)
-        return self._result(user_id, items, ids, scores.tolist(), explain)
+        return self._result(pending.user_id, pending.history, ids, scores.tolist(), pending.explain)
 
     def _resolve_history(self, user_id: str | None, history: list[str] | None) -> list[str]:
         lim = self.limits
@@ -221,7 +269,7 @@ class RecommendService:
         return RecommendResult(
             user_id,
             tuple(
-                Recommended(i, self.title(i), s, n)
+                Recommended(i, self._titles[self.items.index(i)], s, n)
                 for i, s, n in zip(ids, scores, notes, strict=True)
             ),
             len(history),

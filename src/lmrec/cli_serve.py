@@ -34,6 +34,8 @@ def serve_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Serve recommendations for one dataset and model over HTTP."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lmrec.cli import _fail, _model_options, console
     from lmrec.data.errors import DataError
     from lmrec.service.build import build_service, default_store_url
@@ -50,10 +52,8 @@ def serve_cmd(
         )
     except (DataError, StoreError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
-    except Exception as exc:  # SQLAlchemy connection/operational errors: say which store failed
-        if type(exc).__module__.startswith("sqlalchemy"):
-            raise _fail(f"store {url}: {exc}") from None
-        raise
+    except SQLAlchemyError as exc:  # connection/operational errors: say which store failed
+        raise _fail(f"store {url}: {exc}") from None
     import uvicorn
 
     from lmrec.service.api import create_app

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.data.containers import Interactions
+from lmrec.data.containers import Interactions, Sequences
 from lmrec.data.errors import DataError
 from lmrec.index.base import VectorIndex, build_index
 from lmrec.models.base import Query, QueryBatch, Ranking, TopItems, rank_rows
@@ -168,8 +168,11 @@ class ZeroShotTextRecommender(FittedModel):
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
         """(row, item, weight) of the last ``window`` items of every history, most recent = 1."""
         hist = batch.histories.truncate(self.config.window)
-        weights = np.power(self.config.decay, hist.steps_back()).astype(np.float32)
-        return hist.row_ids(), hist.items, weights
+        return hist.row_ids(), hist.items, self._recency(hist)
+
+    def _recency(self, hist: Sequences) -> npt.NDArray[np.float32]:
+        """For every history element, ``decay ** steps back`` (the most recent item = 1)."""
+        return np.power(self.config.decay, hist.steps_back()).astype(np.float32)
 
     def user_vectors(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         """Unit-length recency-weighted mean of each history's item embeddings (0 if empty)."""
@@ -214,10 +217,16 @@ class ZeroShotTextRecommender(FittedModel):
         if len(emb) ** 2 * 4 <= self.config.similarity_budget_mb * 2**20:
             if self._sims is None:
                 self._sims = maxsim.similarity_rows(emb)
-            width = self.config.max_window
+            weights, ends = self._recency(hist), hist.indptr
             rows = [
-                maxsim.scores_from_rows(self._sims, h, self._weights(len(h)), width, share)
-                for h in (hist[r] for r in range(len(batch)))
+                maxsim.scores_from_rows(
+                    self._sims,
+                    hist[r],
+                    weights[ends[r] : ends[r + 1]],
+                    self.config.max_window,
+                    share,
+                )
+                for r in range(len(batch))
             ]
             return rank_rows(np.stack(rows) + self.prior, k, exclude)
         if self.config.pooling != "mean-max":
@@ -226,19 +235,14 @@ class ZeroShotTextRecommender(FittedModel):
             self._neighbours = maxsim.NeighbourLists.build(emb, self.config.neighbours)
         means = (1.0 - share) * (self.user_vectors(batch) @ emb.T) + self.prior
         narrow = batch.histories.truncate(min(self.config.window, self.config.max_window))
+        weights, ends = self._recency(narrow), narrow.indptr
         out: list[TopItems] = []
         for row in range(len(batch)):
-            items = narrow[row]
-            query = maxsim.MeanMaxQuery(
-                means[row], items, self._weights(len(items)), exclude[row], k
-            )
+            recent = weights[ends[row] : ends[row + 1]]
+            query = maxsim.MeanMaxQuery(means[row], narrow[row], recent, exclude[row], k)
             best, scores_row, _ = maxsim.exact_top_k(query, emb, self._neighbours, share)
             out.append((best, scores_row))
         return out
-
-    def _weights(self, length: int) -> npt.NDArray[np.float32]:
-        """Recency weights of a history of ``length`` items, oldest first (most recent = 1)."""
-        return np.power(self.config.decay, np.arange(length)[::-1]).astype(np.float32)
 
     def _max_sim(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         """Per item, the best recency-weighted similarity to one of the last ``max_window`` items."""
@@ -251,7 +255,7 @@ class ZeroShotTextRecommender(FittedModel):
         weight = np.zeros((len(batch), width), dtype=np.float32)
         present = np.zeros((len(batch), width), dtype=bool)
         padded[rows, pos] = hist.items
-        weight[rows, pos] = np.power(self.config.decay, hist.steps_back())
+        weight[rows, pos] = self._recency(hist)
         present[rows, pos] = True
         sims = np.einsum("bwd,nd->bwn", emb[padded], emb, optimize=True) * weight[:, :, None]
         sims[~present] = -np.inf

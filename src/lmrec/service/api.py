@@ -7,6 +7,7 @@ validation errors keep FastAPI's 422 format (``detail`` lists each failing locat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.service.engine import Invalid, RecommendService, ServiceError
+from lmrec.service.engine import Invalid, RecommendQuery, RecommendService, ServiceError
 
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
 Id = Field(min_length=1, max_length=128)
@@ -114,28 +115,15 @@ def create_app(service: RecommendService) -> FastAPI:
     @app.post("/recommend", response_model=RecommendResponse)
     async def recommend(req: RecommendRequest) -> Response:
         """Top-k items for a stored user, an ad-hoc history of item ids, or a free text."""
-        args = (req.user_id, req.history, req.text, req.k, req.exclude, req.exclude_history)
+        query = RecommendQuery(**req.model_dump())
         if req.text or req.explain:  # encoder / explanation work: off the event loop
-            result = await run_in_threadpool(service.recommend, *args, req.explain)
+            result = await run_in_threadpool(service.recommend, query)
         else:  # read the history, queue the scoring job, await it without holding a thread
-            pending = service.start(*args)
+            pending = service.start(query)
             assert pending.job is not None
             best, scores = await asyncio.wrap_future(pending.job.future)
             result = service.complete(pending, best, scores)
-        body = {
-            "user_id": result.user_id,
-            "model": result.model,
-            "history_length": result.history_length,
-            "items": [
-                {
-                    "item_id": r.item_id,
-                    "title": r.title,
-                    "score": r.score,
-                    "explanation": r.explanation,
-                }
-                for r in result.items
-            ],
-        }
+        body = dataclasses.asdict(result)  # RecommendResult has RecommendResponse's fields
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     @app.post("/feedback", response_model=FeedbackResponse)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,19 @@ class Invalid(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+@dataclass(frozen=True)
+class RecommendQuery:
+    """What ``/recommend`` asks: a stored user, an ad-hoc history of item ids, or free text."""
+
+    user_id: str | None = None
+    history: list[str] | None = None
+    text: list[str] | None = None
+    k: int | None = None  # None: 10, or max_k when that is smaller
+    exclude: list[str] = field(default_factory=list)
+    exclude_history: bool = True
+    explain: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,54 +146,36 @@ class RecommendService:
         self.store.close()
 
     def title(self, item_id: str) -> str:
-        return self.dataset.title(item_id)
+        return self._titles[self.items.index(item_id)]
 
     # -- recommend ----------------------------------------------------------------------------
 
-    def recommend(
-        self,
-        user_id: str | None = None,
-        history: list[str] | None = None,
-        text: list[str] | None = None,
-        k: int | None = None,
-        exclude: list[str] | None = None,
-        exclude_history: bool = True,
-        explain: bool = False,
-    ) -> RecommendResult:
+    def recommend(self, query: RecommendQuery) -> RecommendResult:
         """Validate, read the history, score (waiting for the batch) and describe the top k."""
-        pending = self.start(user_id, history, text, k, exclude, exclude_history, explain)
+        pending = self.start(query)
         if pending.result is not None:
             return pending.result
         assert pending.job is not None
         best, scores = pending.job.future.result(timeout=60)
         return self.complete(pending, best, scores)
 
-    def start(
-        self,
-        user_id: str | None = None,
-        history: list[str] | None = None,
-        text: list[str] | None = None,
-        k: int | None = None,
-        exclude: list[str] | None = None,
-        exclude_history: bool = True,
-        explain: bool = False,
-    ) -> Pending:
+    def start(self, query: RecommendQuery) -> Pending:
         """Everything up to queuing the scoring job (raises :class:`ServiceError` on bad input).
 
         Free-text queries are answered here directly (``Pending.result``).
         """
+        user_id, exclude, exclude_history = query.user_id, query.exclude, query.exclude_history
         lim = self.limits
-        k = min(10, lim.max_k) if k is None else k
+        k = min(10, lim.max_k) if query.k is None else query.k
         if not 1 <= k <= lim.max_k:
             raise Invalid(f"k must be between 1 and {lim.max_k}, got {k}", "k")
-        exclude = exclude or []
         if len(exclude) > lim.max_exclude:
             raise Invalid(
                 f"at most {lim.max_exclude} excluded items, got {len(exclude)}", "exclude"
             )
-        items = self._resolve_history(user_id, history)
-        if text:
-            found = self._recommend_text(user_id, items, text, k, exclude, exclude_history)
+        items = self._resolve_history(user_id, query.history)
+        if query.text:
+            found = self._recommend_text(user_id, items, query.text, k, exclude, exclude_history)
             return Pending(user_id, items, False, result=found)
         if not items:
             raise Invalid(
@@ -198,7 +193,7 @@ class RecommendService:
         job = self.batcher.submit(
             user, idx, np.fromiter(banned, dtype=np.int64, count=len(banned)), k
         )
-        return Pending(user_id, items, explain, job=job)
+        return Pending(user_id, items, query.explain, job=job)
 
     def complete(
         self, pending: Pending, best: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]
@@ -269,7 +264,7 @@ class RecommendService:
         return RecommendResult(
             user_id,
             tuple(
-                Recommended(i, self._titles[self.items.index(i)], s, n)
+                Recommended(i, self.title(i), s, n)
                 for i, s, n in zip(ids, scores, notes, strict=True)
             ),
             len(history),

@@ -229,13 +229,6 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def has_user(self, user_id: str) -> bool:
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(schema.users.c.user_id).where(schema.users.c.user_id == user_id)
-            ).first()
-        return found is not None
-
     def history(self, user_id: str, limit: int) -> list[str] | None:
         """The user's last ``limit`` items, oldest first; ``None`` for an unknown user.
 
@@ -285,7 +278,7 @@ class Store:
         return [(r.item_id, r.title) for r in rows]
 
     def random_users(self, limit: int) -> list[str]:
-        """Some user ids with histories (dataset users first), for the web page's picker."""
+        """The first ``limit`` user ids in id (string) order, for the web page's picker."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(schema.users.c.user_id).order_by(schema.users.c.user_id).limit(limit)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 
 
@@ -76,3 +78,22 @@ def test_config_errors_name_the_file_and_key(data_dir: Path, tmp_path: Path) -> 
     assert result.exit_code == 2 and "--model" in result.output
     result = run_cli(data_dir, "evaluate -d ml-100k -m sasrec --set train.epochs")
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_textseq_modes_are_cli_options(data_dir: Path, tmp_path: Path) -> None:
+    """Pretrain, then fine-tune only the adapter from the checkpoint, all through `lmrec train`."""
+    pytest.importorskip("torch")
+    tiny = "--set hidden_size=8 --set layers=1 --set max_len=10 --set train.epochs=1"
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    result = run_cli(data_dir, f"train -d ml-100k -m textseq {tiny} -o {source}")
+    assert result.exit_code == 0, result.output
+    result = run_cli(
+        data_dir,
+        f"train -d ml-100k -m textseq --set pretrained={source} --set tune=adapter "
+        f"--set train.epochs=1 -o {tuned}",
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((tuned / "results.json").read_text())["provenance"]["model_config"]
+    assert config["tune"] == "adapter" and config["hidden_size"] == 8  # architecture of the source
+    result = run_cli(data_dir, f"train -d ml-100k -m textseq --set tune=none -o {tmp_path / 'x'}")
+    assert result.exit_code == 2 and "needs `pretrained`" in result.output

@@ -17,8 +17,10 @@ from text_helpers import TrigramEncoder, tiny_catalog
 MODELS = available_models()
 # trained models: tiny networks and few epochs (their accuracy is tested in test_sequential.py)
 QUICK: dict[str, dict[str, object]] = {
-    name: {"hidden_size": 8, "max_len": 8, "train": {"epochs": 3}} for name in ("sasrec", "gru4rec")
+    name: {"hidden_size": 8, "max_len": 8, "train": {"epochs": 3}}
+    for name in ("sasrec", "gru4rec", "textseq")
 }
+QUICK["ensemble"] = {"members": [{"model": "pop"}, {"model": "itemknn", "weight": 2.0}]}
 
 
 @pytest.fixture

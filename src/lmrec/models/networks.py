@@ -19,9 +19,9 @@ from torch import nn
 class SequenceNetwork(nn.Module):
     """Base: an item embedding table (row 0 = padding) tied to the output layer."""
 
-    def __init__(self, n_items: int, hidden: int) -> None:
+    def __init__(self, n_items: int, hidden: int, ids: bool = True) -> None:
         super().__init__()
-        self.items = nn.Embedding(n_items + 1, hidden, padding_idx=0)
+        self.items = nn.Embedding(n_items + 1 if ids else 1, hidden, padding_idx=0)
         nn.init.normal_(self.items.weight, std=1.0 / math.sqrt(hidden))
         with torch.no_grad():
             self.items.weight[0].zero_()
@@ -116,9 +116,16 @@ class SASRecNetwork(SequenceNetwork):
     """
 
     def __init__(
-        self, n_items: int, hidden: int, layers: int, heads: int, dropout: float, max_len: int
+        self,
+        n_items: int,
+        hidden: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        max_len: int,
+        ids: bool = True,
     ) -> None:
-        super().__init__(n_items, hidden)
+        super().__init__(n_items, hidden, ids)
         self.max_len = max_len
         self.positions = nn.Embedding(max_len, hidden)
         nn.init.normal_(self.positions.weight, std=1.0 / math.sqrt(hidden))
@@ -133,7 +140,7 @@ class SASRecNetwork(SequenceNetwork):
             raise ValueError(f"sequence width {w} exceeds max_len {self.max_len}")
         valid = inputs > 0
         pos = torch.arange(self.max_len - w, self.max_len, device=inputs.device)
-        x = self.items(inputs) * self.scale + self.positions(pos)[None]
+        x = self.lookup(inputs) + self.positions(pos)[None]
         x = self.drop(x) * valid[..., None]
         # query i may read key j ≤ i that is an item; padding queries read only themselves.
         causal = torch.ones(w, w, dtype=torch.bool, device=inputs.device).tril()
@@ -145,6 +152,11 @@ class SASRecNetwork(SequenceNetwork):
         for block in self.blocks:
             x = block(x, bias[:, None])
         out: torch.Tensor = self.norm(x)
+        return out
+
+    def lookup(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Input vectors of item indices (row 0 = padding); text networks override this."""
+        out: torch.Tensor = self.items(inputs) * self.scale
         return out
 
 

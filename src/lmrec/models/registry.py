@@ -27,10 +27,12 @@ class ModelSpec:
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
+    from lmrec.models.fusion import RankFusion, RankFusionConfig
     from lmrec.models.itemknn import ItemKNN, ItemKNNConfig
     from lmrec.models.popularity import Popularity, PopularityConfig
     from lmrec.models.random import RandomConfig, RandomScores
     from lmrec.models.sequential import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
+    from lmrec.models.textseq import TextSeqRec, TextSeqRecConfig
     from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 
     specs = [
@@ -62,6 +64,21 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "GRU4Rec, recurrent network over the item sequence, softmax cross-entropy (torch)",
             GRU4RecConfig,
             GRU4Rec,
+            trained=True,
+        ),
+        ModelSpec(
+            "textseq",
+            "TextSeqRec, Transformer over adapted text embeddings (transfer, few-shot, "
+            "distillation; torch)",
+            TextSeqRecConfig,
+            TextSeqRec,
+            trained=True,
+        ),
+        ModelSpec(
+            "ensemble",
+            "weighted reciprocal rank fusion of registered models (config: members)",
+            RankFusionConfig,
+            RankFusion,
             trained=True,
         ),
     ]

@@ -8,7 +8,7 @@ imported only when a model is fitted, scored or loaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from lmrec.models.networks import SequenceNetwork
-    from lmrec.training.trainer import TrainReport
+    from lmrec.models.textseq import TextSeqRecConfig
+    from lmrec.training.trainer import Distillation, TrainReport
 
 
 class SASRecConfig(BaseModel):
@@ -60,30 +61,38 @@ class SequenceModel(FittedModel):
     name: ClassVar[str] = "sequence"
     config_type: ClassVar[type[BaseModel]] = BaseModel
     trains_with_validation: ClassVar[bool] = True
-    config: SASRecConfig | GRU4RecConfig
+    config: SASRecConfig | GRU4RecConfig | TextSeqRecConfig
 
     def __init__(self, context: ModelContext | None = None) -> None:
         # subclasses take (config, context) and set self.config first
         self.progress = context.progress if context else False
         self.net: SequenceNetwork | None = None
         self.report: TrainReport | None = None
+        self.saved_training: dict[str, Any] | None = None  # the training log of a loaded model
 
     def build_network(self, n_items: int) -> SequenceNetwork:
         raise NotImplementedError
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> SequenceModel:
+        import torch
+
+        state = FittedState.from_train(train)
+        self._state = state
+        torch.manual_seed(self.config.train.seed)
+        self.net = self.build_network(len(state.item_vocab))
+        self.report = self.train_network(valid)
+        return self
+
+    def train_network(
+        self, valid: EvalCases | None, distill: Distillation | None = None
+    ) -> TrainReport:
+        """Train ``self.net`` on the fitted histories, early-stopping on ``valid`` when given."""
         from lmrec.metrics.evaluate import evaluate
         from lmrec.training.batches import TrainingRows
         from lmrec.training.trainer import Trainer
 
-        state = FittedState.from_train(train)
-        self._state = state
-        import torch
-
-        torch.manual_seed(self.config.train.seed)
-        self.net = self.build_network(len(state.item_vocab))
         rows = TrainingRows.from_sequences(
-            state.histories, self.config.max_len, self.config.train.windows
+            self.fitted_state().histories, self.config.max_len, self.config.train.windows
         )
 
         def validate() -> float:
@@ -91,8 +100,7 @@ class SequenceModel(FittedModel):
             return evaluate(self, valid, ks=(10,)).value("ndcg@10")
 
         trainer = Trainer(self.config.train, self.progress)
-        self.report = trainer.fit(self.net, rows, validate if valid is not None else None)
-        return self
+        return trainer.fit(self.network(), rows, validate if valid is not None else None, distill)
 
     def score(self, batch: QueryBatch, chunk: int = 512) -> npt.NDArray[np.float32]:
         import torch
@@ -119,28 +127,40 @@ class SequenceModel(FittedModel):
         return self.net
 
     def save(self, directory: Path) -> None:
-        tensors = {f"net.{k}": v.cpu().numpy() for k, v in self.network().state_dict().items()}
+        tensors = {
+            **{f"net.{k}": v.cpu().numpy() for k, v in self.network().state_dict().items()},
+            **self.extra_tensors(),
+        }
         config = self.config.model_dump()
         if self.report is not None:
             config = {**config, "_training": self.report.to_json()}
         save_state(directory, self.fitted_state(), self.name, config, tensors)
 
+    def extra_tensors(self) -> dict[str, npt.NDArray[Any]]:
+        """Arrays besides the network's state a checkpoint needs (none for ID models)."""
+        return {}
+
     @classmethod
     def load(cls, directory: Path) -> Self:
         """Rebuild a saved model from ``directory`` (no training data needed)."""
-        import torch
-
         state, config, tensors = load_state(directory, cls.name)
-        config.pop("_training", None)
+        training = config.pop("_training", None)
         model = cls(cls.config_type.model_validate(config))  # type: ignore[arg-type]
         model._state = state
-        net = model.build_network(len(state.item_vocab))
+        model.net = model.restore_network(len(state.item_vocab), tensors)
+        model.net.eval()
+        model.saved_training = training
+        return model
+
+    def restore_network(self, n_items: int, tensors: dict[str, Any]) -> SequenceNetwork:
+        """The network with the weights of a checkpoint's ``net.*`` tensors."""
+        import torch
+
+        net = self.build_network(n_items)
         net.load_state_dict(
             {k[4:]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("net.")}
         )
-        net.eval()
-        model.net = net
-        return model
+        return net
 
 
 class SASRec(SequenceModel):

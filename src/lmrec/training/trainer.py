@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Distillation:
+    """Knowledge distillation from a trained teacher over the same item vocabulary: the loss is
+    ``(1 - weight) · CE(labels) + weight · T² · KL(teacher ‖ student)`` on logits divided by
+    ``temperature`` (Hinton et al., 2015)."""
+
+    teacher: SequenceNetwork
+    weight: float = 0.5
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
 class EpochLog:
     """One epoch: mean training loss, validation metric, training and validation seconds."""
 
@@ -76,8 +87,10 @@ def next_item_loss(
     targets: torch.Tensor,
     config: TrainConfig,
     generator: torch.Generator,
+    distill: Distillation | None = None,
 ) -> torch.Tensor:
-    """Mean softmax cross-entropy of the next item over positions with a target."""
+    """Mean softmax cross-entropy of the next item over positions with a target (blended with the
+    teacher's KL divergence when ``distill`` is given)."""
     import torch
     import torch.nn.functional as F
 
@@ -87,7 +100,22 @@ def next_item_loss(
     t = targets[where] - 1
     table = net.item_table()
     if config.loss == "ce":
-        return F.cross_entropy(h @ table.T, t)
+        logits = h @ table.T
+        loss = F.cross_entropy(logits, t)
+        if distill is None:
+            return loss
+        with torch.no_grad():
+            teacher = distill.teacher(inputs)[where] @ distill.teacher.item_table().T
+        temp = distill.temperature
+        kl = F.kl_div(
+            F.log_softmax(logits / temp, dim=-1),
+            F.log_softmax(teacher / temp, dim=-1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        return (1.0 - distill.weight) * loss + distill.weight * temp * temp * kl
+    if distill is not None:
+        raise ValueError("distillation needs train.loss='ce' (the teacher's full distribution)")
     n_items = table.shape[0]
     negatives = torch.randint(
         n_items, (config.negatives,), generator=generator, device=table.device
@@ -123,7 +151,9 @@ class Trainer:
         net: SequenceNetwork,
         rows: TrainingRows,
         validate: Callable[[], float] | None = None,
+        distill: Distillation | None = None,
     ) -> TrainReport:
+        """Train the parameters of ``net`` that require gradients (frozen ones stay as they are)."""
         import torch
         from tqdm.auto import tqdm
 
@@ -137,7 +167,12 @@ class Trainer:
         net.to(device)
         rng = np.random.default_rng(cfg.seed)
         generator = torch.Generator(device).manual_seed(cfg.seed + 1)
-        optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        params = [p for p in net.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the network has no trainable parameter")
+        if distill is not None:
+            distill.teacher.to(device).eval()
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         total_steps = cfg.epochs * math.ceil(len(rows) / cfg.batch_size)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, cfg, total_steps)
@@ -160,11 +195,12 @@ class Trainer:
                     torch.from_numpy(targets).to(device),
                     cfg,
                     generator,
+                    distill,
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
                 scheduler.step()
                 total += loss.item()

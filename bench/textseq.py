@@ -1,0 +1,336 @@
+"""Benchmark: TextSeqRec (issue 5) in every mode, one table and two plots.
+
+Parts (each trains on 2 CPU cores within a wall-time budget, early-stopping on validation only):
+
+- ``indomain``: ML-1M leave-one-out; SASRec and TextSeqRec (text + ID) with the same budget;
+- ``pretrain``: TextSeqRec text-only on ML-1M (the source of transfer and the ML-1M single-domain
+  model of the joint comparison);
+- ``zeroshot``: the ML-1M model applied to Amazon Games unchanged, next to lmrec's zero-shot text
+  recommender and their rank-fusion ensemble (LLMRank 20 candidates, ``games-6k.random``);
+- ``fewshot``: 1/5/10/100% of Games users; pretrained + adapter (and + LoRA at 5%) vs the same
+  architecture from scratch;
+- ``joint``: one model on ML-1M + Games, evaluated on each;
+- ``distill``: a one-layer, narrower student of the ML-1M in-domain model.
+
+Figures accumulate in ``WORK/results.json`` (a part is skipped when its figures exist; --redo
+reruns it); ``bench/textseq_report.py`` prints the table and writes the plots, and runs at the end.
+
+  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/textseq.py --work runs/textseq
+  ... --parts zeroshot fewshot --fewshot-minutes 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmrec.data.containers import Dataset
+from lmrec.data.joint import combine
+from lmrec.data.registry import load_dataset
+from lmrec.experiment import Prepared, ProtocolChoice, context_for, prepare
+from lmrec.metrics.evaluate import evaluate
+from lmrec.models.base import Recommender
+from lmrec.models.registry import create_model
+from lmrec.protocols.base import EvalCases
+from lmrec.text.templates import default_template
+
+LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
+GAMES = "amazon-games"
+
+
+class Bench:
+    """Shared state of one benchmark run: data, budgets, the results file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work: Path = args.work
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.file = self.work / "results.json"
+        self.results: dict[str, Any] = (
+            json.loads(self.file.read_text()) if self.file.exists() else {}
+        )
+        self.rng = np.random.default_rng(args.seed)
+        self._data: dict[str, Prepared] = {}
+
+    def todo(self, key: str) -> bool:
+        """Whether ``key`` still needs running (no figures yet, or --redo)."""
+        return key not in self.results or bool(self.args.redo)
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self.results[key] = value
+        self.file.write_text(json.dumps(self.results, indent=2))
+        print(f"  {key}: {json.dumps(value)}", flush=True)
+
+    def prepared(self, name: str, protocol: str = "loo") -> Prepared:
+        key = f"{name}:{protocol}"
+        if key not in self._data:
+            file = {"ml-1m": "ml-1m-full.random", GAMES: "games-6k.random"}[name]
+            choice = ProtocolChoice(
+                protocol, self.args.llmrank_dir / file if protocol != "loo" else None
+            )
+            self._data[key] = prepare(load_dataset(name, download=False), choice)
+        return self._data[key]
+
+    def sample(self, cases: EvalCases, n: int, salt: int) -> EvalCases:
+        """A fixed random subset of ``n`` cases (all when n ≥ len)."""
+        if n >= len(cases):
+            return cases
+        rows = np.sort(np.random.default_rng(self.args.seed + salt).choice(len(cases), n, False))
+        return cases.select(rows)
+
+    def evals(self, name: str) -> dict[str, EvalCases]:
+        """Test cases of the dataset: LOO full ranking (Games: a fixed user sample) and LLMRank-20."""
+        loo = self.prepared(name).split.test
+        if name == GAMES:
+            loo = self.sample(loo, self.args.games_test_users, 1)
+        return {"loo": loo, "llmrank": self.prepared(name, "llmrank-20").cases}
+
+    def valid(self, name: str) -> EvalCases:
+        cases = self.prepared(name).split.valid
+        return self.sample(cases, self.args.valid_users, 2) if name == GAMES else cases
+
+    def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:
+        train = {**config.get("train", {}), "max_minutes": minutes, "threads": self.args.threads}
+        return {**config, "train": train}
+
+
+def measure(model: Recommender, evals: dict[str, EvalCases]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for label, cases in evals.items():
+        m = evaluate(model, cases, ks=(10, 20)).as_dict()
+        out[f"{label}_ndcg@10"] = m["ndcg@10"]
+        out[f"{label}_hr@10"] = m["hr@10"]
+        out[f"{label}_users"] = len(cases)
+    return out
+
+
+def fit(
+    bench: Bench,
+    dataset: Dataset,
+    prepared: Prepared,
+    model: str,
+    config: dict[str, Any],
+    train_rows: np.ndarray | None = None,
+    valid: EvalCases | None = None,
+    save: str | None = None,
+) -> tuple[Recommender, dict[str, Any]]:
+    """Fit ``model`` on the split's training data (or the rows ``train_rows`` of it)."""
+    train = prepared.split.train
+    if train_rows is not None:
+        train = train.select(train_rows)
+    built = create_model(model, config, context_for(dataset, progress=bench.args.progress))
+    start = time.perf_counter()
+    if getattr(built, "trains_with_validation", False):
+        built.fit(train, valid)  # type: ignore[call-arg]
+    else:
+        built.fit(train)
+    info: dict[str, Any] = {"train_s": round(time.perf_counter() - start, 1)}
+    report_ = getattr(built, "report", None)
+    if report_ is not None:
+        info.update(
+            epochs=len(report_.epochs), best_epoch=report_.best_epoch, stopped=report_.stopped
+        )
+    if hasattr(built, "parameter_counts"):
+        trainable, total = built.parameter_counts()
+        info.update(trainable=trainable, params=total, trainable_share=trainable / total)
+    if save:
+        built.save(bench.work / save)  # type: ignore[attr-defined]
+    return built, info
+
+
+def part_indomain(bench: Bench) -> None:
+    p = bench.prepared("ml-1m")
+    minutes = bench.args.ml1m_minutes
+    runs = {
+        "sasrec": ("sasrec", {}),
+        "textseq": ("textseq", {"ids": True, "train": {"lr": 3e-3}}),
+    }
+    for label, (model, config) in runs.items():
+        key = f"indomain/{label}"
+        if not bench.todo(key):
+            continue
+        built, info = fit(
+            bench,
+            p.dataset,
+            p,
+            model,
+            bench.budget(config, minutes),
+            None,
+            p.split.valid,
+            f"ml1m-{label}",
+        )
+        bench.save(key, {**info, **measure(built, bench.evals("ml-1m"))})
+
+
+def part_pretrain(bench: Bench) -> None:
+    if not bench.todo("pretrain/ml-1m"):
+        return
+    p = bench.prepared("ml-1m")
+    config = bench.budget({"ids": False}, bench.args.pretrain_minutes)
+    built, info = fit(bench, p.dataset, p, "textseq", config, None, p.split.valid, "ml1m-text")
+    bench.save("pretrain/ml-1m", {**info, **measure(built, bench.evals("ml-1m"))})
+
+
+def part_zeroshot(bench: Bench) -> None:
+    p = bench.prepared(GAMES)
+    source = str(bench.work / "ml1m-text")
+    transfer = {"pretrained": source, "tune": "none"}
+    runs: dict[str, tuple[str, dict[str, Any]]] = {
+        "zeroshot (lmrec text)": ("zeroshot", {}),
+        "textseq ML-1M→Games": ("textseq", transfer),
+        "textseq, no re-centring": ("textseq", {**transfer, "recenter": False}),
+        "ensemble (RRF of both)": (
+            "ensemble",
+            {"members": [{"model": "textseq", "config": transfer}, {"model": "zeroshot"}]},
+        ),
+    }
+    for label, (model, config) in runs.items():
+        key = f"zeroshot/{label}"
+        if not bench.todo(key):
+            continue
+        built, info = fit(bench, p.dataset, p, model, config)
+        bench.save(key, {**info, **measure(built, bench.evals(GAMES))})
+
+
+def part_fewshot(bench: Bench) -> None:
+    p = bench.prepared(GAMES)
+    train = p.split.train
+    users = np.unique(train.users)
+    source = str(bench.work / "ml1m-text")
+    for fraction in bench.args.fractions:
+        chosen = np.random.default_rng(bench.args.seed + 3).choice(
+            users, max(1, round(fraction * len(users))), replace=False
+        )
+        rows = np.flatnonzero(np.isin(train.users, chosen))
+        minutes = bench.args.full_minutes if fraction >= 1 else bench.args.fewshot_minutes
+        runs: dict[str, dict[str, Any]] = {
+            "pretrained+adapter": {"pretrained": source, "tune": "adapter"},
+            "scratch": {"ids": False},
+        }
+        if fraction == 0.05:
+            runs["pretrained+adapter+lora"] = {"pretrained": source, "tune": "adapter+lora"}
+        for label, config in runs.items():
+            key = f"fewshot/{fraction:g}/{label}"
+            if not bench.todo(key):
+                continue
+            config = bench.budget(config, minutes)
+            built, info = fit(bench, p.dataset, p, "textseq", config, rows, bench.valid(GAMES))
+            info.update(fraction=fraction, train_users=len(chosen))
+            bench.save(key, {**info, **measure(built, bench.evals(GAMES))})
+
+
+def part_joint(bench: Bench) -> None:
+    ml, games = bench.prepared("ml-1m").dataset, bench.prepared(GAMES).dataset
+    if bench.todo("joint/train"):
+        texts = [
+            default_template(ds.name, ds.catalog).render(ds.catalog, ds.interactions.item_vocab.ids)  # type: ignore[arg-type]
+            for ds in (ml, games)
+        ]
+        joint = combine([ml, games], texts)
+        p = prepare(joint, ProtocolChoice("loo"))
+        valid = bench.sample(
+            p.split.valid, bench.args.valid_users + len(ml.interactions.user_vocab), 4
+        )
+        config = bench.budget({"ids": False}, bench.args.joint_minutes)
+        _, info = fit(bench, joint, p, "textseq", config, None, valid, "joint")
+        bench.save("joint/train", info)
+    for name in ("ml-1m", GAMES):
+        key = f"joint/{name}"
+        if not bench.todo(key):
+            continue
+        p = bench.prepared(name)
+        attach = {"pretrained": str(bench.work / "joint"), "tune": "none", "recenter": False}
+        built, info = fit(bench, p.dataset, p, "textseq", attach)
+        bench.save(key, {**info, **measure(built, bench.evals(name))})
+
+
+def users_per_second(model: Recommender, cases: EvalCases) -> float:
+    from lmrec.models.base import QueryBatch
+
+    batch = QueryBatch(cases.users, cases.histories)
+    model.score(QueryBatch(cases.users[:64], cases.histories.take(np.arange(64))))  # warm-up
+    start = time.perf_counter()
+    model.score(batch)
+    return len(cases) / (time.perf_counter() - start)
+
+
+def part_distill(bench: Bench) -> None:
+    from lmrec.models.textseq import TextSeqRec
+
+    p = bench.prepared("ml-1m")
+    test = bench.evals("ml-1m")
+    teacher_dir = bench.work / "ml1m-textseq"
+    if bench.todo("distill/teacher"):
+        teacher = TextSeqRec.load(teacher_dir)
+        bench.save(
+            "distill/teacher",
+            {
+                "users_per_s": users_per_second(teacher, p.split.test),
+                "params": teacher.parameter_counts()[1],
+                **measure(teacher, test),
+            },
+        )
+    student = {"hidden_size": 32, "layers": 1, "max_len": 50, "ids": True}
+    runs = {
+        "student (KL + labels)": {**student, "teacher": str(teacher_dir)},
+        "student, labels only": student,
+    }
+    for label, config in runs.items():
+        key = f"distill/{label}"
+        if not bench.todo(key):
+            continue
+        config = bench.budget(config, bench.args.student_minutes)
+        built, info = fit(bench, p.dataset, p, "textseq", config, None, p.split.valid)
+        info["users_per_s"] = users_per_second(built, p.split.test)
+        bench.save(key, {**info, **measure(built, test)})
+
+
+STEPS: dict[str, Callable[[Bench], None]] = {
+    "indomain": part_indomain,
+    "pretrain": part_pretrain,
+    "zeroshot": part_zeroshot,
+    "fewshot": part_fewshot,
+    "joint": part_joint,
+    "distill": part_distill,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("runs/textseq"))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
+    parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
+    parser.add_argument("--ml1m-minutes", type=float, default=7.0)
+    parser.add_argument("--pretrain-minutes", type=float, default=7.0)
+    parser.add_argument("--fewshot-minutes", type=float, default=1.0)
+    parser.add_argument("--full-minutes", type=float, default=2.5)
+    parser.add_argument("--joint-minutes", type=float, default=5.0)
+    parser.add_argument("--student-minutes", type=float, default=3.0)
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.05, 0.1, 1.0])
+    parser.add_argument("--games-test-users", type=int, default=10_000)
+    parser.add_argument("--valid-users", type=int, default=3_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args()
+    bench = Bench(args)
+    for part in args.parts:
+        print(f"== {part}", flush=True)
+        start = time.perf_counter()
+        STEPS[part](bench)
+        print(f"== {part} done in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+    from textseq_report import report  # read at the end, so it may be edited during a run
+
+    report(bench.results, bench.work)
+
+
+if __name__ == "__main__":
+    main()

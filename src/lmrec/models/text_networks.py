@@ -1,0 +1,150 @@
+"""Torch networks of the text-based sequence model :class:`~lmrec.models.textseq.TextSeqRec`.
+
+Items enter as frozen text vectors (one row per item, from a sentence encoder). A trainable
+:class:`MoEAdapter` maps them into the Transformer's space; the same adapted vectors are the inputs
+of the sequence encoder and the output table the next item is scored against, so an item never seen
+in training is scorable as soon as it has text. Follows the conventions of
+:mod:`lmrec.models.networks` (indices shifted by one, 0 = padding, left padding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmrec.models.networks import FastDropout, SASRecNetwork, TransformerBlock
+
+
+class MoEAdapter(nn.Module):
+    """Parametric whitening and a mixture-of-experts projection (UniSRec, Hou et al., KDD 2022).
+
+    Expert ``e`` maps a text vector ``x`` to ``(x - b_e) W_e``; a softmax gate over ``x`` mixes the
+    experts. The biases start at the mean text vector (the centring of whitening) and the weights
+    are scaled so that adapted vectors start with about unit variance per coordinate.
+    """
+
+    def __init__(self, text: torch.Tensor, hidden: int, experts: int, dropout: float) -> None:
+        super().__init__()
+        dim = text.shape[1]
+        mean = text.mean(0) if len(text) else torch.zeros(dim)
+        spread = float((text - mean).norm(dim=1).mean()) if len(text) else 1.0
+        self.experts, self.hidden = experts, hidden
+        self.bias = nn.Parameter(mean.repeat(experts, 1))
+        # Small weights times a fixed gain: Adam moves each weight by about lr per step, so
+        # weights of size ~1/sqrt(dim) learn at the pace of an embedding table, while the gain
+        # gives adapted vectors about unit variance per coordinate (a mean of `experts`
+        # projections has 1/experts of one's variance).
+        self.weight = nn.Parameter(torch.randn(experts, dim, hidden) / math.sqrt(dim))
+        # a buffer, so a transferred model keeps its source's gain
+        self.register_buffer("gain", torch.tensor(math.sqrt(dim * experts) / max(spread, 1e-3)))
+        self.gate = nn.Linear(dim, experts, bias=False)
+        nn.init.zeros_(self.gate.weight)  # uniform mixture at the start
+        self.drop = FastDropout(dropout)
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        """``(n, text_dim)`` → ``(n, hidden)``."""
+        x = self.drop(text)
+        projected = torch.einsum("nd,edh->neh", x, self.weight)
+        shift = torch.einsum("ed,edh->eh", self.bias, self.weight)
+        gate = torch.softmax(self.gate(x), dim=-1)
+        mixed = (gate[..., None] * (projected - shift[None])).sum(1)
+        gain = self.gain
+        assert isinstance(gain, torch.Tensor)
+        out: torch.Tensor = mixed * gain
+        return out
+
+    def recentre(self, offset: torch.Tensor) -> None:
+        """Move every whitening bias by ``offset`` (new catalogue mean − old one)."""
+        with torch.no_grad():
+            self.bias.add_(offset[None])
+
+
+class TextSeqNetwork(SASRecNetwork):
+    """SASRec's causal Transformer over adapted text vectors, optionally plus item-ID embeddings.
+
+    With ``temperature > 0`` scores are cosine similarities divided by the temperature (as in
+    UniSRec); with 0 they are dot products (as in SASRec).
+    """
+
+    def __init__(
+        self,
+        text: torch.Tensor,
+        hidden: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        max_len: int,
+        experts: int,
+        ids: bool,
+        temperature: float,
+    ) -> None:
+        super().__init__(len(text), hidden, layers, heads, dropout, max_len, ids)
+        self.use_ids = ids
+        self.temperature = temperature
+        self.adapter = MoEAdapter(text, hidden, experts, dropout)
+        self.register_buffer("text", text.float(), persistent=False)
+
+    def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
+        """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
+        real = indices > 0
+        out: torch.Tensor = self.adapter(self.text_vectors()[(indices - 1).clamp(min=0)])
+        if self.use_ids:
+            out = out + self.items(indices) * self.scale
+        return out * real[:, None]
+
+    def text_vectors(self) -> torch.Tensor:
+        text = self.text
+        assert isinstance(text, torch.Tensor)
+        return text
+
+    def lookup(self, inputs: torch.Tensor) -> torch.Tensor:
+        # adapt each distinct item of the batch once
+        unique, inverse = torch.unique(inputs, return_inverse=True)
+        return self.item_vectors(unique)[inverse]
+
+    def item_table(self) -> torch.Tensor:
+        text = self.text_vectors()
+        table = self.item_vectors(torch.arange(1, len(text) + 1, device=text.device))
+        return F.normalize(table, dim=-1) if self.temperature else table
+
+    def encode(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = super().encode(inputs)
+        if self.temperature:
+            return F.normalize(hidden, dim=-1) / self.temperature
+        return hidden
+
+
+class LoRALinear(nn.Module):
+    """A frozen linear layer plus a trainable low-rank update (Hu et al., ICLR 2022):
+    ``base(x) + (alpha / rank) · x Aᵀ Bᵀ``, with ``B = 0`` at the start (same outputs as base)."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        self.down = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        self.up = nn.Parameter(torch.zeros(base.out_features, rank))
+        self.scaling = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.base(x) + (x @ self.down.T @ self.up.T) * self.scaling
+        return out
+
+
+def add_lora(net: SASRecNetwork, rank: int, alpha: float = 16.0) -> None:
+    """Wrap the query/key/value and output projections of every attention layer with LoRA."""
+    for block in net.blocks:
+        assert isinstance(block, TransformerBlock)
+        for name in ("qkv", "out"):
+            layer = getattr(block.attn, name)
+            if isinstance(layer, nn.Linear):
+                setattr(block.attn, name, LoRALinear(layer, rank, alpha))
+
+
+def parameter_counts(net: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameters; the frozen text vectors are a buffer and not counted."""
+    total = sum(p.numel() for p in net.parameters())
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    return trainable, total

@@ -1,0 +1,237 @@
+"""TextSeqRec in each mode, rank fusion and the joint dataset, on two tiny synthetic text domains.
+
+In both domains an item's text is a colour and a noun; every user stays with one colour. Domain A
+(fruit) and domain B (clothes) share no item and no noun, only the colours, so a model that learned
+"the next item has the colour of the last ones" on A can rank B's items without training on B.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lmrec.data.containers import Dataset, Field, FieldType, Interactions, ItemCatalog, Vocabulary
+from lmrec.data.errors import DataError
+from lmrec.data.joint import combine
+from lmrec.metrics.evaluate import evaluate
+from lmrec.models.common import ModelContext
+from lmrec.models.fusion import ranks_of
+from lmrec.models.registry import create_model
+from lmrec.models.textseq import TextSeqRec
+from lmrec.protocols.base import Split
+from lmrec.protocols.leave_one_out import LeaveOneOut
+from text_helpers import TrigramEncoder
+
+torch = pytest.importorskip("torch")
+
+COLOURS = ("red", "blue", "green", "yellow")
+NOUNS = {
+    "a": ("apple", "pear", "plum", "grape", "lemon", "melon"),
+    "b": ("shirt", "scarf", "glove", "boots", "dress", "socks"),
+}
+TINY = {"hidden_size": 16, "layers": 1, "dropout": 0.0, "max_len": 8, "experts": 2}
+
+
+def domain(name: str, n_users: int = 60, length: int = 5, seed: int = 0) -> Dataset:
+    """Users walk random items of one colour; item ids are ``<domain><index>``."""
+    nouns = NOUNS[name]
+    ids = [f"{name}{i}" for i in range(len(COLOURS) * len(nouns))]
+    texts = [f"{c} {c} {c} {n}" for c in COLOURS for n in nouns]
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(n_users):
+        colour = u % len(COLOURS)
+        walk = rng.choice(len(nouns), size=length, replace=False)
+        users += [u] * length
+        items += [colour * len(nouns) + int(n) for n in walk]
+    inter = Interactions(
+        np.array(users, dtype=np.int32),
+        np.array(items, dtype=np.int32),
+        np.tile(np.arange(length, dtype=np.float64), n_users),
+        Vocabulary("user", tuple(f"{name}-u{u}" for u in range(n_users))),
+        Vocabulary("item", tuple(ids)),
+    )
+    catalog = ItemCatalog(
+        Vocabulary("item", tuple(ids)),
+        (Field("text", FieldType.TOKEN, tuple(texts)),),
+        title_field="text",
+    )
+    return Dataset(f"colours-{name}", inter, catalog)
+
+
+def context(ds: Dataset, tmp_path: Path) -> ModelContext:
+    return ModelContext(ds.name, ds.catalog, cache_dir=tmp_path / "cache", encoder=TrigramEncoder())
+
+
+def fit(ds: Dataset, tmp_path: Path, split: Split | None = None, **config: Any) -> TextSeqRec:
+    split = split or LeaveOneOut().split(ds.interactions)
+    train = {"epochs": 40, "batch_size": 16, "lr": 0.01, "patience": 0, **config.pop("train", {})}
+    model = create_model("textseq", {**TINY, **config, "train": train}, context(ds, tmp_path))
+    assert isinstance(model, TextSeqRec)
+    return model.fit(split.train, split.valid)
+
+
+def hr(model: TextSeqRec, ds: Dataset, k: int = 3) -> float:
+    return evaluate(model, LeaveOneOut().split(ds.interactions).test, ks=(k,)).value(f"hr@{k}")
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on domain A, saved."""
+    tmp = tmp_path_factory.mktemp("source")
+    model = fit(domain("a"), tmp)
+    assert hr(model, domain("a")) >= 0.8  # it learned the colour rule in-domain
+    model.save(tmp / "model")
+    return tmp / "model"
+
+
+def test_items_never_trained_on_are_scored_by_their_text(tmp_path: Path) -> None:
+    ds = domain("a")
+    split = LeaveOneOut().split(ds.interactions)
+    # drop every training interaction with a "plum": those 4 items are never seen in training
+    plums = [i for i, t in enumerate(ds.catalog.field("text").values) if "plum" in str(t)]  # type: ignore[union-attr]
+    train = split.train.select(~np.isin(split.train.items, plums))
+    model = fit(ds, tmp_path, Split("loo", train, split.valid, split.test, ""))
+    for row in range(8):
+        # the user's colour's plum (only ever a softmax negative) beats most other-colour items
+        colour = int(split.test.users[row]) % len(COLOURS)
+        scores = model.score(_batch(split.test, row))[0]
+        own = np.arange(colour * 6, colour * 6 + 6)
+        assert scores[plums[colour]] > np.quantile(np.delete(scores, own), 0.75)
+
+
+def _batch(cases: Any, row: int) -> Any:
+    from lmrec.models.base import QueryBatch
+
+    one = cases.select([row])
+    return QueryBatch(one.users, one.histories)
+
+
+def test_zero_shot_transfer_to_a_domain_with_no_shared_item(source: Path, tmp_path: Path) -> None:
+    b = domain("b", seed=1)
+    model = fit(b, tmp_path, pretrained=str(source), tune="none")
+    assert model.report is not None and model.report.stopped == "no training (tune=none)"
+    original = TextSeqRec.load(source).network().state_dict()
+    for key, value in model.network().state_dict().items():
+        if key != "adapter.bias":  # re-centred on B's text; everything else is A's weights
+            assert torch.equal(value, original[key]), key
+    assert hr(model, b) >= 0.6  # chance is about 3 / 20
+    with pytest.raises(DataError, match="needs `pretrained`"):
+        fit(b, tmp_path, tune="none")
+
+
+@pytest.mark.parametrize("tune", ["adapter", "adapter+lora"])
+def test_parameter_efficient_tuning_trains_only_its_share(
+    source: Path, tmp_path: Path, tune: str
+) -> None:
+    b = domain("b", n_users=12, seed=2)
+    model = fit(b, tmp_path, pretrained=str(source), tune=tune, train={"epochs": 3})
+    trainable, total = model.parameter_counts()
+    assert 0 < trainable < total
+    after = model.network().state_dict()
+    before = TextSeqRec.load(source).network().state_dict()
+    assert not torch.equal(after["adapter.weight"], before["adapter.weight"])
+    frozen = (
+        "blocks.0.attn.qkv.base.weight" if tune == "adapter+lora" else "blocks.0.attn.qkv.weight"
+    )
+    assert torch.equal(after[frozen], before["blocks.0.attn.qkv.weight"])
+    if tune == "adapter+lora":
+        assert after["blocks.0.attn.qkv.up"].abs().sum() > 0  # LoRA moved away from zero
+    # the tuned model reloads to the same scores
+    model.save(tmp_path / "tuned")
+    again = TextSeqRec.load(tmp_path / "tuned")
+    batch = _batch(LeaveOneOut().split(b.interactions).test, 0)
+    np.testing.assert_allclose(again.score(batch), model.score(batch), rtol=1e-5, atol=1e-5)
+
+
+def test_in_domain_ids_are_carried_over_by_item_id(source: Path, tmp_path: Path) -> None:
+    a = domain("a", seed=3)
+    model = fit(a, tmp_path, ids=True, train={"epochs": 2})
+    model.save(tmp_path / "ids")
+    again = fit(a, tmp_path, pretrained=str(tmp_path / "ids"), tune="none", ids=True)
+    assert torch.equal(again.network().items.weight, model.network().items.weight)
+    # the architecture comes from the checkpoint, whatever the config says
+    assert (
+        fit(a, tmp_path, pretrained=str(tmp_path / "ids"), tune="none", experts=3).config.experts
+        == 2
+    )
+    sasrec = create_model("sasrec", {"hidden_size": 8, "max_len": 4, "train": {"epochs": 1}})
+    sasrec.fit(LeaveOneOut().split(a.interactions).train)
+    sasrec.save(tmp_path / "sasrec")  # type: ignore[attr-defined]
+    with pytest.raises(DataError, match="holds model 'sasrec'"):
+        fit(a, tmp_path, pretrained=str(tmp_path / "sasrec"), tune="none")
+
+
+def test_distilled_student_follows_the_teacher(source: Path, tmp_path: Path) -> None:
+    a = domain("a")
+    teacher = TextSeqRec.load(source)
+    student = fit(
+        a, tmp_path, teacher=str(source), distill_weight=1.0, hidden_size=8, train={"epochs": 60}
+    )
+    cases = LeaveOneOut().split(a.interactions).test
+    from lmrec.models.base import QueryBatch
+
+    batch = QueryBatch(cases.users, cases.histories)
+    t, s = teacher.score(batch), student.score(batch)
+    for h in range(len(cases)):  # history items aside, the same colour group ranks first
+        seen = list(cases.histories[h])
+        t[h, seen] = s[h, seen] = -np.inf
+    agree = np.mean(np.argmax(t, 1) // 6 == np.argmax(s, 1) // 6)
+    assert agree >= 0.9
+    with pytest.raises(DataError, match="other items"):
+        fit(domain("b"), tmp_path, teacher=str(source), train={"epochs": 1})
+
+
+def test_distillation_needs_full_softmax(source: Path) -> None:
+    from lmrec.training.config import TrainConfig
+    from lmrec.training.trainer import Distillation, next_item_loss
+
+    net = TextSeqRec.load(source).network()
+    inputs = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ValueError, match="loss='ce'"):
+        next_item_loss(
+            net, inputs, inputs, TrainConfig(loss="sampled"), torch.Generator(), Distillation(net)
+        )
+
+
+def test_ranks_of_breaks_ties_by_item_index() -> None:
+    scores = np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32)
+    assert ranks_of(scores).tolist() == [[2.0, 1.0, 3.0, 4.0]]
+
+
+def test_rank_fusion_follows_its_heaviest_member(tmp_path: Path) -> None:
+    a = domain("a")
+    split = LeaveOneOut().split(a.interactions)
+    ctx = context(a, tmp_path)
+    solo = create_model("itemknn", {}, ctx).fit(split.train)
+    members = [{"model": "pop"}, {"model": "itemknn", "weight": 1000.0}]
+    fused = create_model("ensemble", {"members": members, "k": 0}, ctx).fit(split.train)
+    batch = _batch(split.test, 3)
+    assert (
+        np.argsort(-fused.score(batch)[0])[:5].tolist()
+        == np.argsort(-solo.score(batch)[0], kind="stable")[:5].tolist()
+    )
+    with pytest.raises(ValueError, match="members"):
+        create_model("ensemble", {"members": [{"model": "pop"}]})
+
+
+def test_joint_dataset_prefixes_ids_and_keeps_each_domains_text() -> None:
+    a, b = domain("a"), domain("b")
+    texts = [list(d.catalog.field("text").values) for d in (a, b)]  # type: ignore[union-attr]
+    joint = combine([a, b], texts)  # type: ignore[arg-type]
+    inter = joint.interactions
+    assert inter.n_items == 48 and inter.n_users == 120 and len(inter) == 600
+    assert inter.item_vocab.ids[24] == "colours-b/b0"
+    assert joint.catalog is not None and joint.catalog.title("colours-b/b0") == "red red red shirt"
+    # user 0 of B keeps their own items, in order, under the new indices
+    seq = inter.sequences()[60]
+    assert [inter.item_vocab.ids[i] for i in seq] == [
+        "colours-b/" + b.interactions.item_vocab.ids[i] for i in b.interactions.sequences()[0]
+    ]
+    with pytest.raises(DataError, match="once"):
+        combine([a, a], texts)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="texts for"):
+        combine([a, b], [texts[0], texts[1][:3]])  # type: ignore[arg-type]

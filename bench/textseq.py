@@ -36,9 +36,9 @@ from lmrec.data.registry import load_dataset
 from lmrec.experiment import Prepared, ProtocolChoice, context_for, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.base import Recommender
-from lmrec.models.registry import create_model
+from lmrec.models.registry import create_model, fit_model
 from lmrec.protocols.base import EvalCases
-from lmrec.text.templates import default_template
+from lmrec.text.templates import item_template
 
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
@@ -75,7 +75,13 @@ class Bench:
             choice = ProtocolChoice(
                 protocol, self.args.llmrank_dir / file if protocol != "loo" else None
             )
-            self._data[key] = prepare(load_dataset(name, download=False), choice)
+            # the LLMRank cases reuse the leave-one-out run's parsed dataset
+            dataset = (
+                self.prepared(name).dataset
+                if protocol != "loo"
+                else load_dataset(name, download=False)
+            )
+            self._data[key] = prepare(dataset, choice)
         return self._data[key]
 
     def sample(self, cases: EvalCases, n: int, salt: int) -> EvalCases:
@@ -127,10 +133,7 @@ def fit(
         train = train.select(train_rows)
     built = create_model(model, config, context_for(dataset, progress=bench.args.progress))
     start = time.perf_counter()
-    if getattr(built, "trains_with_validation", False):
-        built.fit(train, valid)  # type: ignore[call-arg]
-    else:
-        built.fit(train)
+    fit_model(built, train, valid)
     info: dict[str, Any] = {"train_s": round(time.perf_counter() - start, 1)}
     report_ = getattr(built, "report", None)
     if report_ is not None:
@@ -230,7 +233,7 @@ def part_joint(bench: Bench) -> None:
     ml, games = bench.prepared("ml-1m").dataset, bench.prepared(GAMES).dataset
     if bench.todo("joint/train"):
         texts = [
-            default_template(ds.name, ds.catalog).render(ds.catalog, ds.interactions.item_vocab.ids)  # type: ignore[arg-type]
+            item_template(ds.name, ds.catalog).render(ds.catalog, ds.interactions.item_vocab.ids)  # type: ignore[arg-type]
             for ds in (ml, games)
         ]
         joint = combine([ml, games], texts)

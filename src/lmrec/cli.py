@@ -362,12 +362,12 @@ def embed(
     """Pre-compute (and cache) the text embeddings of a dataset's items."""
     from lmrec.text.cache import EmbeddingCache
     from lmrec.text.encoders import create_encoder
-    from lmrec.text.templates import ItemTextTemplate, default_template
+    from lmrec.text.templates import item_template
 
     ds = _load(dataset, data_dir)
     if ds.catalog is None:
         raise _fail(f"{dataset} has no item catalogue")
-    chosen = ItemTextTemplate(template) if template else default_template(dataset, ds.catalog)
+    chosen = item_template(dataset, ds.catalog, template)
     texts = chosen.render(ds.catalog, ds.interactions.item_vocab.ids)
     model = create_encoder(encoder, threads=threads)
     cache = EmbeddingCache()

@@ -19,7 +19,7 @@ from lmrec.data.containers import Dataset, Interactions
 from lmrec.metrics.evaluate import Evaluation, evaluate
 from lmrec.models.base import Recommender
 from lmrec.models.common import ModelContext
-from lmrec.models.registry import create_model
+from lmrec.models.registry import create_model, fit_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import CandidateFile, Candidates
 from lmrec.protocols.leave_one_out import LeaveOneOut
@@ -136,11 +136,8 @@ def run_model(
 ) -> tuple[Recommender, RunResult]:
     """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases."""
     model = create_model(model_name, config, context_for(prepared.dataset, progress))
-    if getattr(model, "trains_with_validation", False):
-        # early stopping reads the validation cases, never the test cases
-        model.fit(prepared.split.train, prepared.split.valid)  # type: ignore[call-arg]
-    else:
-        model.fit(prepared.split.train)
+    # early stopping reads the validation cases, never the test cases
+    fit_model(model, prepared.split.train, prepared.split.valid)
     popularity = prepared.split.train.item_counts()
     evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)
     model_config = getattr(model, "config", None)

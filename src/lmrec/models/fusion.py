@@ -58,18 +58,14 @@ class RankFusion(FittedModel):
         self.members: list[Recommender] = []
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> RankFusion:
-        from lmrec.models.registry import create_model
+        from lmrec.models.registry import create_model, fit_model
 
         state = FittedState.from_train(train)
         self.members = []
         for spec in self.config.members:
             if spec.model == self.name:
                 raise DataError("an ensemble member may not itself be an ensemble")
-            model = create_model(spec.model, spec.config, self.context)
-            if getattr(model, "trains_with_validation", False):
-                model.fit(train, valid)  # type: ignore[call-arg]
-            else:
-                model.fit(train)
+            model = fit_model(create_model(spec.model, spec.config, self.context), train, valid)
             if model.item_vocab.ids != state.item_vocab.ids:
                 raise DataError(f"ensemble member {spec.model!r} scores another item set")
             self.members.append(model)

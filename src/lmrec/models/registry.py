@@ -12,8 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from lmrec.data.containers import Interactions
 from lmrec.models.base import Recommender
 from lmrec.models.common import ModelContext
+from lmrec.protocols.base import EvalCases
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,17 @@ def model_specs() -> Mapping[str, ModelSpec]:
 def available_models(trained: bool = True) -> tuple[str, ...]:
     """Registered model names; ``trained=False`` leaves out the torch-trained ones."""
     return tuple(name for name, spec in model_specs().items() if trained or not spec.trained)
+
+
+def fit_model(
+    model: Recommender, train: Interactions, valid: EvalCases | None = None
+) -> Recommender:
+    """``model.fit(train)``, passing the validation cases to models that early-stop on them."""
+    if getattr(model, "trains_with_validation", False):
+        model.fit(train, valid)  # type: ignore[call-arg]
+    else:
+        model.fit(train)
+    return model
 
 
 def create_model(

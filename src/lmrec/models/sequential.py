@@ -68,7 +68,6 @@ class SequenceModel(FittedModel):
         self.progress = context.progress if context else False
         self.net: SequenceNetwork | None = None
         self.report: TrainReport | None = None
-        self.saved_training: dict[str, Any] | None = None  # the training log of a loaded model
 
     def build_network(self, n_items: int) -> SequenceNetwork:
         raise NotImplementedError
@@ -144,12 +143,11 @@ class SequenceModel(FittedModel):
     def load(cls, directory: Path) -> Self:
         """Rebuild a saved model from ``directory`` (no training data needed)."""
         state, config, tensors = load_state(directory, cls.name)
-        training = config.pop("_training", None)
+        config.pop("_training", None)
         model = cls(cls.config_type.model_validate(config))  # type: ignore[arg-type]
         model._state = state
         model.net = model.restore_network(len(state.item_vocab), tensors)
         model.net.eval()
-        model.saved_training = training
         return model
 
     def restore_network(self, n_items: int, tensors: dict[str, Any]) -> SequenceNetwork:

@@ -31,7 +31,6 @@ class MoEAdapter(nn.Module):
         dim = text.shape[1]
         mean = text.mean(0) if len(text) else torch.zeros(dim)
         spread = float((text - mean).norm(dim=1).mean()) if len(text) else 1.0
-        self.experts, self.hidden = experts, hidden
         self.bias = nn.Parameter(mean.repeat(experts, 1))
         # Small weights times a fixed gain: Adam moves each weight by about lr per step, so
         # weights of size ~1/sqrt(dim) learn at the pace of an embedding table, while the gain

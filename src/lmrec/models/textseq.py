@@ -96,7 +96,6 @@ class TextSeqRec(SequenceModel):
 
     name: ClassVar[str] = "textseq"
     config_type: ClassVar[type[BaseModel]] = TextSeqRecConfig
-    reads_text: ClassVar[bool] = False  # scores item histories; free-text queries are not read
 
     def __init__(
         self, config: TextSeqRecConfig | None = None, context: ModelContext | None = None
@@ -105,7 +104,6 @@ class TextSeqRec(SequenceModel):
         self.config: TextSeqRecConfig = config or TextSeqRecConfig()
         self.context = context or ModelContext()
         self.text: npt.NDArray[np.float32] = np.empty((0, 0), dtype=np.float32)
-        self.text_mean: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
 
     # -- text ---------------------------------------------------------------------------------
 
@@ -113,17 +111,14 @@ class TextSeqRec(SequenceModel):
         """Sentence vectors of the items' catalogue text (through the embedding cache)."""
         from lmrec.text.cache import EmbeddingCache
         from lmrec.text.encoders import create_encoder
-        from lmrec.text.templates import ItemTextTemplate, default_template
+        from lmrec.text.templates import item_template
 
         catalog = self.context.catalog
         if catalog is None:
             raise DataError("TextSeqRec needs an item catalogue with text (ModelContext.catalog)")
-        template = (
-            ItemTextTemplate(self.config.template)
-            if self.config.template
-            else default_template(self.context.dataset, catalog)
+        texts = item_template(self.context.dataset, catalog, self.config.template).render(
+            catalog, item_ids
         )
-        texts = template.render(catalog, item_ids)
         encoder = self.context.encoder or create_encoder(
             self.config.encoder, threads=self.config.threads
         )
@@ -168,7 +163,6 @@ class TextSeqRec(SequenceModel):
         state = FittedState.from_train(train)
         self._state = state
         self.text = self.encode_items(list(state.item_vocab.ids))
-        self.text_mean = self.text.mean(axis=0)
         source = TextSeqRec.load(Path(self.config.pretrained)) if self.config.pretrained else None
         if source is not None:
             arch = {k: getattr(source.config, k) for k in ARCHITECTURE}
@@ -224,7 +218,7 @@ class TextSeqRec(SequenceModel):
             )
         net.load_state_dict(renamed, strict=False)
         if self.config.recenter:
-            offset = torch.from_numpy(self.text_mean - source.text_mean)
+            offset = torch.from_numpy(self.text.mean(axis=0) - source.text.mean(axis=0))
             net.adapter.recentre(offset)
 
     def check_teacher(self, teacher: TextSeqRec) -> None:
@@ -245,11 +239,10 @@ class TextSeqRec(SequenceModel):
     # -- persistence --------------------------------------------------------------------------
 
     def extra_tensors(self) -> dict[str, npt.NDArray[Any]]:
-        return {"text": self.text, "text_mean": self.text_mean}
+        return {"text": self.text}
 
     def restore_network(self, n_items: int, tensors: dict[str, Any]) -> SequenceNetwork:
         self.text = np.asarray(tensors["text"], dtype=np.float32)
-        self.text_mean = np.asarray(tensors["text_mean"], dtype=np.float32)
         return super().restore_network(n_items, tensors)
 
 

@@ -130,18 +130,14 @@ class ZeroShotTextRecommender(FittedModel):
         return vectors
 
     def fit(self, train: Interactions) -> ZeroShotTextRecommender:
-        from lmrec.text.templates import ItemTextTemplate, default_template
+        from lmrec.text.templates import item_template
 
         catalog = self.context.catalog
         if catalog is None:
             raise DataError(
                 "the zero-shot text model needs an item catalogue with text (ModelContext.catalog)"
             )
-        template = (
-            ItemTextTemplate(self.config.template)
-            if self.config.template
-            else default_template(self.context.dataset, catalog)
-        )
+        template = item_template(self.context.dataset, catalog, self.config.template)
         self._state = FittedState.from_train(train)
         self._index = None
         self._neighbours = None

@@ -62,6 +62,13 @@ class ItemTextTemplate:
         return out
 
 
+def item_template(
+    dataset: str, catalog: ItemCatalog, template: str | None = None
+) -> ItemTextTemplate:
+    """``template`` when one is given, else the dataset's :func:`default_template`."""
+    return ItemTextTemplate(template) if template else default_template(dataset, catalog)
+
+
 def default_template(dataset: str, catalog: ItemCatalog) -> ItemTextTemplate:
     """The bundled template for a known dataset, else the title field, else every field."""
     if dataset in DEFAULT_TEMPLATES:

@@ -106,6 +106,10 @@ class Bench:
         train = {**config.get("train", {}), "max_minutes": minutes, "threads": self.args.threads}
         return {**config, "train": train}
 
+    def textseq(self, config: dict[str, Any]) -> dict[str, Any]:
+        """A TextSeqRec config trained from scratch, with the run's --prior choice."""
+        return {"prior": self.args.prior, **config}
+
 
 def measure(model: Recommender, evals: dict[str, EvalCases]) -> dict[str, float]:
     out: dict[str, float] = {}
@@ -153,7 +157,7 @@ def part_indomain(bench: Bench) -> None:
     minutes = bench.args.ml1m_minutes
     runs = {
         "sasrec": ("sasrec", {}),
-        "textseq": ("textseq", {"ids": True, "train": {"lr": 3e-3}}),
+        "textseq": ("textseq", bench.textseq({"ids": True, "train": {"lr": 3e-3}})),
     }
     for label, (model, config) in runs.items():
         key = f"indomain/{label}"
@@ -176,7 +180,7 @@ def part_pretrain(bench: Bench) -> None:
     if not bench.todo("pretrain/ml-1m"):
         return
     p = bench.prepared("ml-1m")
-    config = bench.budget({"ids": False}, bench.args.pretrain_minutes)
+    config = bench.budget(bench.textseq({"ids": False}), bench.args.pretrain_minutes)
     built, info = fit(bench, p.dataset, p, "textseq", config, None, p.split.valid, "ml1m-text")
     bench.save("pretrain/ml-1m", {**info, **measure(built, bench.evals("ml-1m"))})
 
@@ -215,7 +219,7 @@ def part_fewshot(bench: Bench) -> None:
         minutes = bench.args.full_minutes if fraction >= 1 else bench.args.fewshot_minutes
         runs: dict[str, dict[str, Any]] = {
             "pretrained+adapter": {"pretrained": source, "tune": "adapter"},
-            "scratch": {"ids": False},
+            "scratch": bench.textseq({"ids": False}),
         }
         if fraction == 0.05:
             runs["pretrained+adapter+lora"] = {"pretrained": source, "tune": "adapter+lora"}
@@ -241,7 +245,7 @@ def part_joint(bench: Bench) -> None:
         valid = bench.sample(
             p.split.valid, bench.args.valid_users + len(ml.interactions.user_vocab), 4
         )
-        config = bench.budget({"ids": False}, bench.args.joint_minutes)
+        config = bench.budget(bench.textseq({"ids": False}), bench.args.joint_minutes)
         _, info = fit(bench, joint, p, "textseq", config, None, valid, "joint")
         bench.save("joint/train", info)
     for name in ("ml-1m", GAMES):
@@ -280,7 +284,7 @@ def part_distill(bench: Bench) -> None:
                 **measure(teacher, test),
             },
         )
-    student = {"hidden_size": 32, "layers": 1, "max_len": 50, "ids": True}
+    student = bench.textseq({"hidden_size": 32, "layers": 1, "max_len": 50, "ids": True})
     runs = {
         "student (KL + labels)": {**student, "teacher": str(teacher_dir)},
         "student, labels only": student,
@@ -323,6 +327,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--prior", action="store_true", help="TextSeqRec models trained here add the text prior"
+    )
     args = parser.parse_args()
     bench = Bench(args)
     for part in args.parts:

@@ -197,6 +197,63 @@ def test_distillation_needs_full_softmax(source: Path) -> None:
         )
 
 
+def test_text_prior_is_the_zero_shot_mean_max_text_score() -> None:
+    from lmrec.models.text_networks import TextSeqNetwork
+
+    rng = np.random.default_rng(0)
+    text = torch.from_numpy(rng.normal(size=(5, 6)).astype(np.float32))
+    net = TextSeqNetwork(
+        text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_decay=0.5, prior_window=2
+    )
+    net.eval()
+    inputs = torch.tensor([[0, 2, 4, 1]])  # left padding, then items 1, 3, 0 (shifted by one)
+    where = torch.tensor([[False, False, True, True]])
+    unit = text.numpy() - text.numpy().mean(0)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    means, bests = [], []
+    for history in ([1, 3], [1, 3, 0]):
+        back = [0.5 ** (len(history) - 1 - n) for n in range(len(history))]
+        pooled = sum(w * unit[i] for w, i in zip(back, history, strict=True))
+        means.append(unit @ (pooled / np.linalg.norm(pooled)))
+        # best match among the last two items only
+        bests.append(np.max([back[n] * (unit @ unit[history[n]]) for n in (-2, -1)], axis=0))
+    mean, best = (t.numpy() for t in net.text_prior(inputs, where))
+    np.testing.assert_allclose(mean, np.array(means), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(best, np.array(bests), rtol=1e-5, atol=1e-6)
+    assert net.prior_weight is not None
+    with torch.no_grad():
+        net.prior_weight.copy_(torch.tensor([3.0, 2.0]))
+        plain = (net(inputs)[where] @ net.item_table().T).numpy()
+        np.testing.assert_allclose(
+            net.scores(inputs, where).numpy(), plain + 3.0 * mean + 2.0 * best, rtol=1e-5, atol=1e-5
+        )
+        # scoring only the last position reads the same features as training at every position
+        last = torch.tensor([[False, False, False, True]])
+        np.testing.assert_allclose(
+            net.scores(inputs, last).numpy(), net.scores(inputs, where).numpy()[1:], rtol=1e-5
+        )
+
+
+def test_text_prior_transfers_its_weight_and_uses_the_target_text(tmp_path: Path) -> None:
+    a, b = domain("a"), domain("b", seed=1)
+    model = fit(a, tmp_path, prior=True, train={"epochs": 5})
+    weight = model.network().prior_weight
+    assert weight is not None  # it learned (it starts at 7, 3)
+    assert not torch.allclose(weight.detach(), torch.tensor([7.0, 3.0]))
+    model.save(tmp_path / "prior")
+    tuned = fit(
+        b, tmp_path, pretrained=str(tmp_path / "prior"), tune="adapter", train={"epochs": 2}
+    )
+    assert tuned.config.prior  # architecture from the checkpoint
+    assert tuned.network().prior_weight is not None
+    assert tuned.network().prior_weight.requires_grad  # the adapter mode tunes it
+    unit = tuned.network().unit
+    assert unit.shape == (24, tuned.text.shape[1])
+    np.testing.assert_allclose(unit.mean(0).numpy(), 0.0, atol=0.05)  # centred on B, not A
+    with pytest.raises(ValueError, match="prior: true needs train.loss='ce'"):
+        create_model("textseq", {"prior": True, "train": {"loss": "sampled"}})
+
+
 def test_ranks_of_breaks_ties_by_item_index() -> None:
     scores = np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32)
     assert ranks_of(scores).tolist() == [[2.0, 1.0, 3.0, 4.0]]

@@ -5,7 +5,9 @@ Conventions shared by every network here:
 - inputs are ``(batch, width)`` int64 item indices **shifted by one** (0 is padding), left-padded so
   the most recent item sits in the last column;
 - ``forward`` returns hidden states ``(batch, width, hidden)``; item scores are the dot product of a
-  hidden state with the output item table ``item_table()`` (``(n_items, hidden)``, no padding row).
+  hidden state with the output item table ``item_table()`` (``(n_items, hidden)``, no padding row);
+  ``scores(inputs, where)`` gives them for the positions ``where`` selects (networks that add a
+  score term beyond the dot product override it).
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ class SequenceNetwork(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.encode(inputs)
+
+    def scores(
+        self, inputs: torch.Tensor, where: torch.Tensor, table: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(selected positions, n_items)`` scores at the positions of the boolean ``(batch,
+        width)`` mask ``where``; ``table`` is ``item_table()`` when the caller already has it."""
+        table = self.item_table() if table is None else table
+        out: torch.Tensor = self(inputs)[where] @ table.T
+        return out
 
 
 class FastDropout(nn.Module):

@@ -115,8 +115,10 @@ class SequenceModel(FittedModel):
             table = net.item_table()
             for start in range(0, len(batch), chunk):
                 inputs = torch.from_numpy(trim(padded[start : start + chunk])).to(table.device)
-                last = net(inputs)[:, -1]
-                out[start : start + chunk] = (last @ table.T).float().cpu().numpy()
+                last = torch.zeros(inputs.shape, dtype=torch.bool, device=table.device)
+                last[:, -1] = True
+                scores = net.scores(inputs, last, table)
+                out[start : start + chunk] = scores.float().cpu().numpy()
         return out
 
     def network(self) -> SequenceNetwork:

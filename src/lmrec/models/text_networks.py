@@ -65,7 +65,13 @@ class TextSeqNetwork(SASRecNetwork):
     """SASRec's causal Transformer over adapted text vectors, optionally plus item-ID embeddings.
 
     With ``temperature > 0`` scores are cosine similarities divided by the temperature (as in
-    UniSRec); with 0 they are dot products (as in SASRec).
+    UniSRec); with 0 they are dot products (as in SASRec). With ``prior`` learned multiples of two
+    training-free text scores are added (the zero-shot text model's "mean-max"): the cosine
+    between the recency-weighted mean of the history's centred text vectors (weight
+    ``prior_decay**n`` n steps back) and each item's, and each item's best recency-weighted cosine
+    to one of the last ``prior_window`` items. The Transformer then learns what text similarity
+    misses, and a transferred model keeps the text geometry of its target catalogue (the
+    centring uses the catalogue it is built for).
     """
 
     def __init__(
@@ -79,12 +85,24 @@ class TextSeqNetwork(SASRecNetwork):
         experts: int,
         ids: bool,
         temperature: float,
+        prior: bool = False,
+        prior_decay: float = 0.9,
+        prior_weight: float = 10.0,
+        prior_window: int = 10,
     ) -> None:
         super().__init__(len(text), hidden, layers, heads, dropout, max_len, ids)
         self.use_ids = ids
         self.temperature = temperature
         self.adapter = MoEAdapter(text, hidden, experts, dropout)
         self.register_buffer("text", text.float(), persistent=False)
+        self.prior_decay = prior_decay
+        self.prior_window = prior_window
+        self.prior_weight: nn.Parameter | None = None
+        if prior:
+            centred = text.float() - (text.float().mean(0) if len(text) else 0.0)
+            self.register_buffer("unit", F.normalize(centred, dim=-1), persistent=False)
+            # split as in the zero-shot model's mean-max: 70% mean, 30% best match
+            self.prior_weight = nn.Parameter(torch.tensor([0.7, 0.3]) * prior_weight)
 
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
@@ -114,6 +132,68 @@ class TextSeqNetwork(SASRecNetwork):
         if self.temperature:
             return F.normalize(hidden, dim=-1) / self.temperature
         return hidden
+
+    def scores(
+        self, inputs: torch.Tensor, where: torch.Tensor, table: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        out = super().scores(inputs, where, table)
+        if self.prior_weight is None:
+            return out
+        with torch.no_grad():  # fixed features: only their weights learn
+            mean, best = self.text_prior(inputs, where)
+        return out + self.prior_weight[0] * mean + self.prior_weight[1] * best
+
+    def text_prior(
+        self, inputs: torch.Tensor, where: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two ``(selected positions, n_items)`` text scores at each selected position: the
+        cosine between the recency-weighted mean of the history's centred text vectors and every
+        item's, and every item's best recency-weighted cosine to one of the last
+        ``prior_window`` history items (zeros when ``prior_window`` is 0).
+
+        Training selects most positions: every position's cosines to every item are computed
+        once and both scores follow by cheap passes along the sequence. Scoring selects one
+        position per row: the mean is pooled in text space and only the last window is read.
+        """
+        unit = self.unit
+        assert isinstance(unit, torch.Tensor)
+        valid = inputs > 0
+        x = unit[(inputs - 1).clamp(min=0)] * valid[..., None]
+        steps = torch.arange(inputs.shape[1], device=inputs.device)
+        lag = steps[:, None] - steps[None, :]
+        zero = torch.zeros((), dtype=x.dtype)
+        weights = torch.where(lag >= 0, self.prior_decay ** lag.clamp(min=0).to(x.dtype), zero)
+        pooled = torch.einsum("ts,bsd->btd", weights, x)[where]
+        dense = int(where.sum()) > len(inputs)
+        first = 0
+        if dense:
+            sims = x @ unit.T  # (batch, width, items); zero at padding
+            total = sims.clone()  # running recency-weighted sums of cosines
+            for t in range(1, total.shape[1]):
+                total[:, t].add_(total[:, t - 1], alpha=self.prior_decay)
+            mean = total[where] / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+        else:
+            mean = F.normalize(pooled, dim=-1) @ unit.T
+            if where.any():  # only the columns the selected positions can look back to
+                first = max(int(steps[where.any(0)].min()) - self.prior_window + 1, 0)
+            sims = x[:, first:] @ unit.T
+        if not self.prior_window:
+            return mean, torch.zeros_like(mean)
+        best = sims.masked_fill_(~valid[:, first:, None], float("-inf"))
+        decayed_window_max(best, self.prior_decay, self.prior_window)
+        # no history item in the window (an empty history): the same score for every item
+        return mean, torch.nan_to_num_(best[where[:, first:]], neginf=0.0)
+
+
+def decayed_window_max(values: torch.Tensor, decay: float, window: int) -> None:
+    """In place along dim 1: ``values[:, t] = max over k < window, k ≤ t of decay**k ·
+    values[:, t - k]``, by doubling (4 passes for a window of 10 instead of 9)."""
+    covered = 1
+    while covered < min(window, values.shape[1]):
+        step = min(covered, window - covered)
+        shifted = values[:, :-step] * decay**step  # a copy, read before the update
+        torch.maximum(values[:, step:], shifted, out=values[:, step:])
+        covered += step
 
 
 class LoRALinear(nn.Module):

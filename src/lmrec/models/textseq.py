@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
@@ -41,7 +41,17 @@ if TYPE_CHECKING:
     from lmrec.models.text_networks import TextSeqNetwork
 
 TEXT_LR = 1e-3
-ARCHITECTURE = ("hidden_size", "layers", "heads", "max_len", "experts", "temperature")
+ARCHITECTURE = (
+    "hidden_size",
+    "layers",
+    "heads",
+    "max_len",
+    "experts",
+    "temperature",
+    "prior",
+    "prior_decay",
+    "prior_window",
+)
 
 
 class TextSeqRecConfig(BaseModel):
@@ -60,6 +70,20 @@ class TextSeqRecConfig(BaseModel):
     ids: bool = Field(False, description="Add trainable item-ID embeddings (in-domain).")
     temperature: float = Field(
         0.07, ge=0.0, description="Cosine scores / temperature; 0 = dot-product scores."
+    )
+    prior: bool = Field(
+        False,
+        description="Add a learned multiple of the training-free text score (cosine between the "
+        "recency-weighted mean of the history's centred text vectors and each item's).",
+    )
+    prior_decay: float = Field(
+        0.9, gt=0.0, le=1.0, description="Text prior: weight of the item n steps back."
+    )
+    prior_window: int = Field(
+        10, ge=0, description="Text prior: best match among the last n items (0 = mean only)."
+    )
+    prior_weight: float = Field(
+        10.0, description="Text prior: starting total weight (70% mean, 30% best match)."
     )
     pretrained: str | None = Field(
         None, description="Start from this saved TextSeqRec (its architecture is used)."
@@ -82,6 +106,12 @@ class TextSeqRecConfig(BaseModel):
         description="Trainer settings; lr defaults to 1e-3 here (text-only on ML-100K "
         "validation after 90 s: NDCG@10 0.040 at 1e-3, 0.034 at 3e-3).",
     )
+
+    @model_validator(mode="after")
+    def _prior_needs_full_softmax(self) -> TextSeqRecConfig:
+        if self.prior and self.train.loss != "ce":
+            raise ValueError("prior: true needs train.loss='ce' (the prior scores every item)")
+        return self
 
     @field_validator("train", mode="before")
     @classmethod
@@ -150,6 +180,10 @@ class TextSeqRec(SequenceModel):
             c.experts,
             c.ids,
             c.temperature,
+            c.prior,
+            c.prior_decay,
+            c.prior_weight,
+            c.prior_window,
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)
@@ -246,12 +280,16 @@ class TextSeqRec(SequenceModel):
         return super().restore_network(n_items, tensors)
 
 
+ADAPTER = ("adapter.", "prior_weight")  # what tune=adapter trains
+
+
 def freeze(net: torch.nn.Module, tune: str) -> None:
-    """Leave trainable only what ``tune`` names: everything, the adapter, or adapter + LoRA."""
+    """Leave trainable only what ``tune`` names: everything, the adapter (with the text prior's
+    weight), or adapter + LoRA."""
     for name, param in net.named_parameters():
         if tune == "all":
             param.requires_grad_(True)
         elif tune == "adapter":
-            param.requires_grad_(name.startswith("adapter."))
+            param.requires_grad_(name.startswith(ADAPTER))
         else:
-            param.requires_grad_(name.startswith("adapter.") or name.endswith((".down", ".up")))
+            param.requires_grad_(name.startswith(ADAPTER) or name.endswith((".down", ".up")))

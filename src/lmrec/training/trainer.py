@@ -94,18 +94,15 @@ def next_item_loss(
     import torch
     import torch.nn.functional as F
 
-    hidden = net(inputs)
     where = targets > 0
-    h = hidden[where]
     t = targets[where] - 1
-    table = net.item_table()
     if config.loss == "ce":
-        logits = h @ table.T
+        logits = net.scores(inputs, where)
         loss = F.cross_entropy(logits, t)
         if distill is None:
             return loss
         with torch.no_grad():
-            teacher = distill.teacher(inputs)[where] @ distill.teacher.item_table().T
+            teacher = distill.teacher.scores(inputs, where)
         temp = distill.temperature
         kl = F.kl_div(
             F.log_softmax(logits / temp, dim=-1),
@@ -116,6 +113,8 @@ def next_item_loss(
         return (1.0 - distill.weight) * loss + distill.weight * temp * temp * kl
     if distill is not None:
         raise ValueError("distillation needs train.loss='ce' (the teacher's full distribution)")
+    h = net(inputs)[where]
+    table = net.item_table()
     n_items = table.shape[0]
     negatives = torch.randint(
         n_items, (config.negatives,), generator=generator, device=table.device

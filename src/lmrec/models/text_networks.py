@@ -159,23 +159,16 @@ class TextSeqNetwork(SASRecNetwork):
         assert isinstance(unit, torch.Tensor)
         valid = inputs > 0
         x = unit[(inputs - 1).clamp(min=0)] * valid[..., None]
-        steps = torch.arange(inputs.shape[1], device=inputs.device)
-        lag = steps[:, None] - steps[None, :]
-        zero = torch.zeros((), dtype=x.dtype)
-        weights = torch.where(lag >= 0, self.prior_decay ** lag.clamp(min=0).to(x.dtype), zero)
-        pooled = torch.einsum("ts,bsd->btd", weights, x)[where]
-        dense = int(where.sum()) > len(inputs)
+        pooled = decayed_cumsum(x.clone(), self.prior_decay)[where]
         first = 0
-        if dense:
+        if int(where.sum()) > len(inputs):  # dense
             sims = x @ unit.T  # (batch, width, items); zero at padding
-            total = sims.clone()  # running recency-weighted sums of cosines
-            for t in range(1, total.shape[1]):
-                total[:, t].add_(total[:, t - 1], alpha=self.prior_decay)
+            total = decayed_cumsum(sims.clone(), self.prior_decay)  # summed cosines
             mean = total[where] / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
         else:
             mean = F.normalize(pooled, dim=-1) @ unit.T
             if where.any():  # only the columns the selected positions can look back to
-                first = max(int(steps[where.any(0)].min()) - self.prior_window + 1, 0)
+                first = max(int(where.any(0).nonzero()[0]) - self.prior_window + 1, 0)
             sims = x[:, first:] @ unit.T
         if not self.prior_window:
             return mean, torch.zeros_like(mean)
@@ -183,6 +176,13 @@ class TextSeqNetwork(SASRecNetwork):
         decayed_window_max(best, self.prior_decay, self.prior_window)
         # no history item in the window (an empty history): the same score for every item
         return mean, torch.nan_to_num_(best[where[:, first:]], neginf=0.0)
+
+
+def decayed_cumsum(values: torch.Tensor, decay: float) -> torch.Tensor:
+    """In place along dim 1: ``values[:, t] = sum over k ≤ t of decay**k · values[:, t - k]``."""
+    for t in range(1, values.shape[1]):
+        values[:, t].add_(values[:, t - 1], alpha=decay)
+    return values
 
 
 def decayed_window_max(values: torch.Tensor, decay: float, window: int) -> None:

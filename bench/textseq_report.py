@@ -56,12 +56,17 @@ def report(results: dict[str, Any], work: Path) -> None:
         "\nNDCG@10 / HR@10: leave-one-out full ranking, history masked; LLMR@10: LLMRank "
         "20-candidate NDCG@10 ×100 (no masking). Tuned on validation only; 2 CPU cores."
     )
+    published = {
+        "indomain/": f"published: SASRec+ NDCG@10 {SASREC_PLUS}",
+        "zeroshot/": f"published LLMRank-20: UniSRec {UNISREC_GAMES}, GPT-4 {GPT4_GAMES}",
+    }
     for title, prefix in (
         ("ML-1M in-domain", "indomain/"),
         ("ML-1M text-only (transfer source)", "pretrain/"),
         ("Zero-shot ML-1M → Amazon Games (no Games training)", "zeroshot/"),
         ("Joint ML-1M + Games, one model", "joint/"),
         ("Distillation on ML-1M", "distill/"),
+        ("Few-shot Amazon Games (fraction of training users)", "fewshot/"),
     ):
         rows = section(results, prefix)
         rows.pop("train", None)
@@ -69,15 +74,8 @@ def report(results: dict[str, Any], work: Path) -> None:
             header(title, users(rows))
             for label, r in rows.items():
                 print(row(label, r))
-    print(
-        f"  published: SASRec+ {SASREC_PLUS}; Games LLMRank-20 UniSRec {UNISREC_GAMES}, "
-        f"GPT-4 {GPT4_GAMES}"
-    )
-    few = section(results, "fewshot/")
-    if few:
-        header("Few-shot Amazon Games (fraction of training users)", users(few))
-        for label, r in few.items():
-            print(row(label, r))
+            if prefix in published:
+                print(f"  {published[prefix]}")
     checks(results)
     plot(results, work)
 
@@ -109,13 +107,14 @@ def checks(results: dict[str, Any]) -> None:
             lines.append(
                 (f"joint on {name}: {share:.1%} of single-domain ({single_key})", share >= 0.95)
             )
-    t, st = get("distill/teacher"), get("distill/student (KL + labels)")
-    if t and st:
+    t = get("distill/teacher")
+    students = {k: v for k, v in section(results, "distill/").items() if k.startswith("student")}
+    for label, st in students.items() if t else ():
         acc = st["loo_ndcg@10"] / max(t["loo_ndcg@10"], 1e-9)
         speed = st["users_per_s"] / t["users_per_s"]
         lines.append(
             (
-                f"student {acc:.1%} of teacher NDCG@10 at {speed:.1f}× users/s",
+                f"{label}: {acc:.1%} of teacher NDCG@10 at {speed:.1f}× users/s",
                 acc >= 0.9 and speed >= 3,
             )
         )

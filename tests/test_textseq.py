@@ -165,11 +165,18 @@ def test_in_domain_ids_are_carried_over_by_item_id(source: Path, tmp_path: Path)
         fit(a, tmp_path, pretrained=str(tmp_path / "sasrec"), tune="none")
 
 
-def test_distilled_student_follows_the_teacher(source: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("top_k", [0, 3])  # full distribution each step / cached top 3
+def test_distilled_student_follows_the_teacher(source: Path, tmp_path: Path, top_k: int) -> None:
     a = domain("a")
     teacher = TextSeqRec.load(source)
     student = fit(
-        a, tmp_path, teacher=str(source), distill_weight=1.0, hidden_size=8, train={"epochs": 60}
+        a,
+        tmp_path,
+        teacher=str(source),
+        distill_weight=1.0,
+        distill_top_k=top_k,
+        hidden_size=8,
+        train={"epochs": 60},
     )
     cases = LeaveOneOut().split(a.interactions).test
     from lmrec.models.base import QueryBatch
@@ -183,6 +190,29 @@ def test_distilled_student_follows_the_teacher(source: Path, tmp_path: Path) -> 
     assert agree >= 0.9
     with pytest.raises(DataError, match="other items"):
         fit(domain("b"), tmp_path, teacher=str(source), train={"epochs": 1})
+
+
+def test_cached_soft_targets_give_the_exact_kl_gradient(source: Path) -> None:
+    from lmrec.training.batches import TrainingRows
+    from lmrec.training.distill import Distillation, SoftTargets, distillation_term
+
+    teacher = TextSeqRec.load(source)
+    net = teacher.network()
+    rows = TrainingRows.from_sequences(teacher.fitted_state().histories, 5)
+    n_items = len(teacher.item_vocab)
+    distill = Distillation(net, temperature=2.0, top_k=n_items)  # every item: exact
+    soft = SoftTargets.compute(distill, rows, 4, torch.device("cpu"))
+    assert soft.items.shape == (*rows.inputs.shape, n_items)
+    chosen = np.array([2, 0, 1])
+    inputs, targets = (torch.from_numpy(m) for m in rows.batch(chosen))
+    where = targets > 0
+    logits = torch.randn(int(where.sum()), n_items, requires_grad=True)
+    exact = torch.autograd.grad(distillation_term(logits, inputs, where, distill), logits)[0]
+    cached = soft.batch(chosen, inputs.shape[1], torch.device("cpu"))
+    got = torch.autograd.grad(distillation_term(logits, inputs, where, distill, cached), logits)[0]
+    torch.testing.assert_close(got, exact, rtol=2e-3, atol=1e-5)  # float16 probabilities
+    with pytest.raises(ValueError, match="top_k"):
+        SoftTargets.compute(Distillation(net), rows, 4, torch.device("cpu"))
 
 
 def test_distillation_needs_full_softmax(source: Path) -> None:
@@ -232,6 +262,57 @@ def test_text_prior_is_the_zero_shot_mean_max_text_score() -> None:
         np.testing.assert_allclose(
             net.scores(inputs, last).numpy(), net.scores(inputs, where).numpy()[1:], rtol=1e-5
         )
+
+
+@pytest.mark.parametrize("decay", [0.9, 0.3])  # 0.3: too steep to rescale 200 positions
+def test_decayed_window_max_matches_a_loop(decay: float) -> None:
+    from lmrec.models.text_networks import decayed_window_max
+
+    values = torch.randn(2, 200, 3)
+    values[0, :5] = float("-inf")  # padding
+    want = torch.full_like(values, float("-inf"))
+    for t in range(200):
+        for k in range(min(7, t + 1)):
+            want[:, t] = torch.maximum(want[:, t], decay**k * values[:, t - k])
+    got = decayed_window_max(values.clone(), decay, 7)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_text_prior_without_the_cosine_table_gives_the_same_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lmrec.models import text_networks
+
+    text = torch.randn(9, 6)
+    inputs = torch.tensor([[0, 0, 2, 4, 1, 9], [3, 5, 7, 8, 6, 2]])
+    where = inputs > 0
+    torch.manual_seed(0)
+    with_table = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    monkeypatch.setattr(text_networks, "COSINE_TABLE_ITEMS", 5)
+    torch.manual_seed(0)
+    without = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    assert with_table.cosines is not None and without.cosines is None
+    for mask in (where, torch.zeros_like(where).index_fill_(1, torch.tensor([5]), True)):
+        pairs = zip(
+            with_table.text_prior(inputs, mask), without.text_prior(inputs, mask), strict=True
+        )
+        for a, b in pairs:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_in_place_prior_mix_has_the_plain_gradients() -> None:
+    from lmrec.models.text_networks import AddWeighted
+
+    h, table = torch.randn(5, 3, requires_grad=True), torch.randn(4, 3)
+    a, b = torch.randn(5, 4), torch.randn(5, 4)
+    weight = torch.tensor([2.0, -1.0], requires_grad=True)
+    target = torch.tensor([0, 3, 1, 1, 2])
+    plain = torch.nn.functional.cross_entropy(h @ table.T + weight[0] * a + weight[1] * b, target)
+    want = torch.autograd.grad(plain, (h, weight))
+    fused = torch.nn.functional.cross_entropy(AddWeighted.apply(h @ table.T, a, b, weight), target)
+    torch.testing.assert_close(fused, plain)
+    for got, expected in zip(torch.autograd.grad(fused, (h, weight)), want, strict=True):
+        torch.testing.assert_close(got, expected)
 
 
 def test_text_prior_transfers_its_weight_and_uses_the_target_text(tmp_path: Path) -> None:

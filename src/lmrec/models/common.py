@@ -145,8 +145,11 @@ def save_state(
     save_file(arrays, str(directory / "tensors.safetensors"))
 
 
-def load_state(directory: Path, name: str) -> tuple[FittedState, dict[str, Any], dict[str, Any]]:
+def load_state(
+    directory: str | Path, name: str
+) -> tuple[FittedState, dict[str, Any], dict[str, Any]]:
     """Read what :func:`save_state` wrote; returns (state, config, tensors)."""
+    directory = Path(directory)  # a str from a script works too
     from safetensors.numpy import load_file
 
     meta_path = directory / "config.json"

@@ -10,12 +10,16 @@ in training is scorable as soon as it has text. Follows the conventions of
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lmrec.models.networks import FastDropout, SASRecNetwork, TransformerBlock
+
+# catalogues up to this size keep an item x item cosine table for the text prior (20k: 1.6 GB)
+COSINE_TABLE_ITEMS = 20_000
 
 
 class MoEAdapter(nn.Module):
@@ -100,7 +104,13 @@ class TextSeqNetwork(SASRecNetwork):
         self.prior_weight: nn.Parameter | None = None
         if prior:
             centred = text.float() - (text.float().mean(0) if len(text) else 0.0)
-            self.register_buffer("unit", F.normalize(centred, dim=-1), persistent=False)
+            unit = F.normalize(centred, dim=-1)
+            self.register_buffer("unit", unit, persistent=False)
+            # item x item cosines, row 0 (padding) zero: a gather instead of a matmul per position
+            table = None
+            if len(text) <= COSINE_TABLE_ITEMS:
+                table = torch.cat([torch.zeros(1, len(text)), unit @ unit.T])
+            self.register_buffer("cosines", table, persistent=False)
             # split as in the zero-shot model's mean-max: 70% mean, 30% best match
             self.prior_weight = nn.Parameter(torch.tensor([0.7, 0.3]) * prior_weight)
 
@@ -141,7 +151,8 @@ class TextSeqNetwork(SASRecNetwork):
             return out
         with torch.no_grad():  # fixed features: only their weights learn
             mean, best = self.text_prior(inputs, where)
-        return out + self.prior_weight[0] * mean + self.prior_weight[1] * best
+        mixed: torch.Tensor = AddWeighted.apply(out, mean, best, self.prior_weight)  # type: ignore[no-untyped-call]
+        return mixed
 
     def text_prior(
         self, inputs: torch.Tensor, where: torch.Tensor
@@ -162,20 +173,50 @@ class TextSeqNetwork(SASRecNetwork):
         pooled = decayed_cumsum(x.clone(), self.prior_decay)[where]
         first = 0
         if int(where.sum()) > len(inputs):  # dense
-            sims = x @ unit.T  # (batch, width, items); zero at padding
+            sims = self.cosine_rows(inputs)  # (batch, width, items); zero at padding
             total = decayed_cumsum(sims.clone(), self.prior_decay)  # summed cosines
             mean = total[where] / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
         else:
             mean = F.normalize(pooled, dim=-1) @ unit.T
             if where.any():  # only the columns the selected positions can look back to
                 first = max(int(where.any(0).nonzero()[0]) - self.prior_window + 1, 0)
-            sims = x[:, first:] @ unit.T
+            sims = self.cosine_rows(inputs[:, first:])
         if not self.prior_window:
             return mean, torch.zeros_like(mean)
-        best = sims.masked_fill_(~valid[:, first:, None], float("-inf"))
-        decayed_window_max(best, self.prior_decay, self.prior_window)
+        sims.masked_fill_(~valid[:, first:, None], float("-inf"))
+        best = decayed_window_max(sims, self.prior_decay, self.prior_window)
         # no history item in the window (an empty history): the same score for every item
         return mean, torch.nan_to_num_(best[where[:, first:]], neginf=0.0)
+
+    def cosine_rows(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(..., n_items)`` cosines of each shifted item index to every item (0 → zeros)."""
+        table = self.cosines
+        if isinstance(table, torch.Tensor):
+            return table[inputs]
+        unit = self.unit
+        assert isinstance(unit, torch.Tensor)
+        return (unit[(inputs - 1).clamp(min=0)] * (inputs > 0)[..., None]) @ unit.T
+
+
+class AddWeighted(torch.autograd.Function):
+    """``scores + weight[0] · a + weight[1] · b`` for fixed ``a`` and ``b``, added in place into
+    ``scores`` (a fresh matmul output): no (positions × items) temporaries, and the weights'
+    gradients are two dot products."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, scores: torch.Tensor, a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.mark_dirty(scores)
+        w = weight.detach()
+        return scores.add_(a, alpha=float(w[0])).add_(b, alpha=float(w[1]))
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, torch.Tensor]:
+        a, b = ctx.saved_tensors
+        flat = grad.reshape(-1)
+        return grad, None, None, torch.stack([flat @ a.reshape(-1), flat @ b.reshape(-1)])
 
 
 def decayed_cumsum(values: torch.Tensor, decay: float) -> torch.Tensor:
@@ -185,15 +226,29 @@ def decayed_cumsum(values: torch.Tensor, decay: float) -> torch.Tensor:
     return values
 
 
-def decayed_window_max(values: torch.Tensor, decay: float, window: int) -> None:
-    """In place along dim 1: ``values[:, t] = max over k < window, k ≤ t of decay**k ·
-    values[:, t - k]``, by doubling (4 passes for a window of 10 instead of 9)."""
+def decayed_window_max(values: torch.Tensor, decay: float, window: int) -> torch.Tensor:
+    """Along dim 1: ``out[:, t] = max over k < window, k ≤ t of decay**k · values[:, t - k]``
+    (``values`` is overwritten). Position t is scaled by ``decay**-t``, which turns the decayed max
+    into a plain running max, taken by doubling between two buffers (4 passes for a window of
+    10); sequences too long for that scale in float32 multiply by the decay in each pass."""
+    width = values.shape[1]
+    span = (width - 1) * -math.log(decay)
+    scale = None
+    if span < 60:  # decay**-t stays far inside float32's range
+        scale = decay ** -torch.arange(width, dtype=values.dtype, device=values.device)
+        values.mul_(scale[None, :, None])
+    spare = torch.empty_like(values)
     covered = 1
-    while covered < min(window, values.shape[1]):
+    while covered < min(window, width):
         step = min(covered, window - covered)
-        shifted = values[:, :-step] * decay**step  # a copy, read before the update
-        torch.maximum(values[:, step:], shifted, out=values[:, step:])
+        shifted = values[:, :-step] if scale is not None else values[:, :-step] * decay**step
+        spare[:, :step] = values[:, :step]
+        torch.maximum(values[:, step:], shifted, out=spare[:, step:])
+        values, spare = spare, values
         covered += step
+    if scale is not None:
+        values.div_(scale[None, :, None])
+    return values
 
 
 class LoRALinear(nn.Module):

@@ -100,6 +100,12 @@ class TextSeqRecConfig(BaseModel):
     teacher: str | None = Field(None, description="Distil from this saved TextSeqRec.")
     distill_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the KL term.")
     distill_temperature: float = Field(1.0, gt=0.0)
+    distill_top_k: int = Field(
+        0,
+        ge=0,
+        description="0: the teacher's full distribution at every step; k: its top k items, "
+        "computed once before training (much faster, approximate).",
+    )
     threads: int = Field(1, ge=1, description="CPU threads for the sentence encoder.")
     train: TrainConfig = Field(
         default_factory=lambda: TrainConfig(lr=TEXT_LR),
@@ -217,7 +223,9 @@ class TextSeqRec(SequenceModel):
             teacher = TextSeqRec.load(Path(self.config.teacher))
             self.check_teacher(teacher)
             c = self.config
-            distill = Distillation(teacher.network(), c.distill_weight, c.distill_temperature)
+            distill = Distillation(
+                teacher.network(), c.distill_weight, c.distill_temperature, c.distill_top_k
+            )
         self.report = self.train_network(valid, distill)
         return self
 

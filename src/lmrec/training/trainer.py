@@ -17,22 +17,14 @@ import numpy as np
 
 from lmrec.training.batches import TrainingRows
 from lmrec.training.config import TrainConfig
+from lmrec.training.distill import Distillation, SoftTargets, distillation_term
+
+__all__ = ["Distillation", "EpochLog", "TrainReport", "Trainer", "next_item_loss"]
 
 if TYPE_CHECKING:
     import torch
 
     from lmrec.models.networks import SequenceNetwork
-
-
-@dataclass(frozen=True)
-class Distillation:
-    """Knowledge distillation from a trained teacher over the same item vocabulary: the loss is
-    ``(1 - weight) · CE(labels) + weight · T² · KL(teacher ‖ student)`` on logits divided by
-    ``temperature`` (Hinton et al., 2015)."""
-
-    teacher: SequenceNetwork
-    weight: float = 0.5
-    temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -88,9 +80,11 @@ def next_item_loss(
     config: TrainConfig,
     generator: torch.Generator,
     distill: Distillation | None = None,
+    soft: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Mean softmax cross-entropy of the next item over positions with a target (blended with the
-    teacher's KL divergence when ``distill`` is given)."""
+    teacher's KL divergence when ``distill`` is given, against the cached ``soft`` targets of
+    these rows when given)."""
     import torch
     import torch.nn.functional as F
 
@@ -101,16 +95,8 @@ def next_item_loss(
         loss = F.cross_entropy(logits, t)
         if distill is None:
             return loss
-        with torch.no_grad():
-            teacher = distill.teacher.scores(inputs, where)
-        temp = distill.temperature
-        kl = F.kl_div(
-            F.log_softmax(logits / temp, dim=-1),
-            F.log_softmax(teacher / temp, dim=-1),
-            log_target=True,
-            reduction="batchmean",
-        )
-        return (1.0 - distill.weight) * loss + distill.weight * temp * temp * kl
+        kl = distillation_term(logits, inputs, where, distill, soft)
+        return (1.0 - distill.weight) * loss + distill.weight * kl
     if distill is not None:
         raise ValueError("distillation needs train.loss='ce' (the teacher's full distribution)")
     h = net(inputs)[where]
@@ -177,6 +163,9 @@ class Trainer:
             optimizer, lambda step: lr_factor(step, cfg, total_steps)
         )
         started = time.perf_counter()
+        soft = None
+        if distill is not None and distill.top_k:
+            soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)
         logs: list[EpochLog] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
         stale, stopped = 0, "epochs"
@@ -187,7 +176,8 @@ class Trainer:
             order = rng.permutation(len(rows))
             total, steps = 0.0, 0
             for start in range(0, len(order), cfg.batch_size):
-                inputs, targets = rows.batch(order[start : start + cfg.batch_size])
+                chosen = order[start : start + cfg.batch_size]
+                inputs, targets = rows.batch(chosen)
                 loss = next_item_loss(
                     net,
                     torch.from_numpy(inputs).to(device),
@@ -195,6 +185,7 @@ class Trainer:
                     cfg,
                     generator,
                     distill,
+                    soft.batch(chosen, inputs.shape[1], device) if soft is not None else None,
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]

@@ -217,7 +217,8 @@ def test_cached_soft_targets_give_the_exact_kl_gradient(source: Path) -> None:
 
 def test_distillation_needs_full_softmax(source: Path) -> None:
     from lmrec.training.config import TrainConfig
-    from lmrec.training.trainer import Distillation, next_item_loss
+    from lmrec.training.distill import Distillation
+    from lmrec.training.trainer import next_item_loss
 
     net = TextSeqRec.load(source).network()
     inputs = torch.tensor([[1, 2, 3]])
@@ -286,18 +287,17 @@ def test_text_prior_without_the_cosine_table_gives_the_same_scores(
     text = torch.randn(9, 6)
     inputs = torch.tensor([[0, 0, 2, 4, 1, 9], [3, 5, 7, 8, 6, 2]])
     where = inputs > 0
+    masks = (where, torch.zeros_like(where).index_fill_(1, torch.tensor([5]), True))
     torch.manual_seed(0)
     with_table = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    want = [with_table.text_prior(inputs, mask) for mask in masks]  # the table is built here
     monkeypatch.setattr(text_networks, "COSINE_TABLE_ITEMS", 5)
     torch.manual_seed(0)
     without = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
-    assert with_table.cosines is not None and without.cosines is None
-    for mask in (where, torch.zeros_like(where).index_fill_(1, torch.tensor([5]), True)):
-        pairs = zip(
-            with_table.text_prior(inputs, mask), without.text_prior(inputs, mask), strict=True
-        )
-        for a, b in pairs:
+    for mask, expected in zip(masks, want, strict=True):
+        for a, b in zip(expected, without.text_prior(inputs, mask), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert with_table.cosines is not None and without.cosines is None
 
 
 def test_in_place_prior_mix_has_the_plain_gradients() -> None:

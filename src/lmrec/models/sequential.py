@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from lmrec.models.networks import SequenceNetwork
     from lmrec.models.textseq import TextSeqRecConfig
-    from lmrec.training.trainer import Distillation, TrainReport
+    from lmrec.training.distill import Distillation
+    from lmrec.training.trainer import TrainReport
 
 
 class SASRecConfig(BaseModel):

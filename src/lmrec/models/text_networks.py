@@ -78,6 +78,8 @@ class TextSeqNetwork(SASRecNetwork):
     centring uses the catalogue it is built for).
     """
 
+    cosines: torch.Tensor | None  # the prior's item x item table, once built
+
     def __init__(
         self,
         text: torch.Tensor,
@@ -104,13 +106,9 @@ class TextSeqNetwork(SASRecNetwork):
         self.prior_weight: nn.Parameter | None = None
         if prior:
             centred = text.float() - (text.float().mean(0) if len(text) else 0.0)
-            unit = F.normalize(centred, dim=-1)
-            self.register_buffer("unit", unit, persistent=False)
-            # item x item cosines, row 0 (padding) zero: a gather instead of a matmul per position
-            table = None
-            if len(text) <= COSINE_TABLE_ITEMS:
-                table = torch.cat([torch.zeros(1, len(text)), unit @ unit.T])
-            self.register_buffer("cosines", table, persistent=False)
+            self.register_buffer("unit", F.normalize(centred, dim=-1), persistent=False)
+            # item x item cosines for training, built at the first training step (see cosine_rows)
+            self.register_buffer("cosines", None, persistent=False)
             # split as in the zero-shot model's mean-max: 70% mean, 30% best match
             self.prior_weight = nn.Parameter(torch.tensor([0.7, 0.3]) * prior_weight)
 
@@ -173,14 +171,14 @@ class TextSeqNetwork(SASRecNetwork):
         pooled = decayed_cumsum(x.clone(), self.prior_decay)[where]
         first = 0
         if int(where.sum()) > len(inputs):  # dense
-            sims = self.cosine_rows(inputs)  # (batch, width, items); zero at padding
+            sims = self.cosine_rows(inputs, x)  # (batch, width, items); zero at padding
             total = decayed_cumsum(sims.clone(), self.prior_decay)  # summed cosines
             mean = total[where] / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
         else:
             mean = F.normalize(pooled, dim=-1) @ unit.T
             if where.any():  # only the columns the selected positions can look back to
                 first = max(int(where.any(0).nonzero()[0]) - self.prior_window + 1, 0)
-            sims = self.cosine_rows(inputs[:, first:])
+            sims = x[:, first:] @ unit.T
         if not self.prior_window:
             return mean, torch.zeros_like(mean)
         sims.masked_fill_(~valid[:, first:, None], float("-inf"))
@@ -188,14 +186,17 @@ class TextSeqNetwork(SASRecNetwork):
         # no history item in the window (an empty history): the same score for every item
         return mean, torch.nan_to_num_(best[where[:, first:]], neginf=0.0)
 
-    def cosine_rows(self, inputs: torch.Tensor) -> torch.Tensor:
-        """``(..., n_items)`` cosines of each shifted item index to every item (0 → zeros)."""
-        table = self.cosines
-        if isinstance(table, torch.Tensor):
-            return table[inputs]
+    def cosine_rows(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``(..., n_items)`` cosines of each shifted item index to every item (0 → zeros);
+        ``x`` holds the items' unit vectors (zero at padding). Catalogues of up to
+        COSINE_TABLE_ITEMS items gather them from an item x item table (row 0 = padding), built
+        here once, instead of a matmul per position."""
         unit = self.unit
         assert isinstance(unit, torch.Tensor)
-        return (unit[(inputs - 1).clamp(min=0)] * (inputs > 0)[..., None]) @ unit.T
+        table = self.cosines
+        if table is None and len(unit) <= COSINE_TABLE_ITEMS:
+            table = self.cosines = torch.cat([unit.new_zeros(1, len(unit)), unit @ unit.T])
+        return table[inputs] if isinstance(table, torch.Tensor) else x @ unit.T
 
 
 class AddWeighted(torch.autograd.Function):

@@ -198,7 +198,8 @@ class TextSeqRec(SequenceModel):
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> TextSeqRec:
         import torch
 
-        from lmrec.training.trainer import Distillation, TrainReport
+        from lmrec.training.distill import Distillation
+        from lmrec.training.trainer import TrainReport
 
         state = FittedState.from_train(train)
         self._state = state

@@ -68,20 +68,15 @@ class SoftTargets:
         with torch.inference_mode():
             for start in tqdm(starts, desc="teacher", unit="batch", disable=not progress):
                 inputs = torch.from_numpy(rows.inputs[start : start + batch_size]).to(device)
-                where = torch.from_numpy(rows.targets[start : start + batch_size] > 0).to(device)
-                scores = teacher.scores(inputs, where) / distill.temperature
-                top, index = scores.topk(min(k, scores.shape[1]), dim=-1)
-                mask = where.cpu().numpy()
+                mask = rows.targets[start : start + batch_size] > 0
+                scores = teacher.scores(inputs, torch.from_numpy(mask).to(device))
+                top, index = (scores / distill.temperature).topk(min(k, scores.shape[1]), dim=-1)
                 # (positions, k) back into the (rows, width, k) layout of the batch
                 items[start : start + batch_size][mask, : index.shape[1]] = index.cpu().numpy()
                 probs[start : start + batch_size][mask, : top.shape[1]] = (
                     torch.softmax(top, dim=-1).cpu().numpy()
                 )
         return cls(items, probs)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.items.nbytes + self.probs.nbytes)
 
     def batch(
         self, rows: npt.NDArray[np.int64], width: int, device: torch.device

@@ -19,8 +19,6 @@ from lmrec.training.batches import TrainingRows
 from lmrec.training.config import TrainConfig
 from lmrec.training.distill import Distillation, SoftTargets, distillation_term
 
-__all__ = ["Distillation", "EpochLog", "TrainReport", "Trainer", "next_item_loss"]
-
 if TYPE_CHECKING:
     import torch
 

@@ -9,7 +9,9 @@ Parts (each trains on 2 CPU cores within a wall-time budget, early-stopping on v
   recommender and their rank-fusion ensemble (LLMRank 20 candidates, ``games-6k.random``);
 - ``fewshot``: 1/5/10/100% of Games users; pretrained + adapter (and + LoRA at 5%) vs the same
   architecture from scratch;
-- ``joint``: one model on ML-1M + Games, evaluated on each;
+- ``joint``: one model on ML-1M + Games (each history scored against its own domain's items),
+  evaluated on each, next to the same architecture trained on each domain alone for the same
+  number of epochs (``--joint-epochs``);
 - ``distill``: a one-layer student over the last 50 items of the ML-1M in-domain model, with the
   teacher's top-k distribution cached once (``--distill-top-k``) and labels-only.
 
@@ -32,14 +34,12 @@ from typing import Any
 import numpy as np
 
 from lmrec.data.containers import Dataset
-from lmrec.data.joint import combine
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import Prepared, ProtocolChoice, context_for, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.base import Recommender
 from lmrec.models.registry import create_model, fit_model
 from lmrec.protocols.base import EvalCases
-from lmrec.text.templates import item_template
 
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
@@ -162,7 +162,7 @@ def part_indomain(bench: Bench) -> None:
     }
     for label, (model, config) in runs.items():
         key = f"indomain/{label}"
-        if not bench.todo(key):
+        if label not in bench.args.indomain_models or not bench.todo(key):
             continue
         built, info = fit(
             bench,
@@ -235,19 +235,22 @@ def part_fewshot(bench: Bench) -> None:
 
 
 def part_joint(bench: Bench) -> None:
-    ml, games = bench.prepared("ml-1m").dataset, bench.prepared(GAMES).dataset
+    """One model on ML-1M + Games (each history scored against its own domain's items), and the
+    same architecture on each domain alone, all for the same number of epochs."""
+    epochs = bench.args.joint_epochs
+    config = bench.textseq(
+        {"ids": False, "train": {"epochs": epochs, "threads": bench.args.threads}}
+    )
     if bench.todo("joint/train"):
-        texts = [
-            item_template(ds.name, ds.catalog).render(ds.catalog, ds.interactions.item_vocab.ids)  # type: ignore[arg-type]
-            for ds in (ml, games)
-        ]
-        joint = combine([ml, games], texts)
+        joint = load_dataset(f"ml-1m+{GAMES}", download=False)
         p = prepare(joint, ProtocolChoice("loo"))
         valid = bench.sample(
-            p.split.valid, bench.args.valid_users + len(ml.interactions.user_vocab), 4
+            p.split.valid,
+            bench.args.valid_users + bench.prepared("ml-1m").dataset.interactions.n_users,
+            4,
         )
-        config = bench.budget(bench.textseq({"ids": False}), bench.args.joint_minutes)
-        _, info = fit(bench, joint, p, "textseq", config, None, valid, "joint")
+        joint_config = {**config, "domains": True}
+        _, info = fit(bench, joint, p, "textseq", joint_config, None, valid, "joint")
         bench.save("joint/train", info)
     for name in ("ml-1m", GAMES):
         key = f"joint/{name}"
@@ -257,6 +260,12 @@ def part_joint(bench: Bench) -> None:
         attach = {"pretrained": str(bench.work / "joint"), "tune": "none", "recenter": False}
         built, info = fit(bench, p.dataset, p, "textseq", attach)
         bench.save(key, {**info, **measure(built, bench.evals(name))})
+    for name in ("ml-1m", GAMES):
+        key = f"joint/{name} alone"
+        if bench.todo(key):
+            p = bench.prepared(name)
+            built, info = fit(bench, p.dataset, p, "textseq", config, None, bench.valid(name))
+            bench.save(key, {**info, **measure(built, bench.evals(name))})
 
 
 def users_per_second(model: Recommender, cases: EvalCases) -> float:
@@ -329,10 +338,19 @@ def main() -> None:
     parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
     parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
     parser.add_argument("--ml1m-minutes", type=float, default=7.0)
+    parser.add_argument(
+        "--indomain-models",
+        nargs="+",
+        choices=("sasrec", "textseq"),
+        default=["sasrec", "textseq"],
+        help="in-domain models to train (run them in two processes to train side by side)",
+    )
     parser.add_argument("--pretrain-minutes", type=float, default=7.0)
     parser.add_argument("--fewshot-minutes", type=float, default=1.0)
     parser.add_argument("--full-minutes", type=float, default=2.5)
-    parser.add_argument("--joint-minutes", type=float, default=5.0)
+    parser.add_argument(
+        "--joint-epochs", type=int, default=2, help="epochs of the joint and single-domain models"
+    )
     parser.add_argument("--student-minutes", type=float, default=3.0)
     parser.add_argument(
         "--distill-top-k", type=int, default=64, help="teacher items cached per position"

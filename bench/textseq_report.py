@@ -100,7 +100,8 @@ def checks(results: dict[str, Any]) -> None:
         lines.append(
             (f"5% Games: pretrained+adapter / scratch NDCG@10 = {ratio:.2f} ≥ 1.5", ratio >= 1.5)
         )
-    for name, single_key in (("ml-1m", "pretrain/ml-1m"), ("amazon-games", "fewshot/1/scratch")):
+    for name in ("ml-1m", "amazon-games"):
+        single_key = f"joint/{name} alone"
         j, s1 = get(f"joint/{name}"), get(single_key)
         if j and s1:
             share = j["loo_ndcg@10"] / max(s1["loo_ndcg@10"], 1e-9)
@@ -109,7 +110,9 @@ def checks(results: dict[str, Any]) -> None:
             )
     t = get("distill/teacher")
     students = {k: v for k, v in section(results, "distill/").items() if k.startswith("student")}
-    for label, st in students.items() if t else ():
+    for label, st in students.items():
+        if not t:
+            break
         acc = st["loo_ndcg@10"] / max(t["loo_ndcg@10"], 1e-9)
         speed = st["users_per_s"] / t["users_per_s"]
         lines.append(

@@ -127,3 +127,18 @@ def test_real_datasets_load(data_dir: Path) -> None:
     assert ml.title("1") == "Toy Story"
     games = load_dataset("amazon-games", data_dir, download=False)
     assert games.interactions.n_users == 50546 and games.interactions.n_items == 16859
+
+
+def test_joint_dataset_by_name(data_dir: Path, tmp_path: Path) -> None:
+    joint = load_dataset("ml-100k+amazon-games", data_dir, download=False)
+    inter = joint.interactions
+    assert (inter.n_users, inter.n_items) == (943 + 50546, 1682 + 16859)
+    assert inter.item_vocab.ids[0] == "ml-100k/1" and inter.item_vocab.ids[1682].startswith(
+        "amazon-games/"
+    )
+    assert joint.catalog is not None
+    assert joint.catalog.title("ml-100k/1").startswith("Toy Story")  # ML-100K's own template
+    with pytest.raises(DataError, match="two or more datasets"):
+        load_dataset("ml-100k+", data_dir, download=False)
+    with pytest.raises(DataError, match="unknown dataset 'nope'"):
+        load_dataset("ml-100k+nope", tmp_path)

@@ -15,7 +15,7 @@ from lmrec.metrics.evaluate import evaluate
 from lmrec.models.base import Query
 from lmrec.models.registry import create_model
 from lmrec.protocols.leave_one_out import LeaveOneOut
-from lmrec.training.batches import TrainingRows, pad_left, split_windows, trim
+from lmrec.training.batches import TrainingRows, batch_order, pad_left, split_windows, trim
 from lmrec.training.config import TrainConfig
 
 torch = pytest.importorskip("torch")
@@ -178,3 +178,37 @@ def test_yaml_run_config(tmp_path: Path) -> None:
     extra.write_text("modle: sasrec\n")
     with pytest.raises(DataError, match="extra.yaml: field 'modle'"):
         load_run_config(extra)
+
+
+def test_length_buckets_cut_padding_and_keep_every_row_once() -> None:
+    lengths = np.random.default_rng(0).integers(1, 50, size=1000)
+    plain = batch_order(lengths, 32, np.random.default_rng(1))
+    bucketed = batch_order(lengths, 32, np.random.default_rng(1), bucket=8)
+    for batches in (plain, bucketed):
+        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
+        assert max(len(b) for b in batches) == 32
+
+    def cells(batches: list[np.ndarray]) -> int:  # a batch is padded to its longest row
+        return sum(len(b) * int(lengths[b].max()) for b in batches)
+
+    assert cells(bucketed) < 0.7 * cells(plain)
+    maxima = [int(lengths[b].max()) for b in bucketed]
+    assert maxima != sorted(maxima)  # the batches are shuffled, not served short to long
+
+
+def test_grouped_batches_never_mix_groups() -> None:
+    groups = np.random.default_rng(0).permutation(np.repeat([0, 1, 2], [50, 30, 21]))
+    lengths = np.random.default_rng(1).integers(1, 9, size=len(groups))
+    for bucket in (0, 2):
+        batches = batch_order(lengths, 16, np.random.default_rng(2), bucket, groups)
+        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(len(groups)))
+        assert all(len(set(groups[b].tolist())) == 1 for b in batches)
+        assert {int(groups[b[0]]) for b in batches[:4]} != {0}  # groups interleave
+
+
+def test_training_rows_know_their_item_range() -> None:
+    rows = TrainingRows.from_sequences(Sequences.from_lists([[0, 1, 2], [5, 6], [3, 4]]), 3)
+    np.testing.assert_array_equal(rows.segments([0, 3, 7]), [0, 1, 1])
+    crossing = TrainingRows.from_sequences(Sequences.from_lists([[1, 2], [2, 3]]), 3)
+    with pytest.raises(ValueError, match="training row 1 holds items 2 and 3"):
+        crossing.segments([0, 3, 7])

@@ -297,7 +297,7 @@ def test_text_prior_without_the_cosine_table_gives_the_same_scores(
     for mask, expected in zip(masks, want, strict=True):
         for a, b in zip(expected, without.text_prior(inputs, mask), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    assert with_table.cosines is not None and without.cosines is None
+    assert with_table.cosines and not without.cosines
 
 
 def test_in_place_prior_mix_has_the_plain_gradients() -> None:
@@ -373,3 +373,46 @@ def test_joint_dataset_prefixes_ids_and_keeps_each_domains_text() -> None:
         combine([a, a], texts)  # type: ignore[arg-type]
     with pytest.raises(DataError, match="texts for"):
         combine([a, b], [texts[0], texts[1][:3]])  # type: ignore[arg-type]
+
+
+def test_joint_model_scores_each_domain_against_its_own_items(tmp_path: Path) -> None:
+    import torch.nn.functional as F
+
+    from lmrec.data.joint import domain_bounds
+    from lmrec.training.config import TrainConfig
+    from lmrec.training.trainer import next_item_loss
+
+    a, b = domain("a"), domain("b", seed=1)
+    texts = [list(d.catalog.field("text").values) for d in (a, b)]  # type: ignore[union-attr]
+    joint = combine([a, b], texts)  # type: ignore[arg-type]
+    model = fit(joint, tmp_path, domains=True, prior=True, train={"epochs": 25})
+    assert model.item_segments() == [0, 24, 48]
+    net = model.network()
+    # the prior centres each domain on its own mean text vector
+    text_b = torch.from_numpy(model.text[24:])
+    unit = net.unit  # type: ignore[union-attr]
+    torch.testing.assert_close(unit[24:], F.normalize(text_b - text_b.mean(0), dim=-1))
+    # scoring B's range gives B's columns of the full scores, on both prior paths
+    inputs = torch.tensor([[0, 25, 27, 30], [26, 31, 40, 44]])
+    for where in (
+        inputs > 0,
+        torch.zeros_like(inputs, dtype=torch.bool).index_fill_(1, torch.tensor([3]), True),
+    ):
+        full = net.scores(inputs, where)
+        torch.testing.assert_close(net.scores(inputs, where, items=(24, 48)), full[:, 24:48])
+    # the loss is the softmax over B's items only
+    targets = torch.tensor([[0, 27, 30, 33], [31, 40, 44, 48]])
+    where = targets > 0
+    want = F.cross_entropy(net.scores(inputs, where)[:, 24:48], targets[where] - 25)
+    got = next_item_loss(net, inputs, targets, TrainConfig(), torch.Generator(), items=(24, 48))
+    torch.testing.assert_close(got, want)
+    # attached to each domain alone, the joint model ranks by the colour rule
+    model.save(tmp_path / "joint")
+    for ds in (a, b):
+        alone = fit(ds, tmp_path, pretrained=str(tmp_path / "joint"), tune="none", recenter=False)
+        assert hr(alone, ds) >= 0.6, ds.name  # chance is about 3 / 20
+    assert domain_bounds(["x/1", "x/2", "y/1"]) == [0, 2, 3]
+    with pytest.raises(DataError, match="not contiguous"):
+        domain_bounds(["x/1", "y/1", "x/2"])
+    with pytest.raises(DataError, match="no 'dataset/' prefix"):
+        fit(a, tmp_path, domains=True)

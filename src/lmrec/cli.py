@@ -26,7 +26,12 @@ DataDir = Annotated[
     ),
 ]
 DatasetOpt = Annotated[
-    str, typer.Option("--dataset", "-d", help="Dataset name (see `lmrec data list`).")
+    str,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Dataset name (see `lmrec data list`); 'a+b' is the joint dataset of a and b.",
+    ),
 ]
 ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="loo | llmrank-20 | temporal")]
 CandidatesOpt = Annotated[

@@ -9,6 +9,7 @@ in that domain alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -23,10 +24,35 @@ from lmrec.data.containers import (
 from lmrec.data.errors import DataError
 
 SEPARATOR = "/"
+JOINER = "+"  # "ml-1m+amazon-games" names the joint dataset of both
 
 
 def prefixed(dataset: str, ids: Sequence[str]) -> list[str]:
     return [f"{dataset}{SEPARATOR}{i}" for i in ids]
+
+
+def domain_bounds(item_ids: Sequence[str]) -> list[int]:
+    """Where each domain's items start in a joint item vocabulary, then its length: ``[0,
+    n_first, ..., n_items]``. Raises DataError for an id without a ``dataset/`` prefix or a
+    domain whose items are not contiguous (``combine`` keeps them so)."""
+    bounds = [0]
+    seen: set[str] = set()
+    previous = None
+    for index, item in enumerate(item_ids):
+        name, sep, _ = item.partition(SEPARATOR)
+        if not sep:
+            raise DataError(
+                f"item {item!r} has no 'dataset{SEPARATOR}' prefix: per-domain training needs "
+                "a joint dataset built by lmrec.data.joint.combine"
+            )
+        if name != previous:
+            if name in seen:
+                raise DataError(f"the items of domain {name!r} are not contiguous (at {item!r})")
+            if previous is not None:
+                bounds.append(index)
+            seen.add(name)
+            previous = name
+    return [*bounds, len(item_ids)] if item_ids else [0]
 
 
 def combine_interactions(parts: Sequence[tuple[str, Interactions]]) -> Interactions:
@@ -75,3 +101,25 @@ def combine(datasets: Sequence[Dataset], texts: Sequence[Sequence[str]]) -> Data
         catalog=catalog,
         prep=f"union of {names} with user and item ids prefixed by the dataset name ({prep})",
     )
+
+
+def load_joint(name: str, data_dir: Path | None = None, download: bool = True) -> Dataset:
+    """The joint dataset of ``"a+b"`` (named datasets joined by ``+``), each item's text rendered
+    with its own dataset's default template."""
+    from lmrec.data.registry import get_spec, load_dataset
+    from lmrec.text.templates import item_template
+
+    names = name.split(JOINER)
+    if len(names) < 2 or not all(names):
+        raise DataError(f"{name!r}: a joint dataset names two or more datasets, as 'a{JOINER}b'")
+    for part in names:
+        get_spec(part)  # an unknown name fails before anything loads
+    datasets = [load_dataset(n, data_dir, download) for n in names]
+    texts = []
+    for ds in datasets:
+        if ds.catalog is None:
+            raise DataError(f"{ds.name} has no item catalogue: a joint dataset needs item text")
+        texts.append(
+            item_template(ds.name, ds.catalog).render(ds.catalog, ds.interactions.item_vocab.ids)
+        )
+    return combine(datasets, texts)

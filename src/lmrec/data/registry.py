@@ -144,7 +144,12 @@ def missing_files(name: str, data_dir: Path | None = None) -> list[Path]:
 
 
 def load_dataset(name: str, data_dir: Path | None = None, download: bool = True) -> Dataset:
-    """Load a named dataset, downloading it from its official source first when missing."""
+    """Load a named dataset, downloading it from its official source first when missing;
+    ``"a+b"`` is the joint dataset of a and b (:func:`lmrec.data.joint.load_joint`)."""
+    from lmrec.data.joint import JOINER, load_joint
+
+    if JOINER in name:
+        return load_joint(name, data_dir, download)
     spec = get_spec(name)
     folder = dataset_dir(name, data_dir)
     if missing_files(name, data_dir):

@@ -6,8 +6,8 @@ Conventions shared by every network here:
   the most recent item sits in the last column;
 - ``forward`` returns hidden states ``(batch, width, hidden)``; item scores are the dot product of a
   hidden state with the output item table ``item_table()`` (``(n_items, hidden)``, no padding row);
-  ``scores(inputs, where)`` gives them for the positions ``where`` selects (networks that add a
-  score term beyond the dot product override it).
+  ``scores(inputs, where)`` gives them for the positions ``where`` selects, optionally for a range
+  of items only (networks that add a score term beyond the dot product override it).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ class SequenceNetwork(nn.Module):
         with torch.no_grad():
             self.items.weight[0].zero_()
 
-    def item_table(self) -> torch.Tensor:
-        return self.items.weight[1:]
+    def item_table(self, items: tuple[int, int] | None = None) -> torch.Tensor:
+        """Output vectors of every item, or of the item range ``items = (start, stop)``."""
+        table = self.items.weight[1:]
+        return table if items is None else table[items[0] : items[1]]
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -38,11 +40,17 @@ class SequenceNetwork(nn.Module):
         return self.encode(inputs)
 
     def scores(
-        self, inputs: torch.Tensor, where: torch.Tensor, table: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        where: torch.Tensor,
+        table: torch.Tensor | None = None,
+        items: tuple[int, int] | None = None,
     ) -> torch.Tensor:
         """``(selected positions, n_items)`` scores at the positions of the boolean ``(batch,
-        width)`` mask ``where``; ``table`` is ``item_table()`` when the caller already has it."""
-        table = self.item_table() if table is None else table
+        width)`` mask ``where``; ``table`` is ``item_table(items)`` when the caller already has
+        it; ``items = (start, stop)`` scores only that range of items (one domain of a joint
+        model)."""
+        table = self.item_table(items) if table is None else table
         out: torch.Tensor = self(inputs)[where] @ table.T
         return out
 

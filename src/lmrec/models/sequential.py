@@ -100,7 +100,13 @@ class SequenceModel(FittedModel):
             return evaluate(self, valid, ks=(10,)).value("ndcg@10")
 
         trainer = Trainer(self.config.train, self.progress)
-        return trainer.fit(self.network(), rows, validate if valid is not None else None, distill)
+        validator = validate if valid is not None else None
+        return trainer.fit(self.network(), rows, validator, distill, self.item_segments())
+
+    def item_segments(self) -> list[int]:
+        """Item-range bounds the softmax is split by in training (a joint model's domains);
+        empty: one softmax over every item."""
+        return []
 
     def score(self, batch: QueryBatch, chunk: int = 512) -> npt.NDArray[np.float32]:
         import torch

@@ -10,6 +10,7 @@ in training is scorable as soon as it has text. Follows the conventions of
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -78,8 +79,6 @@ class TextSeqNetwork(SASRecNetwork):
     centring uses the catalogue it is built for).
     """
 
-    cosines: torch.Tensor | None  # the prior's item x item table, once built
-
     def __init__(
         self,
         text: torch.Tensor,
@@ -95,6 +94,7 @@ class TextSeqNetwork(SASRecNetwork):
         prior_decay: float = 0.9,
         prior_weight: float = 10.0,
         prior_window: int = 10,
+        segments: Sequence[int] = (),
     ) -> None:
         super().__init__(len(text), hidden, layers, heads, dropout, max_len, ids)
         self.use_ids = ids
@@ -104,11 +104,23 @@ class TextSeqNetwork(SASRecNetwork):
         self.prior_decay = prior_decay
         self.prior_window = prior_window
         self.prior_weight: nn.Parameter | None = None
+        # item ranges (domains of a joint model): the prior centres each on its own mean
+        self.bounds = list(segments) or [0, len(text)]
+        if (
+            self.bounds[0] != 0
+            or self.bounds[-1] != len(text)
+            or sorted(self.bounds) != self.bounds
+        ):
+            raise ValueError(f"segments {self.bounds} do not cut the {len(text)} items in order")
+        # item x item cosines of each scored range for training, built at its first training
+        # step (see cosine_rows)
+        self.cosines: dict[tuple[int, int], torch.Tensor] = {}
         if prior:
-            centred = text.float() - (text.float().mean(0) if len(text) else 0.0)
-            self.register_buffer("unit", F.normalize(centred, dim=-1), persistent=False)
-            # item x item cosines for training, built at the first training step (see cosine_rows)
-            self.register_buffer("cosines", None, persistent=False)
+            parts = [
+                part - (part.mean(0) if len(part) else 0.0)
+                for part in text.float().tensor_split(self.bounds[1:-1])
+            ]
+            self.register_buffer("unit", F.normalize(torch.cat(parts), dim=-1), persistent=False)
             # split as in the zero-shot model's mean-max: 70% mean, 30% best match
             self.prior_weight = nn.Parameter(torch.tensor([0.7, 0.3]) * prior_weight)
 
@@ -130,9 +142,10 @@ class TextSeqNetwork(SASRecNetwork):
         unique, inverse = torch.unique(inputs, return_inverse=True)
         return self.item_vectors(unique)[inverse]
 
-    def item_table(self) -> torch.Tensor:
+    def item_table(self, items: tuple[int, int] | None = None) -> torch.Tensor:
         text = self.text_vectors()
-        table = self.item_vectors(torch.arange(1, len(text) + 1, device=text.device))
+        start, stop = items or (0, len(text))
+        table = self.item_vectors(torch.arange(start + 1, stop + 1, device=text.device))
         return F.normalize(table, dim=-1) if self.temperature else table
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -142,20 +155,25 @@ class TextSeqNetwork(SASRecNetwork):
         return hidden
 
     def scores(
-        self, inputs: torch.Tensor, where: torch.Tensor, table: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        where: torch.Tensor,
+        table: torch.Tensor | None = None,
+        items: tuple[int, int] | None = None,
     ) -> torch.Tensor:
-        out = super().scores(inputs, where, table)
+        out = super().scores(inputs, where, table, items)
         if self.prior_weight is None:
             return out
         with torch.no_grad():  # fixed features: only their weights learn
-            mean, best = self.text_prior(inputs, where)
+            mean, best = self.text_prior(inputs, where, items)
         mixed: torch.Tensor = AddWeighted.apply(out, mean, best, self.prior_weight)  # type: ignore[no-untyped-call]
         return mixed
 
     def text_prior(
-        self, inputs: torch.Tensor, where: torch.Tensor
+        self, inputs: torch.Tensor, where: torch.Tensor, items: tuple[int, int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two ``(selected positions, n_items)`` text scores at each selected position: the
+        """Two ``(selected positions, n_items)`` text scores (only the range ``items`` when
+        given) at each selected position: the
         cosine between the recency-weighted mean of the history's centred text vectors and every
         item's, and every item's best recency-weighted cosine to one of the last
         ``prior_window`` history items (zeros when ``prior_window`` is 0).
@@ -166,19 +184,21 @@ class TextSeqNetwork(SASRecNetwork):
         """
         unit = self.unit
         assert isinstance(unit, torch.Tensor)
+        start, stop = items or (0, len(unit))
+        scored = unit[start:stop]
         valid = inputs > 0
         x = unit[(inputs - 1).clamp(min=0)] * valid[..., None]
         pooled = decayed_cumsum(x.clone(), self.prior_decay)[where]
         first = 0
         if int(where.sum()) > len(inputs):  # dense
-            sims = self.cosine_rows(inputs, x)  # (batch, width, items); zero at padding
+            sims = self.cosine_rows(inputs, x, start, stop)  # (batch, width, items); 0 at padding
             total = decayed_cumsum(sims.clone(), self.prior_decay)  # summed cosines
             mean = total[where] / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
         else:
-            mean = F.normalize(pooled, dim=-1) @ unit.T
+            mean = F.normalize(pooled, dim=-1) @ scored.T
             if where.any():  # only the columns the selected positions can look back to
                 first = max(int(where.any(0).nonzero()[0]) - self.prior_window + 1, 0)
-            sims = x[:, first:] @ unit.T
+            sims = x[:, first:] @ scored.T
         if not self.prior_window:
             return mean, torch.zeros_like(mean)
         sims.masked_fill_(~valid[:, first:, None], float("-inf"))
@@ -186,17 +206,23 @@ class TextSeqNetwork(SASRecNetwork):
         # no history item in the window (an empty history): the same score for every item
         return mean, torch.nan_to_num_(best[where[:, first:]], neginf=0.0)
 
-    def cosine_rows(self, inputs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``(..., n_items)`` cosines of each shifted item index to every item (0 → zeros);
-        ``x`` holds the items' unit vectors (zero at padding). Catalogues of up to
-        COSINE_TABLE_ITEMS items gather them from an item x item table (row 0 = padding), built
-        here once, instead of a matmul per position."""
+    def cosine_rows(
+        self, inputs: torch.Tensor, x: torch.Tensor, start: int, stop: int
+    ) -> torch.Tensor:
+        """``(..., stop - start)`` cosines of each shifted item index (all in that range, or 0)
+        to every item of the range (0 → zeros); ``x`` holds the items' unit vectors (zero at
+        padding). Ranges of up to COSINE_TABLE_ITEMS items gather them from an item x item table
+        (row 0 = padding), built here once, instead of a matmul per position."""
         unit = self.unit
         assert isinstance(unit, torch.Tensor)
-        table = self.cosines
-        if table is None and len(unit) <= COSINE_TABLE_ITEMS:
-            table = self.cosines = torch.cat([unit.new_zeros(1, len(unit)), unit @ unit.T])
-        return table[inputs] if isinstance(table, torch.Tensor) else x @ unit.T
+        scored = unit[start:stop]
+        if stop - start > COSINE_TABLE_ITEMS:
+            return x @ scored.T
+        table = self.cosines.get((start, stop))
+        if table is None:
+            table = torch.cat([scored.new_zeros(1, len(scored)), scored @ scored.T])
+            self.cosines[(start, stop)] = table
+        return table[(inputs - start).clamp(min=0)]
 
 
 class AddWeighted(torch.autograd.Function):

@@ -68,6 +68,12 @@ class TextSeqRecConfig(BaseModel):
     max_len: int = Field(200, ge=1, description="Only the last max_len history items are read.")
     experts: int = Field(8, ge=1, description="Experts of the MoE adapter.")
     ids: bool = Field(False, description="Add trainable item-ID embeddings (in-domain).")
+    domains: bool = Field(
+        False,
+        description="Joint training on a dataset from lmrec.data.joint.combine: each history "
+        "is scored against its own domain's items only (and the text prior centres each "
+        "domain on its own mean), as a single-domain model would be.",
+    )
     temperature: float = Field(
         0.07, ge=0.0, description="Cosine scores / temperature; 0 = dot-product scores."
     )
@@ -190,6 +196,7 @@ class TextSeqRec(SequenceModel):
             c.prior_decay,
             c.prior_weight,
             c.prior_window,
+            self.item_segments(),
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)
@@ -229,6 +236,13 @@ class TextSeqRec(SequenceModel):
             )
         self.report = self.train_network(valid, distill)
         return self
+
+    def item_segments(self) -> list[int]:
+        if not self.config.domains:
+            return []
+        from lmrec.data.joint import domain_bounds
+
+        return domain_bounds(self.fitted_state().item_vocab.ids)
 
     def transfer_weights(self, source: TextSeqRec, net: TextSeqNetwork) -> None:
         """Copy ``source``'s weights into ``net`` (built for this model's items): item-ID rows by

@@ -6,6 +6,7 @@ in the last column (the convention of :mod:`lmrec.models.networks`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,12 @@ class TrainingRows:
         return len(self.inputs)
 
     @property
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """Items read by each row (its width without padding)."""
+        lengths: npt.NDArray[np.int64] = (self.inputs > 0).sum(axis=1)
+        return lengths
+
+    @property
     def n_targets(self) -> int:
         return int((self.targets > 0).sum())
 
@@ -60,6 +67,23 @@ class TrainingRows:
             keep = split_windows(keep, max_len)
         padded = pad_left(keep, max_len + 1)
         return cls(padded[:, :-1], np.where(padded[:, :-1] > 0, padded[:, 1:], 0))
+
+    def segments(self, bounds: Sequence[int]) -> npt.NDArray[np.int64]:
+        """The item range each row lies in, for ranges ``bounds[s] ≤ item < bounds[s + 1]``
+        (the domains of a joint model); raises ValueError on a row with items of two ranges."""
+        edges = np.asarray(bounds[1:-1], dtype=np.int64)
+        known = np.concatenate([self.inputs, self.targets], axis=1)
+        low = np.where(known > 0, known, np.iinfo(np.int64).max).min(axis=1) - 1
+        high = known.max(axis=1) - 1
+        first = np.searchsorted(edges, low, side="right")
+        crossing = np.flatnonzero(first != np.searchsorted(edges, high, side="right"))
+        if len(crossing):
+            raise ValueError(
+                f"training row {int(crossing[0])} holds items {int(low[crossing[0]])} and "
+                f"{int(high[crossing[0]])}, which lie in different item ranges {list(bounds)}"
+            )
+        segment: npt.NDArray[np.int64] = first.astype(np.int64)
+        return segment
 
     def batch(self, rows: npt.NDArray[np.int64]) -> tuple[Matrix, Matrix]:
         """Inputs and targets of ``rows``, trimmed to the longest sequence among them."""
@@ -80,3 +104,35 @@ def split_windows(seqs: Sequences, max_len: int) -> Sequences:
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     flat = seqs.items[np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], lengths)]
     return Sequences(indptr, flat)
+
+
+def batch_order(
+    lengths: npt.NDArray[np.int64],
+    batch_size: int,
+    rng: np.random.Generator,
+    bucket: int = 0,
+    groups: npt.NDArray[np.int64] | None = None,
+) -> list[npt.NDArray[np.int64]]:
+    """The row indices of each batch of one epoch, in the order they train.
+
+    Rows are shuffled. With ``bucket`` > 0, every run of ``bucket`` batches' worth of shuffled rows
+    is sorted by length before it is cut into batches, and the batches are shuffled again: a batch
+    is padded to its longest row, so this removes most padding (Amazon Games at batch 128: 7.3x
+    fewer cells) while every batch still draws from a random ``bucket``-batch sample. With
+    ``groups``, no batch mixes rows of two groups.
+    """
+    order = rng.permutation(len(lengths))
+    parts = [order]
+    if groups is not None:
+        order = order[np.argsort(groups[order], kind="stable")]
+        cuts = np.flatnonzero(np.diff(groups[order])) + 1
+        parts = np.split(order, cuts)
+    span = bucket * batch_size if bucket else len(lengths) or 1
+    batches: list[npt.NDArray[np.int64]] = []
+    for part in parts:
+        for start in range(0, len(part), span):
+            chunk = part[start : start + span]
+            if bucket:
+                chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]

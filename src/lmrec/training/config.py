@@ -30,6 +30,13 @@ class TrainConfig(BaseModel):
         description="Also train on the older part of sequences longer than max_len + 1, as "
         "extra rows of at most max_len items (default: only each sequence's last window).",
     )
+    bucket: int = Field(
+        50,
+        ge=0,
+        description="Sort each run of `bucket` batches' worth of shuffled rows by length before "
+        "cutting batches (less padding: Amazon Games epoch at max_len 200, 1 thread: see "
+        "README); 0 = plain shuffling.",
+    )
     grad_clip: float = Field(0.0, ge=0.0, description="Clip the gradient norm (0 = off).")
     loss: Literal["ce", "sampled"] = Field(
         "ce",

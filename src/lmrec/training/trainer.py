@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmrec.training.batches import TrainingRows
+from lmrec.training.batches import TrainingRows, batch_order
 from lmrec.training.config import TrainConfig
 from lmrec.training.distill import Distillation, SoftTargets, distillation_term
 
@@ -79,17 +79,19 @@ def next_item_loss(
     generator: torch.Generator,
     distill: Distillation | None = None,
     soft: tuple[torch.Tensor, torch.Tensor] | None = None,
+    items: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """Mean softmax cross-entropy of the next item over positions with a target (blended with the
     teacher's KL divergence when ``distill`` is given, against the cached ``soft`` targets of
-    these rows when given)."""
+    these rows when given). With ``items = (start, stop)`` the softmax runs over that item range
+    only (every target of the batch lies in it)."""
     import torch
     import torch.nn.functional as F
 
     where = targets > 0
-    t = targets[where] - 1
+    t = targets[where] - 1 - (items[0] if items else 0)
     if config.loss == "ce":
-        logits = net.scores(inputs, where)
+        logits = net.scores(inputs, where, items=items)
         loss = F.cross_entropy(logits, t)
         if distill is None:
             return loss
@@ -98,7 +100,7 @@ def next_item_loss(
     if distill is not None:
         raise ValueError("distillation needs train.loss='ce' (the teacher's full distribution)")
     h = net(inputs)[where]
-    table = net.item_table()
+    table = net.item_table(items)
     n_items = table.shape[0]
     negatives = torch.randint(
         n_items, (config.negatives,), generator=generator, device=table.device
@@ -135,8 +137,13 @@ class Trainer:
         rows: TrainingRows,
         validate: Callable[[], float] | None = None,
         distill: Distillation | None = None,
+        segments: Sequence[int] = (),
     ) -> TrainReport:
-        """Train the parameters of ``net`` that require gradients (frozen ones stay as they are)."""
+        """Train the parameters of ``net`` that require gradients (frozen ones stay as they are).
+
+        ``segments`` (item-range bounds, e.g. ``[0, n_movies, n_movies + n_games]``) make a
+        joint model's batches come from one range each and score only that range's items.
+        """
         import torch
         from tqdm.auto import tqdm
 
@@ -164,6 +171,11 @@ class Trainer:
         soft = None
         if distill is not None and distill.top_k:
             soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)
+        lengths = rows.lengths
+        groups = rows.segments(segments) if len(segments) > 2 else None
+        if groups is not None and distill is not None:
+            raise ValueError("distillation into a model trained on item segments is not supported")
+        per_batch = rows.n_targets / math.ceil(len(rows) / cfg.batch_size)  # mean targets
         logs: list[EpochLog] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
         stale, stopped = 0, "epochs"
@@ -171,10 +183,9 @@ class Trainer:
         for epoch in bar:
             t0 = time.perf_counter()
             net.train()
-            order = rng.permutation(len(rows))
             total, steps = 0.0, 0
-            for start in range(0, len(order), cfg.batch_size):
-                chosen = order[start : start + cfg.batch_size]
+            for chosen in batch_order(lengths, cfg.batch_size, rng, cfg.bucket, groups):
+                part = None if groups is None else int(groups[chosen[0]])
                 inputs, targets = rows.batch(chosen)
                 loss = next_item_loss(
                     net,
@@ -184,7 +195,10 @@ class Trainer:
                     generator,
                     distill,
                     soft.batch(chosen, inputs.shape[1], device) if soft is not None else None,
+                    None if part is None else (segments[part], segments[part + 1]),
                 )
+                if cfg.bucket:  # sorted batches differ in size: weight each by its targets
+                    loss = loss * (int((targets > 0).sum()) / per_batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 if cfg.grad_clip:

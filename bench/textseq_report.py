@@ -69,9 +69,13 @@ def report(results: dict[str, Any], work: Path) -> None:
         ("Few-shot Amazon Games (fraction of training users)", "fewshot/"),
     ):
         rows = section(results, prefix)
-        rows.pop("train", None)
+        trained = rows.pop("train", None)
         if rows:
             header(title, users(rows))
+            if trained:
+                print(
+                    f"  (the joint model: trained {trained['train_s']:.0f} s, {trained['epochs']} ep)"
+                )
             for label, r in rows.items():
                 print(row(label, r))
             if prefix in published:

@@ -7,7 +7,8 @@ Conventions shared by every network here:
 - ``forward`` returns hidden states ``(batch, width, hidden)``; item scores are the dot product of a
   hidden state with the output item table ``item_table()`` (``(n_items, hidden)``, no padding row);
   ``scores(inputs, where)`` gives them for the positions ``where`` selects, optionally for a range
-  of items only (networks that add a score term beyond the dot product override it).
+  of items only (networks that add a score term beyond the dot product override
+  ``add_score_terms``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,16 @@ class SequenceNetwork(nn.Module):
         it; ``items = (start, stop)`` scores only that range of items (one domain of a joint
         model)."""
         table = self.item_table(items) if table is None else table
-        out: torch.Tensor = self(inputs)[where] @ table.T
+        return self.add_score_terms(self(inputs)[where] @ table.T, inputs, where, items)
+
+    def add_score_terms(
+        self,
+        out: torch.Tensor,
+        inputs: torch.Tensor,
+        where: torch.Tensor,
+        items: tuple[int, int] | None,
+    ) -> torch.Tensor:
+        """``out`` (the dot-product scores) plus any further score terms: none here."""
         return out
 
 

@@ -154,14 +154,14 @@ class TextSeqNetwork(SASRecNetwork):
             return F.normalize(hidden, dim=-1) / self.temperature
         return hidden
 
-    def scores(
+    def add_score_terms(
         self,
+        out: torch.Tensor,
         inputs: torch.Tensor,
         where: torch.Tensor,
-        table: torch.Tensor | None = None,
-        items: tuple[int, int] | None = None,
+        items: tuple[int, int] | None,
     ) -> torch.Tensor:
-        out = super().scores(inputs, where, table, items)
+        """The text prior's weighted scores, added in place to ``out``."""
         if self.prior_weight is None:
             return out
         with torch.no_grad():  # fixed features: only their weights learn
@@ -173,8 +173,7 @@ class TextSeqNetwork(SASRecNetwork):
         self, inputs: torch.Tensor, where: torch.Tensor, items: tuple[int, int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Two ``(selected positions, n_items)`` text scores (only the range ``items`` when
-        given) at each selected position: the
-        cosine between the recency-weighted mean of the history's centred text vectors and every
+        given) at each selected position: the cosine between the recency-weighted mean of the history's centred text vectors and every
         item's, and every item's best recency-weighted cosine to one of the last
         ``prior_window`` history items (zeros when ``prior_window`` is 0).
 

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,14 +168,15 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, cfg, total_steps)
         )
+        groups = rows.segments(segments) if len(segments) > 2 else None
+        if groups is not None and distill is not None:
+            raise ValueError("distillation into a model trained on item segments is not supported")
+        ranges = list(pairwise(segments))
         started = time.perf_counter()
         soft = None
         if distill is not None and distill.top_k:
             soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)
         lengths = rows.lengths
-        groups = rows.segments(segments) if len(segments) > 2 else None
-        if groups is not None and distill is not None:
-            raise ValueError("distillation into a model trained on item segments is not supported")
         per_batch = rows.n_targets / math.ceil(len(rows) / cfg.batch_size)  # mean targets
         logs: list[EpochLog] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
@@ -185,7 +187,6 @@ class Trainer:
             net.train()
             total, steps = 0.0, 0
             for chosen in batch_order(lengths, cfg.batch_size, rng, cfg.bucket, groups):
-                part = None if groups is None else int(groups[chosen[0]])
                 inputs, targets = rows.batch(chosen)
                 loss = next_item_loss(
                     net,
@@ -195,7 +196,7 @@ class Trainer:
                     generator,
                     distill,
                     soft.batch(chosen, inputs.shape[1], device) if soft is not None else None,
-                    None if part is None else (segments[part], segments[part + 1]),
+                    None if groups is None else ranges[int(groups[chosen[0]])],
                 )
                 if cfg.bucket:  # sorted batches differ in size: weight each by its targets
                     loss = loss * (int((targets > 0).sum()) / per_batch)

@@ -1,0 +1,96 @@
+"""The torch pieces of TextSeqRec's text prior: its features, the windowed max, the cosine table
+and the in-place weighted mix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def test_text_prior_is_the_zero_shot_mean_max_text_score() -> None:
+    from lmrec.models.text_networks import TextSeqNetwork
+
+    rng = np.random.default_rng(0)
+    text = torch.from_numpy(rng.normal(size=(5, 6)).astype(np.float32))
+    net = TextSeqNetwork(
+        text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_decay=0.5, prior_window=2
+    )
+    net.eval()
+    inputs = torch.tensor([[0, 2, 4, 1]])  # left padding, then items 1, 3, 0 (shifted by one)
+    where = torch.tensor([[False, False, True, True]])
+    unit = text.numpy() - text.numpy().mean(0)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    means, bests = [], []
+    for history in ([1, 3], [1, 3, 0]):
+        back = [0.5 ** (len(history) - 1 - n) for n in range(len(history))]
+        pooled = sum(w * unit[i] for w, i in zip(back, history, strict=True))
+        means.append(unit @ (pooled / np.linalg.norm(pooled)))
+        # best match among the last two items only
+        bests.append(np.max([back[n] * (unit @ unit[history[n]]) for n in (-2, -1)], axis=0))
+    mean, best = (t.numpy() for t in net.text_prior(inputs, where))
+    np.testing.assert_allclose(mean, np.array(means), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(best, np.array(bests), rtol=1e-5, atol=1e-6)
+    assert net.prior_weight is not None
+    with torch.no_grad():
+        net.prior_weight.copy_(torch.tensor([3.0, 2.0]))
+        plain = (net(inputs)[where] @ net.item_table().T).numpy()
+        np.testing.assert_allclose(
+            net.scores(inputs, where).numpy(), plain + 3.0 * mean + 2.0 * best, rtol=1e-5, atol=1e-5
+        )
+        # scoring only the last position reads the same features as training at every position
+        last = torch.tensor([[False, False, False, True]])
+        np.testing.assert_allclose(
+            net.scores(inputs, last).numpy(), net.scores(inputs, where).numpy()[1:], rtol=1e-5
+        )
+
+
+@pytest.mark.parametrize("decay", [0.9, 0.3])  # 0.3: too steep to rescale 200 positions
+def test_decayed_window_max_matches_a_loop(decay: float) -> None:
+    from lmrec.models.text_networks import decayed_window_max
+
+    values = torch.randn(2, 200, 3)
+    values[0, :5] = float("-inf")  # padding
+    want = torch.full_like(values, float("-inf"))
+    for t in range(200):
+        for k in range(min(7, t + 1)):
+            want[:, t] = torch.maximum(want[:, t], decay**k * values[:, t - k])
+    got = decayed_window_max(values.clone(), decay, 7)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_text_prior_without_the_cosine_table_gives_the_same_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lmrec.models import text_networks
+
+    text = torch.randn(9, 6)
+    inputs = torch.tensor([[0, 0, 2, 4, 1, 9], [3, 5, 7, 8, 6, 2]])
+    where = inputs > 0
+    masks = (where, torch.zeros_like(where).index_fill_(1, torch.tensor([5]), True))
+    torch.manual_seed(0)
+    with_table = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    want = [with_table.text_prior(inputs, mask) for mask in masks]  # the table is built here
+    monkeypatch.setattr(text_networks, "COSINE_TABLE_ITEMS", 5)
+    torch.manual_seed(0)
+    without = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    for mask, expected in zip(masks, want, strict=True):
+        for a, b in zip(expected, without.text_prior(inputs, mask), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert with_table.cosines and not without.cosines
+
+
+def test_in_place_prior_mix_has_the_plain_gradients() -> None:
+    from lmrec.models.text_networks import AddWeighted
+
+    h, table = torch.randn(5, 3, requires_grad=True), torch.randn(4, 3)
+    a, b = torch.randn(5, 4), torch.randn(5, 4)
+    weight = torch.tensor([2.0, -1.0], requires_grad=True)
+    target = torch.tensor([0, 3, 1, 1, 2])
+    plain = torch.nn.functional.cross_entropy(h @ table.T + weight[0] * a + weight[1] * b, target)
+    want = torch.autograd.grad(plain, (h, weight))
+    fused = torch.nn.functional.cross_entropy(AddWeighted.apply(h @ table.T, a, b, weight), target)
+    torch.testing.assert_close(fused, plain)
+    for got, expected in zip(torch.autograd.grad(fused, (h, weight)), want, strict=True):
+        torch.testing.assert_close(got, expected)

@@ -145,6 +145,9 @@ def fit(
         info.update(
             epochs=len(report_.epochs), best_epoch=report_.best_epoch, stopped=report_.stopped
         )
+    weight = getattr(getattr(built, "net", None), "prior_weight", None)
+    if weight is not None:  # the text prior's learned (mean, best match) weights per domain
+        info["prior_weight"] = [[round(float(w), 3) for w in row] for row in weight]
     if hasattr(built, "parameter_counts"):
         trainable, total = built.parameter_counts()
         info.update(trainable=trainable, params=total, trainable_share=trainable / total)
@@ -241,7 +244,8 @@ def part_joint(bench: Bench) -> None:
     config = bench.textseq(
         {"ids": False, "train": {"epochs": epochs, "threads": bench.args.threads}}
     )
-    if bench.todo("joint/train"):
+    joint_models = bench.args.joint_models
+    if "joint" in joint_models and bench.todo("joint/train"):
         joint = load_dataset(f"ml-1m+{GAMES}", download=False)
         p = prepare(joint, ProtocolChoice("loo"))
         valid = bench.sample(
@@ -254,7 +258,7 @@ def part_joint(bench: Bench) -> None:
         bench.save("joint/train", info)
     for name in ("ml-1m", GAMES):
         key = f"joint/{name}"
-        if not bench.todo(key):
+        if "joint" not in joint_models or not bench.todo(key):
             continue
         p = bench.prepared(name)
         attach = {"pretrained": str(bench.work / "joint"), "tune": "none", "recenter": False}
@@ -262,7 +266,7 @@ def part_joint(bench: Bench) -> None:
         bench.save(key, {**info, **measure(built, bench.evals(name))})
     for name in ("ml-1m", GAMES):
         key = f"joint/{name} alone"
-        if bench.todo(key):
+        if "alone" in joint_models and bench.todo(key):
             p = bench.prepared(name)
             built, info = fit(bench, p.dataset, p, "textseq", config, None, bench.valid(name))
             bench.save(key, {**info, **measure(built, bench.evals(name))})
@@ -338,13 +342,15 @@ def main() -> None:
     parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
     parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
     parser.add_argument("--ml1m-minutes", type=float, default=7.0)
-    parser.add_argument(
-        "--indomain-models",
-        nargs="+",
-        choices=("sasrec", "textseq"),
-        default=["sasrec", "textseq"],
-        help="in-domain models to train (run them in two processes to train side by side)",
-    )
+    # run a part's models in two processes (separate --work) to train them side by side
+    for part, models in (("indomain", ("sasrec", "textseq")), ("joint", ("joint", "alone"))):
+        parser.add_argument(
+            f"--{part}-models",
+            nargs="+",
+            choices=models,
+            default=list(models),
+            help=f"the {part} part's models to train (default: all)",
+        )
     parser.add_argument("--pretrain-minutes", type=float, default=7.0)
     parser.add_argument("--fewshot-minutes", type=float, default=1.0)
     parser.add_argument("--full-minutes", type=float, default=2.5)

@@ -94,3 +94,16 @@ def test_in_place_prior_mix_has_the_plain_gradients() -> None:
     torch.testing.assert_close(fused, plain)
     for got, expected in zip(torch.autograd.grad(fused, (h, weight)), want, strict=True):
         torch.testing.assert_close(got, expected)
+
+
+def test_a_checkpoint_with_one_pair_of_prior_weights_loads_into_every_domain() -> None:
+    from lmrec.models.text_networks import TextSeqNetwork
+
+    text = torch.randn(7, 6)
+    joint = TextSeqNetwork(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, segments=[0, 3, 7])
+    assert joint.prior_weight is not None and joint.prior_weight.shape == (2, 2)
+    saved = {**joint.state_dict(), "prior_weight": torch.tensor([4.0, 1.5])}  # an older save
+    joint.load_state_dict(saved)
+    torch.testing.assert_close(joint.prior_weight.detach(), torch.tensor([[4.0, 1.5]] * 2))
+    with pytest.raises(RuntimeError, match="prior_weight"):  # a real mismatch still fails
+        joint.load_state_dict({**saved, "prior_weight": torch.ones(3, 2)})

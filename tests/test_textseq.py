@@ -31,6 +31,7 @@ COLOURS = ("red", "blue", "green", "yellow")
 NOUNS = {
     "a": ("apple", "pear", "plum", "grape", "lemon", "melon"),
     "b": ("shirt", "scarf", "glove", "boots", "dress", "socks"),
+    "c": ("chair", "table", "couch", "shelf", "stool", "bench"),
 }
 TINY = {"hidden_size": 16, "layers": 1, "dropout": 0.0, "max_len": 8, "experts": 2}
 
@@ -305,6 +306,10 @@ def test_joint_model_scores_each_domain_against_its_own_items(tmp_path: Path) ->
     text_b = torch.from_numpy(model.text[24:])
     unit = net.unit  # type: ignore[union-attr]
     torch.testing.assert_close(unit[24:], F.normalize(text_b - text_b.mean(0), dim=-1))
+    # one pair of prior weights per domain, each trained on its own domain's steps
+    assert net.prior_weight is not None and net.prior_weight.shape == (2, 2)
+    with torch.no_grad():
+        net.prior_weight[1] = torch.tensor([5.0, -2.0])  # B's differ from A's
     # scoring B's range gives B's columns of the full scores, on both prior paths
     inputs = torch.tensor([[0, 25, 27, 30], [26, 31, 40, 44]])
     for where in (
@@ -320,10 +325,19 @@ def test_joint_model_scores_each_domain_against_its_own_items(tmp_path: Path) ->
     got = next_item_loss(net, inputs, targets, TrainConfig(), torch.Generator(), items=(24, 48))
     torch.testing.assert_close(got, want)
     # attached to each domain alone, the joint model ranks by the colour rule
+    with pytest.raises(ValueError, match="not inside one domain"):
+        net.scores(inputs, where, items=(20, 30))
     model.save(tmp_path / "joint")
-    for ds in (a, b):
+    assert model.domain_names() == ["colours-a", "colours-b"]
+    for row, ds in enumerate((a, b)):
         alone = fit(ds, tmp_path, pretrained=str(tmp_path / "joint"), tune="none", recenter=False)
+        # attached to one of its domains, the joint model keeps that domain's prior weights
+        torch.testing.assert_close(alone.network().prior_weight, net.prior_weight[row : row + 1])
         assert hr(alone, ds) >= 0.6, ds.name  # chance is about 3 / 20
+    # a domain the joint model never saw starts from the mean of its domains' weights
+    c = domain("c", seed=2)
+    new = fit(c, tmp_path, pretrained=str(tmp_path / "joint"), tune="none")
+    torch.testing.assert_close(new.network().prior_weight, net.prior_weight.mean(0, keepdim=True))
     assert domain_bounds(["x/1", "x/2", "y/1"]) == [0, 2, 3]
     with pytest.raises(DataError, match="not contiguous"):
         domain_bounds(["x/1", "y/1", "x/2"])

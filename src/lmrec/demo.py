@@ -38,7 +38,7 @@ def run_demo(dataset: Dataset, n_users: int, console: Console) -> None:
     ]
     # one trained model, on a budget so the demo stays short (`lmrec train` trains it fully)
     # no warm-up: ML-100K has 8 batches per epoch, the default 100 warm-up steps would fill the budget
-    budget = {"train": {"max_minutes": SASREC_MINUTES, "warmup_steps": 0}}
+    budget: dict[str, object] = {"train": {"max_minutes": SASREC_MINUTES, "warmup_steps": 0}}
     runs.append(("sasrec", f"sasrec ({SASREC_MINUTES:g}-min budget)", budget))
     for name, label, config in runs:
         start = time.perf_counter()

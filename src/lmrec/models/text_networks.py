@@ -9,6 +9,8 @@ in training is scorable as soon as it has text. Follows the conventions of
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -70,11 +72,11 @@ class TextSeqNetwork(SASRecNetwork):
     """SASRec's causal Transformer over adapted text vectors, optionally plus item-ID embeddings.
 
     With ``temperature > 0`` scores are cosine similarities divided by the temperature (as in
-    UniSRec); with 0 they are dot products (as in SASRec). With ``prior`` learned multiples of two
-    training-free text scores are added (the zero-shot text model's "mean-max"): the cosine
-    between the recency-weighted mean of the history's centred text vectors (weight
-    ``prior_decay**n`` n steps back) and each item's, and each item's best recency-weighted cosine
-    to one of the last ``prior_window`` items. The Transformer then learns what text similarity
+    UniSRec); with 0 they are dot products (as in SASRec). With ``prior`` learned multiples (one
+    pair per domain of a joint model) of two training-free text scores are added (the zero-shot
+    text model's "mean-max"): the cosine between the recency-weighted mean of the history's
+    centred text vectors (weight ``prior_decay**n`` n steps back) and each item's, and each
+    item's best recency-weighted cosine to one of the last ``prior_window`` items. The Transformer then learns what text similarity
     misses, and a transferred model keeps the text geometry of its target catalogue (the
     centring uses the catalogue it is built for).
     """
@@ -121,8 +123,10 @@ class TextSeqNetwork(SASRecNetwork):
                 for part in text.float().tensor_split(self.bounds[1:-1])
             ]
             self.register_buffer("unit", F.normalize(torch.cat(parts), dim=-1), persistent=False)
-            # split as in the zero-shot model's mean-max: 70% mean, 30% best match
-            self.prior_weight = nn.Parameter(torch.tensor([0.7, 0.3]) * prior_weight)
+            # one (mean, best match) pair per domain, split as in the zero-shot model's
+            # mean-max: 70% mean, 30% best match
+            start = torch.tensor([0.7, 0.3]) * prior_weight
+            self.prior_weight = nn.Parameter(start.repeat(len(self.bounds) - 1, 1))
 
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
@@ -164,10 +168,35 @@ class TextSeqNetwork(SASRecNetwork):
         """The text prior's weighted scores, added in place to ``out``."""
         if self.prior_weight is None:
             return out
+        weight = self.prior_weight
+        domain = self.domain_of(items)
         with torch.no_grad():  # fixed features: only their weights learn
             mean, best = self.text_prior(inputs, where, items)
-        mixed: torch.Tensor = AddWeighted.apply(out, mean, best, self.prior_weight)  # type: ignore[no-untyped-call]
+        if items is None and len(weight) > 1:  # every item of several domains: per-column weights
+            sizes = torch.tensor([b - a for a, b in itertools.pairwise(self.bounds)])
+            columns = weight.repeat_interleave(sizes.to(weight.device), dim=0)
+            return out + mean * columns[:, 0] + best * columns[:, 1]
+        row = weight[domain]
+        mixed: torch.Tensor = AddWeighted.apply(out, mean, best, row)  # type: ignore[no-untyped-call]
         return mixed
+
+    def domain_of(self, items: tuple[int, int] | None) -> int:
+        """Index of the domain holding the item range ``items`` (None: the first and only)."""
+        if items is None:
+            return 0
+        start, stop = items
+        domain = bisect.bisect_right(self.bounds, start) - 1
+        if not 0 <= domain < len(self.bounds) - 1 or stop > self.bounds[domain + 1]:
+            raise ValueError(f"items {items} are not inside one domain of {self.bounds}")
+        return domain
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        key = prefix + "prior_weight"
+        saved = state_dict.get(key)
+        if saved is not None and saved.dim() == 1 and self.prior_weight is not None:
+            # saved before weights were per domain: every domain starts from the one pair
+            state_dict[key] = saved.expand_as(self.prior_weight).clone()
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def text_prior(
         self, inputs: torch.Tensor, where: torch.Tensor, items: tuple[int, int] | None = None

@@ -259,6 +259,8 @@ class TextSeqRec(SequenceModel):
                 found = torch.as_tensor(theirs.lookup(shared), dtype=torch.int64) + 1
                 own[rows] = weights["items.weight"][found]
         weights["items.weight"] = own
+        if net.prior_weight is not None and "prior_weight" in weights:
+            weights["prior_weight"] = self.domain_prior_weights(source, weights["prior_weight"])
         expected = set(net.state_dict())
         renamed: dict[str, torch.Tensor] = {}
         for key, value in weights.items():
@@ -277,6 +279,28 @@ class TextSeqRec(SequenceModel):
         if self.config.recenter:
             offset = torch.from_numpy(self.text.mean(axis=0) - source.text.mean(axis=0))
             net.adapter.recentre(offset)
+
+    def domain_names(self) -> list[str]:
+        """The domains of the items, in order: a joint model's dataset prefixes, or the one
+        dataset's name."""
+        from lmrec.data.joint import SEPARATOR
+
+        if not self.config.domains:
+            return [self.context.dataset]
+        ids = self.fitted_state().item_vocab.ids
+        return [ids[start].partition(SEPARATOR)[0] for start in self.item_segments()[:-1]]
+
+    def domain_prior_weights(self, source: TextSeqRec, saved: torch.Tensor) -> torch.Tensor:
+        """The text prior's weights of this model's domains from ``source``'s (one row per
+        domain): a domain of the source keeps its own row (a joint model attached to one of its
+        domains), any other domain starts from the mean of the source's rows."""
+        import torch
+
+        rows = saved.reshape(-1, 2)
+        theirs = source.domain_names() if len(rows) > 1 else []
+        return torch.stack(
+            [rows[theirs.index(n)] if n in theirs else rows.mean(0) for n in self.domain_names()]
+        )
 
     def check_teacher(self, teacher: TextSeqRec) -> None:
         if teacher.item_vocab.ids != self.item_vocab.ids:

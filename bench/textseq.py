@@ -105,11 +105,13 @@ class Bench:
 
     def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:
         train = {**config.get("train", {}), "max_minutes": minutes, "threads": self.args.threads}
+        if self.args.bucket is not None:
+            train["bucket"] = self.args.bucket
         return {**config, "train": train}
 
     def textseq(self, config: dict[str, Any]) -> dict[str, Any]:
         """A TextSeqRec config trained from scratch, with the run's --prior choice."""
-        return {"prior": self.args.prior, **config}
+        return {"prior": self.args.prior, "prior_gain": self.args.prior_gain, **config}
 
 
 def measure(model: Recommender, evals: dict[str, EvalCases]) -> dict[str, float]:
@@ -145,9 +147,11 @@ def fit(
         info.update(
             epochs=len(report_.epochs), best_epoch=report_.best_epoch, stopped=report_.stopped
         )
-    weight = getattr(getattr(built, "net", None), "prior_weight", None)
-    if weight is not None:  # the text prior's learned (mean, best match) weights per domain
-        info["prior_weight"] = [[round(float(w), 3) for w in row] for row in weight]
+    net = getattr(built, "net", None)
+    if getattr(net, "prior_weight", None) is not None:  # the prior's learned weights per domain
+        info["prior_weight"] = [
+            [round(w, 3) for w in row] for row in net.prior_weights().detach().tolist()
+        ]
     if hasattr(built, "parameter_counts"):
         trainable, total = built.parameter_counts()
         info.update(trainable=trainable, params=total, trainable_share=trainable / total)
@@ -365,11 +369,15 @@ def main() -> None:
     parser.add_argument("--games-test-users", type=int, default=10_000)
     parser.add_argument("--valid-users", type=int, default=3_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--bucket", type=int, help="train.bucket of the budgeted runs (default: the trainer's)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
         "--prior", action="store_true", help="TextSeqRec models trained here add the text prior"
     )
+    parser.add_argument("--prior-gain", type=float, default=50.0, help="their prior_gain")
     args = parser.parse_args()
     bench = Bench(args)
     for part in args.parts:

@@ -107,3 +107,26 @@ def test_a_checkpoint_with_one_pair_of_prior_weights_loads_into_every_domain() -
     torch.testing.assert_close(joint.prior_weight.detach(), torch.tensor([[4.0, 1.5]] * 2))
     with pytest.raises(RuntimeError, match="prior_weight"):  # a real mismatch still fails
         joint.load_state_dict({**saved, "prior_weight": torch.ones(3, 2)})
+    # a save from before the gain held the weights themselves: it loads with gain 1
+    fast = TextSeqNetwork(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_gain=50.0)
+    torch.testing.assert_close(fast.prior_weights().detach(), torch.tensor([[7.0, 3.0]]))
+    fast.load_state_dict({k: v for k, v in saved.items() if k != "prior_gain"})
+    torch.testing.assert_close(fast.prior_weights().detach(), torch.tensor([[4.0, 1.5]]))
+
+
+def test_the_prior_gain_speeds_up_the_prior_weights_learning() -> None:
+    from lmrec.models.text_networks import TextSeqNetwork
+
+    text = torch.randn(7, 6)
+    inputs = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7]])
+    moved = []
+    for gain in (1.0, 100.0):
+        torch.manual_seed(0)
+        net = TextSeqNetwork(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_gain=gain)
+        optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+        for _ in range(5):
+            optimiser.zero_grad()
+            net.scores(inputs[:, :-1], inputs[:, :-1] > 0).logsumexp(-1).sum().backward()
+            optimiser.step()
+        moved.append(float((net.prior_weights().detach() - torch.tensor([7.0, 3.0])).abs().max()))
+    assert 50 * moved[0] < moved[1] < 150 * moved[0]  # about gain times lr per Adam step

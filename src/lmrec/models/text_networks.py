@@ -97,6 +97,7 @@ class TextSeqNetwork(SASRecNetwork):
         prior_weight: float = 10.0,
         prior_window: int = 10,
         segments: Sequence[int] = (),
+        prior_gain: float = 1.0,
     ) -> None:
         super().__init__(len(text), hidden, layers, heads, dropout, max_len, ids)
         self.use_ids = ids
@@ -124,9 +125,13 @@ class TextSeqNetwork(SASRecNetwork):
             ]
             self.register_buffer("unit", F.normalize(torch.cat(parts), dim=-1), persistent=False)
             # one (mean, best match) pair per domain, split as in the zero-shot model's
-            # mean-max: 70% mean, 30% best match
-            start = torch.tensor([0.7, 0.3]) * prior_weight
+            # mean-max: 70% mean, 30% best match. The parameter is the weights / prior_gain:
+            # Adam moves a parameter by about lr per step, so with gain 1 a weight of 10 moves
+            # by 1% per step at lr 1e-3; the gain makes it move gain times faster.
+            start = torch.tensor([0.7, 0.3]) * prior_weight / prior_gain
             self.prior_weight = nn.Parameter(start.repeat(len(self.bounds) - 1, 1))
+            # a buffer, so a transferred model keeps its source's gain
+            self.register_buffer("prior_gain", torch.tensor(float(prior_gain)))
 
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
@@ -168,7 +173,7 @@ class TextSeqNetwork(SASRecNetwork):
         """The text prior's weighted scores, added in place to ``out``."""
         if self.prior_weight is None:
             return out
-        weight = self.prior_weight
+        weight = self.prior_weights()
         domain = self.domain_of(items)
         with torch.no_grad():  # fixed features: only their weights learn
             mean, best = self.text_prior(inputs, where, items)
@@ -179,6 +184,12 @@ class TextSeqNetwork(SASRecNetwork):
         row = weight[domain]
         mixed: torch.Tensor = AddWeighted.apply(out, mean, best, row)  # type: ignore[no-untyped-call]
         return mixed
+
+    def prior_weights(self) -> torch.Tensor:
+        """The text prior's ``(domains, 2)`` (mean, best match) weights."""
+        gain = self.prior_gain
+        assert self.prior_weight is not None and isinstance(gain, torch.Tensor)
+        return self.prior_weight * gain
 
     def domain_of(self, items: tuple[int, int] | None) -> int:
         """Index of the domain holding the item range ``items`` (None: the first and only)."""
@@ -193,9 +204,11 @@ class TextSeqNetwork(SASRecNetwork):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         key = prefix + "prior_weight"
         saved = state_dict.get(key)
-        if saved is not None and saved.dim() == 1 and self.prior_weight is not None:
-            # saved before weights were per domain: every domain starts from the one pair
-            state_dict[key] = saved.expand_as(self.prior_weight).clone()
+        if saved is not None and self.prior_weight is not None:
+            # saved before the gain: the parameter held the weights themselves
+            state_dict.setdefault(prefix + "prior_gain", torch.tensor(1.0))
+            if saved.dim() == 1:  # saved before weights were per domain: one pair for all
+                state_dict[key] = saved.expand_as(self.prior_weight).clone()
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def text_prior(

@@ -51,6 +51,7 @@ ARCHITECTURE = (
     "prior",
     "prior_decay",
     "prior_window",
+    "prior_gain",
 )
 
 
@@ -90,6 +91,14 @@ class TextSeqRecConfig(BaseModel):
     )
     prior_weight: float = Field(
         10.0, description="Text prior: starting total weight (70% mean, 30% best match)."
+    )
+    prior_gain: float = Field(
+        50.0,
+        gt=0.0,
+        description="Text prior: the weights are this multiple of their parameters, so they "
+        "learn this many times faster (Adam moves a parameter by about lr per step). 2 epochs, "
+        "1 thread: LOO NDCG@10 ML-1M 0.0424 at 50 against 0.0406 at 1, Games 0.0384 against "
+        "0.0382 (LLMRank-20 69.47 against 66.69).",
     )
     pretrained: str | None = Field(
         None, description="Start from this saved TextSeqRec (its architecture is used)."
@@ -197,6 +206,7 @@ class TextSeqRec(SequenceModel):
             c.prior_weight,
             c.prior_window,
             self.item_segments(),
+            c.prior_gain,
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)

@@ -31,13 +31,12 @@ def prefixed(dataset: str, ids: Sequence[str]) -> list[str]:
     return [f"{dataset}{SEPARATOR}{i}" for i in ids]
 
 
-def domain_bounds(item_ids: Sequence[str]) -> list[int]:
-    """Where each domain's items start in a joint item vocabulary, then its length: ``[0,
-    n_first, ..., n_items]``. Raises DataError for an id without a ``dataset/`` prefix or a
-    domain whose items are not contiguous (``combine`` keeps them so)."""
-    bounds = [0]
+def domains(item_ids: Sequence[str]) -> list[tuple[str, int]]:
+    """Each domain of a joint item vocabulary, in order, as (dataset name, index of its first
+    item). Raises DataError for an id without a ``dataset/`` prefix or a domain whose items are
+    not contiguous (``combine`` keeps them so)."""
+    found: list[tuple[str, int]] = []
     seen: set[str] = set()
-    previous = None
     for index, item in enumerate(item_ids):
         name, sep, _ = item.partition(SEPARATOR)
         if not sep:
@@ -45,14 +44,18 @@ def domain_bounds(item_ids: Sequence[str]) -> list[int]:
                 f"item {item!r} has no 'dataset{SEPARATOR}' prefix: per-domain training needs "
                 "a joint dataset built by lmrec.data.joint.combine"
             )
-        if name != previous:
+        if not found or name != found[-1][0]:
             if name in seen:
                 raise DataError(f"the items of domain {name!r} are not contiguous (at {item!r})")
-            if previous is not None:
-                bounds.append(index)
             seen.add(name)
-            previous = name
-    return [*bounds, len(item_ids)] if item_ids else [0]
+            found.append((name, index))
+    return found
+
+
+def domain_bounds(item_ids: Sequence[str]) -> list[int]:
+    """Where each domain's items start in a joint item vocabulary, then its length: ``[0,
+    n_first, ..., n_items]`` (errors as :func:`domains`)."""
+    return [start for _, start in domains(item_ids)] + [len(item_ids)] if item_ids else [0]
 
 
 def combine_interactions(parts: Sequence[tuple[str, Interactions]]) -> Interactions:

@@ -293,12 +293,11 @@ class TextSeqRec(SequenceModel):
     def domain_names(self) -> list[str]:
         """The domains of the items, in order: a joint model's dataset prefixes, or the one
         dataset's name."""
-        from lmrec.data.joint import SEPARATOR
+        from lmrec.data.joint import domains
 
         if not self.config.domains:
             return [self.context.dataset]
-        ids = self.fitted_state().item_vocab.ids
-        return [ids[start].partition(SEPARATOR)[0] for start in self.item_segments()[:-1]]
+        return [name for name, _ in domains(self.fitted_state().item_vocab.ids)]
 
     def domain_prior_weights(self, source: TextSeqRec, saved: torch.Tensor) -> torch.Tensor:
         """The text prior's weights of this model's domains from ``source``'s (one row per
@@ -306,10 +305,9 @@ class TextSeqRec(SequenceModel):
         domains), any other domain starts from the mean of the source's rows."""
         import torch
 
-        rows = saved.reshape(-1, 2)
-        theirs = source.domain_names() if len(rows) > 1 else []
+        theirs = source.domain_names()
         return torch.stack(
-            [rows[theirs.index(n)] if n in theirs else rows.mean(0) for n in self.domain_names()]
+            [saved[theirs.index(n)] if n in theirs else saved.mean(0) for n in self.domain_names()]
         )
 
     def check_teacher(self, teacher: TextSeqRec) -> None:

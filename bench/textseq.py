@@ -103,11 +103,16 @@ class Bench:
         cases = self.prepared(name).split.valid
         return self.sample(cases, self.args.valid_users, 2) if name == GAMES else cases
 
-    def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:
-        train = {**config.get("train", {}), "max_minutes": minutes, "threads": self.args.threads}
+    def train(self, config: dict[str, Any], **options: Any) -> dict[str, Any]:
+        """``config`` with the run's threads, device and --bucket added to its train section."""
+        train = {**config.get("train", {}), **options, "threads": self.args.threads}
+        train["device"] = self.args.device
         if self.args.bucket is not None:
             train["bucket"] = self.args.bucket
         return {**config, "train": train}
+
+    def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:
+        return self.train(config, max_minutes=minutes)
 
     def textseq(self, config: dict[str, Any]) -> dict[str, Any]:
         """A TextSeqRec config trained from scratch, with the run's --prior choice."""
@@ -245,9 +250,7 @@ def part_joint(bench: Bench) -> None:
     """One model on ML-1M + Games (each history scored against its own domain's items), and the
     same architecture on each domain alone, all for the same number of epochs."""
     epochs = bench.args.joint_epochs
-    config = bench.textseq(
-        {"ids": False, "train": {"epochs": epochs, "threads": bench.args.threads}}
-    )
+    config = bench.train(bench.textseq({"ids": False}), epochs=epochs)
     joint_models = bench.args.joint_models
     if "joint" in joint_models and bench.todo("joint/train"):
         joint = load_dataset(f"ml-1m+{GAMES}", download=False)
@@ -370,7 +373,10 @@ def main() -> None:
     parser.add_argument("--valid-users", type=int, default=3_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--bucket", type=int, help="train.bucket of the budgeted runs (default: the trainer's)"
+        "--device", default="cpu", help="torch device of the trained models (figures: cpu)"
+    )
+    parser.add_argument(
+        "--bucket", type=int, help="train.bucket of the trained models (default: the trainer's)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", action="store_true")

@@ -15,7 +15,15 @@ from lmrec.metrics.evaluate import evaluate
 from lmrec.models.base import Query
 from lmrec.models.registry import create_model
 from lmrec.protocols.leave_one_out import LeaveOneOut
-from lmrec.training.batches import TrainingRows, batch_order, pad_left, split_windows, trim
+from lmrec.training.batches import (
+    MIN_SPANS,
+    LossWeights,
+    TrainingRows,
+    batch_order,
+    pad_left,
+    split_windows,
+    trim,
+)
 from lmrec.training.config import TrainConfig
 
 torch = pytest.importorskip("torch")
@@ -194,6 +202,60 @@ def test_length_buckets_cut_padding_and_keep_every_row_once() -> None:
     assert cells(bucketed) < 0.7 * cells(plain)
     maxima = [int(lengths[b].max()) for b in bucketed]
     assert maxima != sorted(maxima)  # the batches are shuffled, not served short to long
+
+
+def test_small_datasets_get_new_batches_every_epoch() -> None:
+    # 48 batches (ML-1M's count) at bucket 50 would be one sorted run: the same batches each epoch
+    lengths = np.random.default_rng(0).permutation(48 * 16)  # all lengths distinct
+    epochs = [batch_order(lengths, 16, np.random.default_rng(seed), bucket=50) for seed in (1, 2)]
+    first, second = ({frozenset(b.tolist()) for b in batches} for batches in epochs)
+    assert len(first & second) <= 2
+    # runs of 48 / MIN_SPANS = 6 batches: a batch covers about a sixth of the range of lengths
+    spread = [int(np.ptp(lengths[b])) for b in epochs[0]]
+    assert np.median(spread) < 2 * len(lengths) / MIN_SPANS
+    assert max(spread) > 2 * 16  # …but not one sorted run of consecutive lengths
+
+
+def test_loss_weights_balance_domains_of_different_lengths() -> None:
+    seqs = Sequences.from_lists([[0, 1, 2, 3, 4]] * 4 + [[5, 6]] * 6)  # 4 and 1 targets a row
+    rows = TrainingRows.from_sequences(seqs, 8)
+    groups = rows.segments([0, 5, 7])  # per batch of 2: 8 targets in group 0, 2 in group 1
+    overall = 22 / 5  # targets per batch over both groups
+    balanced = LossWeights.of(rows, 2, groups, bucketed=True, balance=1.0)
+    assert balanced(0, 8) == pytest.approx(1.0) and balanced(1, 2) == pytest.approx(1.0)
+    assert balanced(1, 1) == pytest.approx(0.5)  # a short batch weighs its share of targets
+    per_target = LossWeights.of(rows, 2, groups, bucketed=True, balance=0.0)
+    assert per_target(0, 8) == pytest.approx(8 / overall)
+    assert per_target(1, 2) == pytest.approx(2 / overall)
+    half = LossWeights.of(rows, 2, groups, bucketed=True, balance=0.5)
+    assert half(0, 8) == pytest.approx((8 / overall) ** 0.5)
+    plain = LossWeights.of(rows, 2, groups, bucketed=False, balance=0.0)
+    assert plain(0, 3) == pytest.approx(8 / overall)  # batch means: only the domain factor
+    alone = LossWeights.of(rows, 2, None, bucketed=True, balance=0.0)
+    assert alone(0, 4) == pytest.approx(4 / overall)
+
+
+def test_domain_balance_reaches_the_shared_weights() -> None:
+    from lmrec.models.networks import SASRecNetwork
+    from lmrec.training.trainer import Trainer
+
+    # domain 0 (items 0-4): long sequences; domain 1 (items 5-9): pairs
+    seqs = Sequences.from_lists([[0, 1, 2, 3, 4, 0, 1, 2]] * 8 + [[5, 6], [7, 8], [9, 5]] * 8)
+    rows = TrainingRows.from_sequences(seqs, 8)
+
+    def trained(balance: float) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        net = SASRecNetwork(10, 8, 1, 1, 0.0, 8)
+        config = TrainConfig(epochs=2, batch_size=4, lr=0.05, warmup_steps=0, seed=3)
+        Trainer(config.model_copy(update={"domain_balance": balance})).fit(
+            net, rows, segments=[0, 5, 10]
+        )
+        return net.state_dict()
+
+    once, again, per_target = trained(1.0), trained(1.0), trained(0.0)
+    shared = [k for k in once if not k.startswith("items")]
+    assert all(torch.equal(once[k], again[k]) for k in once)  # deterministic
+    assert any(not torch.allclose(once[k], per_target[k]) for k in shared)
 
 
 def test_grouped_batches_never_mix_groups() -> None:

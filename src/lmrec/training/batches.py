@@ -6,6 +6,7 @@ in the last column (the convention of :mod:`lmrec.models.networks`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy.typing as npt
 from lmrec.data.containers import Sequences
 
 Matrix = npt.NDArray[np.int64]
+MIN_SPANS = 8  # the fewest length-sorted runs an epoch's batches are cut from (see batch_order)
 
 
 def pad_left(seqs: Sequences, width: int) -> Matrix:
@@ -118,8 +120,10 @@ def batch_order(
     Rows are shuffled. With ``bucket`` > 0, every run of ``bucket`` batches' worth of shuffled rows
     is sorted by length before it is cut into batches, and the batches are shuffled again: a batch
     is padded to its longest row, so this removes most padding (Amazon Games at batch 128: 7.3x
-    fewer cells) while every batch still draws from a random ``bucket``-batch sample. With
-    ``groups``, no batch mixes rows of two groups.
+    fewer cells) while every batch still draws from a random ``bucket``-batch sample. A run is
+    shortened to leave at least ``MIN_SPANS`` runs per epoch: with one run (ML-1M has 48 batches)
+    every epoch would repeat nearly the same batches. With ``groups``, no batch mixes rows of two
+    groups.
     """
     order = rng.permutation(len(lengths))
     parts = [order]
@@ -127,12 +131,53 @@ def batch_order(
         order = order[np.argsort(groups[order], kind="stable")]
         cuts = np.flatnonzero(np.diff(groups[order])) + 1
         parts = np.split(order, cuts)
-    span = bucket * batch_size if bucket else len(lengths) or 1
     batches: list[npt.NDArray[np.int64]] = []
     for part in parts:
+        n_batches = -(-len(part) // batch_size)
+        # at least MIN_SPANS spans per part, so a small dataset's batches change between epochs
+        span = batch_size * min(bucket, -(-n_batches // MIN_SPANS)) if bucket else len(part) or 1
         for start in range(0, len(part), span):
             chunk = part[start : start + span]
             if bucket:
                 chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
             batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The factor each batch's mean loss is multiplied by.
+
+    Bucketed batches differ in size, so each is weighted by its targets over its group's mean
+    targets per batch: the batches of each domain of a joint model weigh one on average, as they
+    would alone. ``balance`` < 1 moves a domain's weight towards its share of all targets: one
+    mean over all rows (``balance`` 0) gives ML-1M's batches (107 targets a row at max_len 200:
+    weight 6.4) 18 times the weight of Amazon Games' (5.7 a row: weight 0.35), so Games barely
+    trains; at 1 the 48 ML-1M batches of an epoch are swamped by Games' 395.
+    """
+
+    per_batch: npt.NDArray[np.float64]  # mean targets per batch of each group
+    domain: npt.NDArray[np.float64]  # each group's factor
+    bucketed: bool
+
+    @classmethod
+    def of(
+        cls,
+        rows: TrainingRows,
+        batch_size: int,
+        groups: npt.NDArray[np.int64] | None,
+        bucketed: bool,
+        balance: float = 1.0,
+    ) -> LossWeights:
+        counts = (rows.targets > 0).sum(axis=1)
+        if groups is None:
+            groups = np.zeros(len(counts), dtype=np.int64)
+        n_batches = np.maximum(np.ceil(np.bincount(groups) / batch_size), 1)
+        per_batch = np.bincount(groups, weights=counts) / n_batches
+        overall = counts.sum() / max(math.ceil(len(counts) / batch_size), 1)
+        return cls(per_batch, (per_batch / overall) ** (1.0 - balance), bucketed)
+
+    def __call__(self, group: int, targets: int) -> float:
+        """The weight of a batch of ``group`` with ``targets`` targets."""
+        weight = float(self.domain[group])
+        return weight * targets / float(self.per_batch[group]) if self.bucketed else weight

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmrec.training.batches import TrainingRows, batch_order
+from lmrec.training.batches import LossWeights, TrainingRows, batch_order
 from lmrec.training.config import TrainConfig
 from lmrec.training.distill import Distillation, SoftTargets, distillation_term
 
@@ -177,7 +177,7 @@ class Trainer:
         if distill is not None and distill.top_k:
             soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)
         lengths = rows.lengths
-        per_batch = rows.n_targets / math.ceil(len(rows) / cfg.batch_size)  # mean targets
+        weights = LossWeights.of(rows, cfg.batch_size, groups, cfg.bucket > 0, cfg.domain_balance)
         logs: list[EpochLog] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
         stale, stopped = 0, "epochs"
@@ -188,6 +188,7 @@ class Trainer:
             total, steps = 0.0, 0
             for chosen in batch_order(lengths, cfg.batch_size, rng, cfg.bucket, groups):
                 inputs, targets = rows.batch(chosen)
+                group = 0 if groups is None else int(groups[chosen[0]])
                 loss = next_item_loss(
                     net,
                     torch.from_numpy(inputs).to(device),
@@ -196,10 +197,9 @@ class Trainer:
                     generator,
                     distill,
                     soft.batch(chosen, inputs.shape[1], device) if soft is not None else None,
-                    None if groups is None else ranges[int(groups[chosen[0]])],
+                    None if groups is None else ranges[group],
                 )
-                if cfg.bucket:  # sorted batches differ in size: weight each by its targets
-                    loss = loss * (int((targets > 0).sum()) / per_batch)
+                loss = loss * weights(group, int((targets > 0).sum()))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 if cfg.grad_clip:

@@ -76,9 +76,9 @@ class TextSeqNetwork(SASRecNetwork):
     pair per domain of a joint model) of two training-free text scores are added (the zero-shot
     text model's "mean-max"): the cosine between the recency-weighted mean of the history's
     centred text vectors (weight ``prior_decay**n`` n steps back) and each item's, and each
-    item's best recency-weighted cosine to one of the last ``prior_window`` items. The Transformer then learns what text similarity
-    misses, and a transferred model keeps the text geometry of its target catalogue (the
-    centring uses the catalogue it is built for).
+    item's best recency-weighted cosine to one of the last ``prior_window`` items. The
+    Transformer then learns what text similarity misses, and a transferred model keeps the text
+    geometry of its target catalogue (the centring uses the catalogue it is built for).
     """
 
     def __init__(

@@ -56,8 +56,14 @@ class TrainingRows:
         return lengths
 
     @property
+    def target_counts(self) -> npt.NDArray[np.int64]:
+        """Targets of each row (its positions with a next item)."""
+        counts: npt.NDArray[np.int64] = (self.targets > 0).sum(axis=1)
+        return counts
+
+    @property
     def n_targets(self) -> int:
-        return int((self.targets > 0).sum())
+        return int(self.target_counts.sum())
 
     @classmethod
     def from_sequences(cls, seqs: Sequences, max_len: int, windows: bool = False) -> TrainingRows:
@@ -169,12 +175,11 @@ class LossWeights:
         bucketed: bool,
         balance: float = 1.0,
     ) -> LossWeights:
-        counts = (rows.targets > 0).sum(axis=1)
         if groups is None:
-            groups = np.zeros(len(counts), dtype=np.int64)
+            groups = np.zeros(len(rows), dtype=np.int64)
         n_batches = np.maximum(np.ceil(np.bincount(groups) / batch_size), 1)
-        per_batch = np.bincount(groups, weights=counts) / n_batches
-        overall = counts.sum() / max(math.ceil(len(counts) / batch_size), 1)
+        per_batch = np.bincount(groups, weights=rows.target_counts) / n_batches
+        overall = rows.n_targets / max(math.ceil(len(rows) / batch_size), 1)
         return cls(per_batch, (per_batch / overall) ** (1.0 - balance), bucketed)
 
     def __call__(self, group: int, targets: int) -> float:

@@ -176,7 +176,7 @@ class Trainer:
         soft = None
         if distill is not None and distill.top_k:
             soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)
-        lengths = rows.lengths
+        lengths, counts = rows.lengths, rows.target_counts
         weights = LossWeights.of(rows, cfg.batch_size, groups, cfg.bucket > 0, cfg.domain_balance)
         logs: list[EpochLog] = []
         best: tuple[float, int, dict[str, torch.Tensor]] | None = None
@@ -199,7 +199,7 @@ class Trainer:
                     soft.batch(chosen, inputs.shape[1], device) if soft is not None else None,
                     None if groups is None else ranges[group],
                 )
-                loss = loss * weights(group, int((targets > 0).sum()))
+                loss = loss * weights(group, int(counts[chosen].sum()))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 if cfg.grad_clip:

@@ -2,7 +2,8 @@
 
 Parts (each trains on 2 CPU cores within a wall-time budget, early-stopping on validation only):
 
-- ``indomain``: ML-1M leave-one-out; SASRec and TextSeqRec (text + ID) with the same budget;
+- ``indomain``: ML-1M leave-one-out; SASRec and TextSeqRec (text + ID: ``textseq`` starts its ID
+  table from the text's principal components, ``textseq-add`` adds adapted text) with one budget;
 - ``pretrain``: TextSeqRec text-only on ML-1M (the source of transfer and the ML-1M single-domain
   model of the joint comparison);
 - ``zeroshot``: the ML-1M model applied to Amazon Games unchanged, next to lmrec's zero-shot text
@@ -15,11 +16,10 @@ Parts (each trains on 2 CPU cores within a wall-time budget, early-stopping on v
 - ``distill``: a one-layer student over the last 50 items of the ML-1M in-domain model, with the
   teacher's top-k distribution cached once (``--distill-top-k``) and labels-only.
 
-Figures accumulate in ``WORK/results.json`` (a part is skipped when its figures exist; --redo
-reruns it); ``bench/textseq_report.py`` prints the table and writes the plots, and runs at the end.
+Figures accumulate in ``WORK/results.json`` (a part with figures is skipped; --redo reruns it);
+``bench/textseq_report.py`` prints the table and writes the plots, and runs at the end.
 
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/textseq.py --work runs/textseq
-  ... --parts zeroshot fewshot --fewshot-minutes 3
+  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/textseq.py --work runs/textseq [--parts ..]
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from lmrec.protocols.base import EvalCases
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
 GAMES = "amazon-games"
+SIDE_BY_SIDE = {"indomain": ("sasrec", "textseq", "textseq-add"), "joint": ("joint", "alone")}
+TEXT_ID = {"ids": True, "fusion": "init", "temperature": 0}  # in-domain text + ID (README)
 
 
 class Bench:
@@ -166,11 +168,11 @@ def fit(
 
 
 def part_indomain(bench: Bench) -> None:
-    p = bench.prepared("ml-1m")
-    minutes = bench.args.ml1m_minutes
+    p, fast = bench.prepared("ml-1m"), {"ids": True, "train": {"lr": 3e-3}}
     runs = {
         "sasrec": ("sasrec", {}),
-        "textseq": ("textseq", bench.textseq({"ids": True, "train": {"lr": 3e-3}})),
+        "textseq": ("textseq", bench.textseq({**fast, **TEXT_ID})),
+        "textseq-add": ("textseq", bench.textseq(fast)),
     }
     for label, (model, config) in runs.items():
         key = f"indomain/{label}"
@@ -181,7 +183,7 @@ def part_indomain(bench: Bench) -> None:
             p.dataset,
             p,
             model,
-            bench.budget(config, minutes),
+            bench.budget(config, bench.args.ml1m_minutes),
             None,
             p.split.valid,
             f"ml1m-{label}",
@@ -308,10 +310,9 @@ def part_distill(bench: Bench) -> None:
                 **measure(teacher, test),
             },
         )
-    # one layer over the last 50 items (the teacher: two over 200); windows=True trains on every
-    # item of longer histories, as the teacher's 200 positions cover most of them
+    # one layer over the last 50 items (the teacher: 2 over 200); windows: older items train too
     student = bench.textseq(
-        {"layers": 1, "max_len": 50, "ids": True, "train": {"lr": 3e-3, "windows": True}}
+        {"layers": 1, "max_len": 50, **TEXT_ID, "train": {"lr": 3e-3, "windows": True}}
     )
     top_k = bench.args.distill_top_k
     runs = {
@@ -350,7 +351,7 @@ def main() -> None:
     parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
     parser.add_argument("--ml1m-minutes", type=float, default=7.0)
     # run a part's models in two processes (separate --work) to train them side by side
-    for part, models in (("indomain", ("sasrec", "textseq")), ("joint", ("joint", "alone"))):
+    for part, models in SIDE_BY_SIDE.items():
         parser.add_argument(
             f"--{part}-models",
             nargs="+",

@@ -130,3 +130,57 @@ def test_the_prior_gain_speeds_up_the_prior_weights_learning() -> None:
             optimiser.step()
         moved.append(float((net.prior_weights().detach() - torch.tensor([7.0, 3.0])).abs().max()))
     assert 50 * moved[0] < moved[1] < 150 * moved[0]  # about gain times lr per Adam step
+
+
+@pytest.mark.parametrize("text_net", [False, True])
+def test_scoring_the_last_position_only_matches_the_full_forward(text_net: bool) -> None:
+    from lmrec.models.networks import SASRecNetwork
+    from lmrec.models.text_networks import TextSeqNetwork
+
+    torch.manual_seed(0)
+    net: SASRecNetwork
+    if text_net:
+        net = TextSeqNetwork(torch.randn(9, 6), 8, 3, 2, 0.1, 5, 2, True, 0.1, prior=True)
+    else:
+        net = SASRecNetwork(9, 8, 3, 2, 0.1, 5)
+    net.eval()
+    inputs = torch.tensor([[0, 0, 3, 1, 7], [2, 9, 4, 4, 5], [0, 0, 0, 0, 6]])
+    last = torch.zeros(inputs.shape, dtype=torch.bool)
+    last[:, -1] = True
+    with torch.no_grad():
+        full = net(inputs)[:, -1]
+        torch.testing.assert_close(net.last_hidden(inputs), full, rtol=1e-5, atol=1e-5)
+        assert net.encode(inputs, last=True).shape == (3, 1, 8)
+        table = net.item_table()
+        want = net.add_score_terms(full @ table.T, inputs, last, None)
+        torch.testing.assert_close(net.scores(inputs, last), want, rtol=1e-5, atol=1e-5)
+        # two positions in one row: the full forward
+        both = last.clone()
+        both[1, -2] = True
+        assert net.scores(inputs, both).shape == (4, 9)
+
+
+def test_init_fusion_starts_the_id_table_from_the_texts_principal_components() -> None:
+    from lmrec.models.text_networks import TextSeqNetwork, parameter_counts, principal_components
+
+    torch.manual_seed(0)
+    text = torch.randn(30, 12)
+    text[7] = text[3]  # the same text: the same starting vector
+    coords = principal_components(text, 8)
+    assert coords.shape == (30, 8)
+    assert abs(float(coords.std()) - 8**-0.5) < 1e-4
+    torch.testing.assert_close(coords[7], coords[3])
+    # the first axis carries the most variance; a wider table than the text's rank gets random
+    # columns rather than zeros
+    assert float(coords[:, 0].var()) > float(coords[:, -1].var())
+    assert float(principal_components(text[:, :4], 8)[:, 4:].abs().sum()) > 0
+
+    net = TextSeqNetwork(text, 8, 1, 1, 0.0, 5, 2, True, 0.0, fusion="init")
+    added = TextSeqNetwork(text, 8, 1, 1, 0.0, 5, 2, True, 0.0)
+    net.eval()
+    torch.testing.assert_close(net.items.weight[8], net.items.weight[4])
+    # dot products against the ID table itself, as SASRec's; the unused adapter does not train
+    torch.testing.assert_close(net.item_table(), net.items.weight[1:])
+    assert (
+        parameter_counts(net)[0] == parameter_counts(added)[0] - parameter_counts(added.adapter)[0]
+    )

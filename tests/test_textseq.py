@@ -104,6 +104,20 @@ def test_items_never_trained_on_are_scored_by_their_text(tmp_path: Path) -> None
         assert scores[plums[colour]] > np.quantile(np.delete(scores, own), 0.75)
 
 
+def test_text_initialised_ids_learn_in_domain_and_reload(tmp_path: Path) -> None:
+    ds = domain("a")
+    model = fit(ds, tmp_path, ids=True, fusion="init", temperature=0.0)
+    assert hr(model, ds) >= 0.8
+    # the adapter is unused: it neither trains nor counts as trainable
+    adapter = sum(p.numel() for p in model.network().adapter.parameters())
+    trainable, total = model.parameter_counts()
+    assert adapter > 0 and trainable == total - adapter
+    model.save(tmp_path / "model")
+    again = TextSeqRec.load(tmp_path / "model")
+    batch = _batch(LeaveOneOut().split(ds.interactions).test, 0)
+    np.testing.assert_allclose(again.score(batch), model.score(batch), rtol=1e-5)
+
+
 def _batch(cases: Any, row: int) -> Any:
     from lmrec.models.base import QueryBatch
 

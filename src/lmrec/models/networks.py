@@ -40,6 +40,12 @@ class SequenceNetwork(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.encode(inputs)
 
+    def last_hidden(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(batch, hidden)`` hidden states of the last column only (networks that can skip the
+        other positions' work override this)."""
+        hidden: torch.Tensor = self(inputs)
+        return hidden[:, -1]
+
     def scores(
         self,
         inputs: torch.Tensor,
@@ -52,7 +58,11 @@ class SequenceNetwork(nn.Module):
         it; ``items = (start, stop)`` scores only that range of items (one domain of a joint
         model)."""
         table = self.item_table(items) if table is None else table
-        return self.add_score_terms(self(inputs)[where] @ table.T, inputs, where, items)
+        if where.shape[1] and int(where.sum()) == len(where) and bool(where[:, -1].all()):
+            hidden = self.last_hidden(inputs)  # one query per row, the last (scoring)
+        else:
+            hidden = self(inputs)[where]
+        return self.add_score_terms(hidden @ table.T, inputs, where, items)
 
     def add_score_terms(
         self,
@@ -98,20 +108,24 @@ class CausalSelfAttention(nn.Module):
         self.drop = FastDropout(dropout)
         self.scale = 1.0 / math.sqrt(hidden // heads)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """``bias``: additive ``(batch, 1, width, width)`` mask, ``-inf`` where a key is hidden."""
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, last: bool = False) -> torch.Tensor:
+        """``bias``: additive ``(batch, 1, width, width)`` mask, ``-inf`` where a key is hidden.
+        ``last``: only the last position queries (output ``(batch, 1, hidden)``)."""
         b, w, h = x.shape
         q, k, v = self.qkv(x).view(b, w, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
+        if last:
+            q, bias = q[:, :, -1:], bias[:, :, -1:]
+        n = q.shape[2]
         weights = torch.softmax(
             torch.baddbmm(
-                bias.expand(b, self.heads, w, w).reshape(b * self.heads, w, w),
-                q.reshape(b * self.heads, w, -1) * self.scale,
+                bias.expand(b, self.heads, n, w).reshape(b * self.heads, n, w),
+                q.reshape(b * self.heads, n, -1) * self.scale,
                 k.reshape(b * self.heads, w, -1).transpose(1, 2),
             ),
             dim=-1,
         )
         y = torch.bmm(self.drop(weights), v.reshape(b * self.heads, w, -1))
-        out: torch.Tensor = self.out(y.view(b, self.heads, w, -1).transpose(1, 2).reshape(b, w, h))
+        out: torch.Tensor = self.out(y.view(b, self.heads, n, -1).transpose(1, 2).reshape(b, n, h))
         return out
 
 
@@ -131,8 +145,9 @@ class TransformerBlock(nn.Module):
         )
         self.drop = FastDropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), mask))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last: bool = False) -> torch.Tensor:
+        """``last``: the output of the last position only, ``(batch, 1, hidden)``."""
+        x = (x[:, -1:] if last else x) + self.drop(self.attn(self.norm1(x), mask, last))
         out: torch.Tensor = x + self.drop(self.ffn(self.norm2(x)))
         return out
 
@@ -163,7 +178,9 @@ class SASRecNetwork(SequenceNetwork):
         self.norm = nn.LayerNorm(hidden)
         self.scale = math.sqrt(hidden)
 
-    def encode(self, inputs: torch.Tensor) -> torch.Tensor:
+    def encode(self, inputs: torch.Tensor, last: bool = False) -> torch.Tensor:
+        """Hidden states ``(batch, width, hidden)``; ``last``: of the last position only
+        (``(batch, 1, hidden)``; the final block then does one query per row)."""
         w = inputs.shape[1]
         if w > self.max_len:
             raise ValueError(f"sequence width {w} exceeds max_len {self.max_len}")
@@ -178,10 +195,13 @@ class SASRecNetwork(SequenceNetwork):
         bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill_(
             ~allowed, float("-inf")
         )
-        for block in self.blocks:
-            x = block(x, bias[:, None])
+        for i, block in enumerate(self.blocks):
+            x = block(x, bias[:, None], last and i == len(self.blocks) - 1)
         out: torch.Tensor = self.norm(x)
         return out
+
+    def last_hidden(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.encode(inputs, last=True)[:, -1]
 
     def lookup(self, inputs: torch.Tensor) -> torch.Tensor:
         """Input vectors of item indices (row 0 = padding); text networks override this."""

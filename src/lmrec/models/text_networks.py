@@ -98,11 +98,18 @@ class TextSeqNetwork(SASRecNetwork):
         prior_window: int = 10,
         segments: Sequence[int] = (),
         prior_gain: float = 1.0,
+        fusion: str = "add",
     ) -> None:
         super().__init__(len(text), hidden, layers, heads, dropout, max_len, ids)
         self.use_ids = ids
+        # "init": the ID table starts as the text's principal components and replaces the adapter
+        self.text_init = ids and fusion == "init"
         self.temperature = temperature
         self.adapter = MoEAdapter(text, hidden, experts, dropout)
+        if self.text_init:
+            with torch.no_grad():
+                self.items.weight[1:] = principal_components(text.float(), hidden)
+            self.adapter.requires_grad_(False)  # unused
         self.register_buffer("text", text.float(), persistent=False)
         self.prior_decay = prior_decay
         self.prior_window = prior_window
@@ -136,6 +143,9 @@ class TextSeqNetwork(SASRecNetwork):
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
         real = indices > 0
+        if self.text_init:
+            ids: torch.Tensor = self.items(indices) * self.scale
+            return ids
         out: torch.Tensor = self.adapter(self.text_vectors()[(indices - 1).clamp(min=0)])
         if self.use_ids:
             out = out + self.items(indices) * self.scale
@@ -155,10 +165,13 @@ class TextSeqNetwork(SASRecNetwork):
         text = self.text_vectors()
         start, stop = items or (0, len(text))
         table = self.item_vectors(torch.arange(start + 1, stop + 1, device=text.device))
-        return F.normalize(table, dim=-1) if self.temperature else table
+        if self.temperature:
+            return F.normalize(table, dim=-1)
+        # inputs are scaled by sqrt(hidden) (as SASRec's embeddings), the output table is not
+        return table / self.scale
 
-    def encode(self, inputs: torch.Tensor) -> torch.Tensor:
-        hidden = super().encode(inputs)
+    def encode(self, inputs: torch.Tensor, last: bool = False) -> torch.Tensor:
+        hidden = super().encode(inputs, last)
         if self.temperature:
             return F.normalize(hidden, dim=-1) / self.temperature
         return hidden
@@ -285,6 +298,20 @@ class AddWeighted(torch.autograd.Function):
         a, b = ctx.saved_tensors
         flat = grad.reshape(-1)
         return grad, None, None, torch.stack([flat @ a.reshape(-1), flat @ b.reshape(-1)])
+
+
+def principal_components(text: torch.Tensor, k: int) -> torch.Tensor:
+    """``(n, k)`` coordinates of the centred ``text`` on its ``k`` principal axes, scaled to an
+    overall standard deviation of 1/sqrt(k) (SASRec's embedding initialisation); columns beyond
+    the text's rank are random with that deviation."""
+    centred = text - text.mean(0)
+    rank = min(k, *centred.shape)
+    out = torch.randn(len(text), k) / math.sqrt(k)
+    if rank:
+        _, _, v = torch.linalg.svd(centred, full_matrices=False)
+        coords = centred @ v[:rank].T
+        out[:, :rank] = coords / coords.std().clamp(min=1e-12) / math.sqrt(k)
+    return out
 
 
 def decayed_cumsum(values: torch.Tensor, decay: float) -> torch.Tensor:

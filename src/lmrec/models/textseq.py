@@ -52,6 +52,7 @@ ARCHITECTURE = (
     "prior_decay",
     "prior_window",
     "prior_gain",
+    "fusion",
 )
 
 
@@ -69,6 +70,12 @@ class TextSeqRecConfig(BaseModel):
     max_len: int = Field(200, ge=1, description="Only the last max_len history items are read.")
     experts: int = Field(8, ge=1, description="Experts of the MoE adapter.")
     ids: bool = Field(False, description="Add trainable item-ID embeddings (in-domain).")
+    fusion: Literal["add", "init"] = Field(
+        "add",
+        description="With ids: 'add' sums each item's adapted text vector and its ID embedding "
+        "(UniSRec's transductive setting); 'init' starts the ID table as the text vectors' "
+        "principal components and trains it alone (the adapter is unused), as SASRec would.",
+    )
     domains: bool = Field(
         False,
         description="Joint training on a dataset from lmrec.data.joint.combine: each history "
@@ -207,6 +214,7 @@ class TextSeqRec(SequenceModel):
             c.prior_window,
             self.item_segments(),
             c.prior_gain,
+            c.fusion,
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)
@@ -340,9 +348,12 @@ ADAPTER = ("adapter.", "prior_weight")  # what tune=adapter trains
 
 def freeze(net: torch.nn.Module, tune: str) -> None:
     """Leave trainable only what ``tune`` names: everything, the adapter (with the text prior's
-    weight), or adapter + LoRA."""
+    weight), or adapter + LoRA. An adapter that is unused (``fusion: init``) never trains."""
+    unused = ("adapter.",) if getattr(net, "text_init", False) else ()
     for name, param in net.named_parameters():
-        if tune == "all":
+        if unused and name.startswith(unused):
+            param.requires_grad_(False)
+        elif tune == "all":
             param.requires_grad_(True)
         elif tune == "adapter":
             param.requires_grad_(name.startswith(ADAPTER))

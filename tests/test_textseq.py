@@ -106,6 +106,8 @@ def test_items_never_trained_on_are_scored_by_their_text(tmp_path: Path) -> None
 
 def test_text_initialised_ids_learn_in_domain_and_reload(tmp_path: Path) -> None:
     ds = domain("a")
+    with pytest.raises(ValueError, match="needs ids: true"):
+        fit(ds, tmp_path, fusion="init")
     model = fit(ds, tmp_path, ids=True, fusion="init", temperature=0.0)
     assert hr(model, ds) >= 0.8
     # the adapter is unused: it neither trains nor counts as trainable

@@ -141,6 +141,12 @@ class TextSeqRecConfig(BaseModel):
             raise ValueError("prior: true needs train.loss='ce' (the prior scores every item)")
         return self
 
+    @model_validator(mode="after")
+    def _init_fusion_needs_ids(self) -> TextSeqRecConfig:
+        if self.fusion == "init" and not self.ids:
+            raise ValueError("fusion: 'init' needs ids: true (it initialises the ID table)")
+        return self
+
     @field_validator("train", mode="before")
     @classmethod
     def _text_learning_rate(cls, value: Any) -> Any:

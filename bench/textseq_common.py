@@ -1,0 +1,145 @@
+"""Shared state of ``bench/textseq.py``: the prepared datasets, evaluation samples, budgets, the
+results file, and fitting/measuring one model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmrec.data.containers import Dataset
+from lmrec.data.registry import load_dataset
+from lmrec.experiment import Prepared, ProtocolChoice, context_for, prepare
+from lmrec.metrics.evaluate import evaluate
+from lmrec.models.base import Recommender
+from lmrec.models.registry import create_model, fit_model
+from lmrec.protocols.base import EvalCases
+
+LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
+GAMES = "amazon-games"
+SIDE_BY_SIDE = {"indomain": ("sasrec", "textseq", "textseq-add"), "joint": ("joint", "alone")}
+TEXT_ID = {"ids": True, "fusion": "init", "temperature": 0}  # in-domain text + ID (README)
+
+
+class Bench:
+    """Shared state of one benchmark run: data, budgets, the results file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work: Path = args.work
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.file = self.work / "results.json"
+        self.results: dict[str, Any] = (
+            json.loads(self.file.read_text()) if self.file.exists() else {}
+        )
+        self.rng = np.random.default_rng(args.seed)
+        self._data: dict[str, Prepared] = {}
+
+    def todo(self, key: str) -> bool:
+        """Whether ``key`` still needs running (no figures yet, or --redo)."""
+        return key not in self.results or bool(self.args.redo)
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self.results[key] = value
+        self.file.write_text(json.dumps(self.results, indent=2))
+        print(f"  {key}: {json.dumps(value)}", flush=True)
+
+    def prepared(self, name: str, protocol: str = "loo") -> Prepared:
+        key = f"{name}:{protocol}"
+        if key not in self._data:
+            file = {"ml-1m": "ml-1m-full.random", GAMES: "games-6k.random"}[name]
+            choice = ProtocolChoice(
+                protocol, self.args.llmrank_dir / file if protocol != "loo" else None
+            )
+            # the LLMRank cases reuse the leave-one-out run's parsed dataset
+            dataset = (
+                self.prepared(name).dataset
+                if protocol != "loo"
+                else load_dataset(name, download=False)
+            )
+            self._data[key] = prepare(dataset, choice)
+        return self._data[key]
+
+    def sample(self, cases: EvalCases, n: int, salt: int) -> EvalCases:
+        """A fixed random subset of ``n`` cases (all when n ≥ len)."""
+        if n >= len(cases):
+            return cases
+        rows = np.sort(np.random.default_rng(self.args.seed + salt).choice(len(cases), n, False))
+        return cases.select(rows)
+
+    def evals(self, name: str) -> dict[str, EvalCases]:
+        """Test cases of the dataset: LOO full ranking (Games: a fixed user sample) and LLMRank-20."""
+        loo = self.prepared(name).split.test
+        if name == GAMES:
+            loo = self.sample(loo, self.args.games_test_users, 1)
+        return {"loo": loo, "llmrank": self.prepared(name, "llmrank-20").cases}
+
+    def valid(self, name: str) -> EvalCases:
+        cases = self.prepared(name).split.valid
+        return self.sample(cases, self.args.valid_users, 2) if name == GAMES else cases
+
+    def train(self, config: dict[str, Any], **options: Any) -> dict[str, Any]:
+        """``config`` with the run's threads, device and --bucket added to its train section."""
+        train = {**config.get("train", {}), **options, "threads": self.args.threads}
+        train["device"] = self.args.device
+        if self.args.bucket is not None:
+            train["bucket"] = self.args.bucket
+        return {**config, "train": train}
+
+    def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:
+        return self.train(config, max_minutes=minutes)
+
+    def textseq(self, config: dict[str, Any]) -> dict[str, Any]:
+        """A TextSeqRec config trained from scratch, with the run's --prior choice."""
+        return {"prior": self.args.prior, "prior_gain": self.args.prior_gain, **config}
+
+
+def measure(model: Recommender, evals: dict[str, EvalCases]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for label, cases in evals.items():
+        m = evaluate(model, cases, ks=(10, 20)).as_dict()
+        out[f"{label}_ndcg@10"] = m["ndcg@10"]
+        out[f"{label}_hr@10"] = m["hr@10"]
+        out[f"{label}_users"] = len(cases)
+    return out
+
+
+def fit(
+    bench: Bench,
+    dataset: Dataset,
+    prepared: Prepared,
+    model: str,
+    config: dict[str, Any],
+    train_rows: np.ndarray | None = None,
+    valid: EvalCases | None = None,
+    save: str | None = None,
+) -> tuple[Recommender, dict[str, Any]]:
+    """Fit ``model`` on the split's training data (or the rows ``train_rows`` of it)."""
+    train = prepared.split.train
+    if train_rows is not None:
+        train = train.select(train_rows)
+    built = create_model(model, config, context_for(dataset, progress=bench.args.progress))
+    start = time.perf_counter()
+    fit_model(built, train, valid)
+    info: dict[str, Any] = {"train_s": round(time.perf_counter() - start, 1)}
+    report_ = getattr(built, "report", None)
+    if report_ is not None:
+        info.update(
+            epochs=len(report_.epochs), best_epoch=report_.best_epoch, stopped=report_.stopped
+        )
+    net = getattr(built, "net", None)
+    if getattr(net, "prior_weight", None) is not None:  # the prior's learned weights per domain
+        info["prior_weight"] = [
+            [round(w, 3) for w in row] for row in net.prior_weights().detach().tolist()
+        ]
+    if hasattr(built, "parameter_counts"):
+        trainable, total = built.parameter_counts()
+        info.update(trainable=trainable, params=total, trainable_share=trainable / total)
+    if save:
+        built.save(bench.work / save)  # type: ignore[attr-defined]
+    return built, info

@@ -142,10 +142,10 @@ class TextSeqNetwork(SASRecNetwork):
 
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
-        real = indices > 0
-        if self.text_init:
+        if self.text_init:  # row 0 of the ID table is zero
             ids: torch.Tensor = self.items(indices) * self.scale
             return ids
+        real = indices > 0
         out: torch.Tensor = self.adapter(self.text_vectors()[(indices - 1).clamp(min=0)])
         if self.use_ids:
             out = out + self.items(indices) * self.scale

@@ -353,15 +353,11 @@ ADAPTER = ("adapter.", "prior_weight")  # what tune=adapter trains
 
 
 def freeze(net: torch.nn.Module, tune: str) -> None:
-    """Leave trainable only what ``tune`` names: everything, the adapter (with the text prior's
-    weight), or adapter + LoRA. An adapter that is unused (``fusion: init``) never trains."""
-    unused = ("adapter.",) if getattr(net, "text_init", False) else ()
+    """Narrow what the network trains (it freezes what it does not use, e.g. the adapter under
+    ``fusion: init``) to what ``tune`` names: everything, the adapter (with the text prior's
+    weight), or adapter + LoRA."""
+    if tune == "all":
+        return
     for name, param in net.named_parameters():
-        if unused and name.startswith(unused):
-            param.requires_grad_(False)
-        elif tune == "all":
-            param.requires_grad_(True)
-        elif tune == "adapter":
-            param.requires_grad_(name.startswith(ADAPTER))
-        else:
-            param.requires_grad_(name.startswith(ADAPTER) or name.endswith((".down", ".up")))
+        named = name.startswith(ADAPTER) or (tune != "adapter" and name.endswith((".down", ".up")))
+        param.requires_grad_(param.requires_grad and named)

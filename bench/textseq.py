@@ -50,16 +50,13 @@ def part_indomain(bench: Bench) -> None:
         key = f"indomain/{label}"
         if label not in bench.args.indomain_models or not bench.todo(key):
             continue
-        built, info = fit(
-            bench,
-            p.dataset,
-            p,
-            model,
-            bench.budget(config, bench.args.ml1m_minutes),
-            None,
-            p.split.valid,
-            f"ml1m-{label}",
+        epochs = bench.args.ml1m_epochs
+        config = (
+            bench.train(config, epochs=epochs, schedule="cosine", patience=0, eval_every=2)
+            if epochs
+            else bench.budget(config, bench.args.ml1m_minutes)
         )
+        built, info = fit(bench, p.dataset, p, model, config, None, p.split.valid, f"ml1m-{label}")
         bench.save(key, {**info, **measure(built, bench.evals("ml-1m"))})
 
 
@@ -222,6 +219,13 @@ def main() -> None:
     parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
     parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
     parser.add_argument("--ml1m-minutes", type=float, default=7.0)
+    parser.add_argument(
+        "--ml1m-epochs",
+        type=int,
+        default=0,
+        help="in-domain: train exactly this many epochs, cosine-decayed, validating every 2nd "
+        "(0 = --ml1m-minutes with the trainer's constant rate and early stopping)",
+    )
     # run a part's models in two processes (separate --work) to train them side by side
     for part, models in SIDE_BY_SIDE.items():
         parser.add_argument(

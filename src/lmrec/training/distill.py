@@ -119,3 +119,25 @@ def distillation_term(
             reduction="batchmean",
         )
     return temp * temp * kl
+
+
+def distilled_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    inputs: torch.Tensor,
+    where: torch.Tensor,
+    distill: Distillation,
+    soft: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """``(1 - weight) · CE(target) + weight · T² · KL(teacher ‖ student)`` at the selected
+    positions; consumes ``logits`` (see :func:`softmax_cross_entropy`). At temperature 1 with
+    cached ``soft`` targets the teacher's top-k is a second, soft target of the same softmax, so
+    the whole loss takes one pass over the logits."""
+    from lmrec.training.softmax_loss import softmax_cross_entropy
+
+    if soft is not None and distill.temperature == 1.0:
+        return softmax_cross_entropy(
+            logits, target, (soft[0][where], soft[1][where]), distill.weight
+        )
+    kl = distillation_term(logits, inputs, where, distill, soft)  # before the loss consumes them
+    return (1.0 - distill.weight) * softmax_cross_entropy(logits, target) + distill.weight * kl

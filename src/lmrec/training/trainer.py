@@ -18,7 +18,7 @@ import numpy as np
 
 from lmrec.training.batches import LossWeights, TrainingRows, batch_order
 from lmrec.training.config import TrainConfig
-from lmrec.training.distill import Distillation, SoftTargets, distillation_term
+from lmrec.training.distill import Distillation, SoftTargets, distilled_loss
 
 if TYPE_CHECKING:
     import torch
@@ -89,15 +89,15 @@ def next_item_loss(
     import torch
     import torch.nn.functional as F
 
+    from lmrec.training.softmax_loss import softmax_cross_entropy
+
     where = targets > 0
     t = targets[where] - 1 - (items[0] if items else 0)
     if config.loss == "ce":
         logits = net.scores(inputs, where, items=items)
-        loss = F.cross_entropy(logits, t)
         if distill is None:
-            return loss
-        kl = distillation_term(logits, inputs, where, distill, soft)
-        return (1.0 - distill.weight) * loss + distill.weight * kl
+            return softmax_cross_entropy(logits, t)
+        return distilled_loss(logits, t, inputs, where, distill, soft)
     if distill is not None:
         raise ValueError("distillation needs train.loss='ce' (the teacher's full distribution)")
     h = net(inputs)[where]

@@ -50,12 +50,7 @@ def part_indomain(bench: Bench) -> None:
         key = f"indomain/{label}"
         if label not in bench.args.indomain_models or not bench.todo(key):
             continue
-        epochs = bench.args.ml1m_epochs
-        config = (
-            bench.train(config, epochs=epochs, schedule="cosine", patience=0, eval_every=2)
-            if epochs
-            else bench.budget(config, bench.args.ml1m_minutes)
-        )
+        config = bench.length(config, bench.args.ml1m_epochs, bench.args.ml1m_minutes)
         built, info = fit(bench, p.dataset, p, model, config, None, p.split.valid, f"ml1m-{label}")
         bench.save(key, {**info, **measure(built, bench.evals("ml-1m"))})
 
@@ -185,18 +180,17 @@ def part_distill(bench: Bench) -> None:
     )
     top_k = bench.args.distill_top_k
     runs = {
-        f"student (KL top-{top_k} + labels)": {
-            **student,
-            "teacher": str(teacher_dir),
-            "distill_top_k": top_k,
-        },
-        "student, labels only": student,
+        "kl": (
+            f"student (KL top-{top_k} + labels)",
+            {**student, "teacher": str(teacher_dir), "distill_top_k": top_k},
+        ),
+        "labels": ("student, labels only", student),
     }
-    for label, config in runs.items():
+    for name, (label, config) in runs.items():
         key = f"distill/{label}"
-        if not bench.todo(key):
+        if name not in bench.args.distill_models or not bench.todo(key):
             continue
-        config = bench.budget(config, bench.args.student_minutes)
+        config = bench.length(config, bench.args.student_epochs, bench.args.student_minutes)
         built, info = fit(bench, p.dataset, p, "textseq", config, None, p.split.valid)
         info["users_per_s"] = users_per_second(built, p.split.test)
         bench.save(key, {**info, **measure(built, test)})
@@ -224,7 +218,7 @@ def main() -> None:
         type=int,
         default=0,
         help="in-domain: train exactly this many epochs, cosine-decayed, validating every 2nd "
-        "(0 = --ml1m-minutes with the trainer's constant rate and early stopping)",
+        "(0 = --ml1m-minutes at the trainer's constant rate, with early stopping)",
     )
     # run a part's models in two processes (separate --work) to train them side by side
     for part, models in SIDE_BY_SIDE.items():
@@ -242,6 +236,9 @@ def main() -> None:
         "--joint-epochs", type=int, default=2, help="epochs of the joint and single-domain models"
     )
     parser.add_argument("--student-minutes", type=float, default=3.0)
+    parser.add_argument(
+        "--student-epochs", type=int, default=0, help="as --ml1m-epochs, for the students"
+    )
     parser.add_argument(
         "--distill-top-k", type=int, default=64, help="teacher items cached per position"
     )

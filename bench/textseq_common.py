@@ -22,7 +22,11 @@ from lmrec.protocols.base import EvalCases
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
 GAMES = "amazon-games"
-SIDE_BY_SIDE = {"indomain": ("sasrec", "textseq", "textseq-add"), "joint": ("joint", "alone")}
+SIDE_BY_SIDE = {
+    "indomain": ("sasrec", "textseq", "textseq-add"),
+    "joint": ("joint", "alone"),
+    "distill": ("kl", "labels"),
+}
 TEXT_ID = {"ids": True, "fusion": "init", "temperature": 0}  # in-domain text + ID (README)
 
 
@@ -93,6 +97,13 @@ class Bench:
 
     def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:
         return self.train(config, max_minutes=minutes)
+
+    def length(self, config: dict[str, Any], epochs: int, minutes: float) -> dict[str, Any]:
+        """Exactly ``epochs`` epochs, cosine-decayed, validated every 2nd (the best is kept); or,
+        with ``epochs`` 0, the ``minutes`` budget at a constant rate with early stopping."""
+        if not epochs:
+            return self.budget(config, minutes)
+        return self.train(config, epochs=epochs, schedule="cosine", patience=0, eval_every=2)
 
     def textseq(self, config: dict[str, Any]) -> dict[str, Any]:
         """A TextSeqRec config trained from scratch, with the run's --prior choice."""

@@ -142,9 +142,6 @@ class TextSeqNetwork(SASRecNetwork):
 
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
-        if self.text_init:  # row 0 of the ID table is zero
-            ids: torch.Tensor = self.items(indices) * self.scale
-            return ids
         real = indices > 0
         out: torch.Tensor = self.adapter(self.text_vectors()[(indices - 1).clamp(min=0)])
         if self.use_ids:
@@ -157,11 +154,16 @@ class TextSeqNetwork(SASRecNetwork):
         return text
 
     def lookup(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.text_init:  # SASRec's ID embeddings; the text only set their start
+            return super().lookup(inputs)
         # adapt each distinct item of the batch once
         unique, inverse = torch.unique(inputs, return_inverse=True)
         return self.item_vectors(unique)[inverse]
 
     def item_table(self, items: tuple[int, int] | None = None) -> torch.Tensor:
+        if self.text_init:  # SASRec's tied ID table
+            ids = super().item_table(items)
+            return F.normalize(ids, dim=-1) if self.temperature else ids
         text = self.text_vectors()
         start, stop = items or (0, len(text))
         table = self.item_vectors(torch.arange(start + 1, stop + 1, device=text.device))

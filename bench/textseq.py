@@ -252,7 +252,10 @@ def main() -> None:
     parser.add_argument(
         "--bucket", type=int, help="train.bucket of the trained models (default: the trainer's)"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the evaluation samples")
+    parser.add_argument(
+        "--train-seed", type=int, default=0, help="train.seed of the trained models"
+    )
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
         "--prior", action="store_true", help="TextSeqRec models trained here add the text prior"

@@ -91,6 +91,7 @@ class Bench:
         """``config`` with the run's threads, device and --bucket added to its train section."""
         train = {**config.get("train", {}), **options, "threads": self.args.threads}
         train["device"] = self.args.device
+        train["seed"] = self.args.train_seed
         if self.args.bucket is not None:
             train["bucket"] = self.args.bucket
         return {**config, "train": train}

@@ -110,10 +110,12 @@ def test_text_initialised_ids_learn_in_domain_and_reload(tmp_path: Path) -> None
         fit(ds, tmp_path, fusion="init")
     model = fit(ds, tmp_path, ids=True, fusion="init", temperature=0.0)
     assert hr(model, ds) >= 0.8
-    # the adapter is unused: it neither trains nor counts as trainable
-    adapter = sum(p.numel() for p in model.network().adapter.parameters())
-    trainable, total = model.parameter_counts()
-    assert adapter > 0 and trainable == total - adapter
+    # the adapter is unused: it neither trains nor counts
+    net = model.network()
+    adapter = sum(p.numel() for p in net.adapter.parameters())
+    assert adapter > 0 and not any(p.requires_grad for p in net.adapter.parameters())
+    built = sum(p.numel() for p in net.parameters())
+    assert model.parameter_counts() == (built - adapter, built - adapter)
     model.save(tmp_path / "model")
     again = TextSeqRec.load(tmp_path / "model")
     batch = _batch(LeaveOneOut().split(ds.interactions).test, 0)

@@ -375,7 +375,8 @@ def add_lora(net: SASRecNetwork, rank: int, alpha: float = 16.0) -> None:
 
 
 def parameter_counts(net: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameters; the frozen text vectors are a buffer and not counted."""
-    total = sum(p.numel() for p in net.parameters())
-    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    return trainable, total
+    """(trainable, total) parameters the network uses; the frozen text vectors are a buffer, and
+    the adapter under ``fusion: init`` (built, saved, never used) is not counted either."""
+    unused = "adapter." if getattr(net, "text_init", False) else None
+    used = [p for name, p in net.named_parameters() if not (unused and name.startswith(unused))]
+    return sum(p.numel() for p in used if p.requires_grad), sum(p.numel() for p in used)

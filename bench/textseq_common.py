@@ -41,7 +41,6 @@ class Bench:
         self.results: dict[str, Any] = (
             json.loads(self.file.read_text()) if self.file.exists() else {}
         )
-        self.rng = np.random.default_rng(args.seed)
         self._data: dict[str, Prepared] = {}
 
     def todo(self, key: str) -> bool:
@@ -88,12 +87,18 @@ class Bench:
         return self.sample(cases, self.args.valid_users, 2) if name == GAMES else cases
 
     def train(self, config: dict[str, Any], **options: Any) -> dict[str, Any]:
-        """``config`` with the run's threads, device and --bucket added to its train section."""
-        train = {**config.get("train", {}), **options, "threads": self.args.threads}
-        train["device"] = self.args.device
-        train["seed"] = self.args.train_seed
-        if self.args.bucket is not None:
-            train["bucket"] = self.args.bucket
+        """``config`` with the run's threads, device, training seed and --bucket added to its
+        train section."""
+        a = self.args
+        train = {
+            **config.get("train", {}),
+            **options,
+            "threads": a.threads,
+            "device": a.device,
+            "seed": a.train_seed,
+        }
+        if a.bucket is not None:
+            train["bucket"] = a.bucket
         return {**config, "train": train}
 
     def budget(self, config: dict[str, Any], minutes: float) -> dict[str, Any]:

@@ -106,10 +106,13 @@ class TextSeqNetwork(SASRecNetwork):
         self.text_init = ids and fusion == "init"
         self.temperature = temperature
         self.adapter = MoEAdapter(text, hidden, experts, dropout)
+        # submodules built (and saved) but never used: frozen, and not counted
+        self.unused: tuple[str, ...] = ("adapter",) if self.text_init else ()
         if self.text_init:
             with torch.no_grad():
                 self.items.weight[1:] = principal_components(text.float(), hidden)
-            self.adapter.requires_grad_(False)  # unused
+        for name in self.unused:
+            self.get_submodule(name).requires_grad_(False)
         self.register_buffer("text", text.float(), persistent=False)
         self.prior_decay = prior_decay
         self.prior_window = prior_window
@@ -376,7 +379,7 @@ def add_lora(net: SASRecNetwork, rank: int, alpha: float = 16.0) -> None:
 
 def parameter_counts(net: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameters the network uses; the frozen text vectors are a buffer, and
-    the adapter under ``fusion: init`` (built, saved, never used) is not counted either."""
-    unused = "adapter." if getattr(net, "text_init", False) else None
-    used = [p for name, p in net.named_parameters() if not (unused and name.startswith(unused))]
+    the submodules a :class:`TextSeqNetwork` lists as ``unused`` are not counted either."""
+    unused = tuple(f"{name}." for name in getattr(net, "unused", ()))
+    used = [p for name, p in net.named_parameters() if not name.startswith(unused)]
     return sum(p.numel() for p in used if p.requires_grad), sum(p.numel() for p in used)

@@ -58,12 +58,12 @@ def softmax_cross_entropy(
     **Consumes** ``logits``: they hold log-probabilities afterwards and the backward pass
     overwrites them again, so they must be a temporary nothing else reads (a fresh matmul
     output); compute anything else from them first."""
-    rows = len(target)
     if logits.dim() != 2 or target.shape != (logits.shape[0],):
         raise ValueError(
             f"logits must be (rows, classes) and target (rows,); got {tuple(logits.shape)} "
             f"and {tuple(target.shape)}"
         )
+    rows = len(target)
     if rows == 0:
         raise ValueError("softmax_cross_entropy needs at least one row")
     index, weight = target[:, None], None

@@ -41,8 +41,10 @@ from textseq_common import GAMES, LLMRANK, PARTS, SIDE_BY_SIDE, TEXT_ID, Bench, 
 
 def part_indomain(bench: Bench) -> None:
     p, fast = bench.prepared("ml-1m"), {"ids": True, "train": {"lr": 3e-3}}
+    shared = {} if bench.args.indomain_dropout is None else {"dropout": bench.args.indomain_dropout}
+    fast = {**fast, **shared}
     runs = {
-        "sasrec": ("sasrec", {}),
+        "sasrec": ("sasrec", shared),
         "textseq": ("textseq", bench.textseq({**fast, **TEXT_ID})),
         "textseq-add": ("textseq", bench.textseq(fast)),
     }
@@ -219,6 +221,11 @@ def main() -> None:
         default=0,
         help="in-domain: train exactly this many epochs, cosine-decayed, validating every 2nd "
         "(0 = --ml1m-minutes at the trainer's constant rate, with early stopping)",
+    )
+    parser.add_argument(
+        "--indomain-dropout",
+        type=float,
+        help="dropout of every in-domain model (default: each model's own)",
     )
     # run a part's models in two processes (separate --work) to train them side by side
     for part, models in SIDE_BY_SIDE.items():

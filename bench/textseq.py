@@ -40,9 +40,9 @@ from textseq_common import GAMES, LLMRANK, PARTS, SIDE_BY_SIDE, TEXT_ID, Bench, 
 
 
 def part_indomain(bench: Bench) -> None:
-    p, fast = bench.prepared("ml-1m"), {"ids": True, "train": {"lr": 3e-3}}
+    p = bench.prepared("ml-1m")
     shared = {} if bench.args.indomain_dropout is None else {"dropout": bench.args.indomain_dropout}
-    fast = {**fast, **shared}
+    fast = {"ids": True, "train": {"lr": 3e-3}, **shared}
     runs = {
         "sasrec": ("sasrec", shared),
         "textseq": ("textseq", bench.textseq({**fast, **TEXT_ID})),

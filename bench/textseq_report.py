@@ -1,12 +1,14 @@
 """Table and plots of ``bench/textseq.py``'s figures (``WORK/results.json``).
 
 .venv/bin/python bench/textseq_report.py runs/textseq
+.venv/bin/python bench/textseq_report.py runs/d01-sasrec runs/d01-textseq   # merged: models run
+                                          # in separate --work folders are compared in "Targets"
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,32 @@ def plot(results: dict[str, Any], work: Path) -> None:
         print(f"plot: {work / 'distill.png'}")
 
 
+def merged(folders: list[Path]) -> dict[str, Any]:
+    """The figures of every folder's ``results.json``; a key with different figures in two
+    folders is an error (which run to report is the user's choice, not the order's)."""
+    results: dict[str, Any] = {}
+    origin: dict[str, Path] = {}
+    for folder in folders:
+        file = folder / "results.json"
+        if not file.is_file():
+            raise SystemExit(f"{file}: not found (run bench/textseq.py --work {folder} first)")
+        for key, value in json.loads(file.read_text()).items():
+            if key in results and results[key] != value:
+                raise SystemExit(
+                    f"{key}: different figures in {origin[key]} and {file}; report them apart"
+                )
+            results[key], origin[key] = value, file
+    return results
+
+
 if __name__ == "__main__":
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/textseq")
-    report(json.loads((folder / "results.json").read_text()), folder)
+    parser = argparse.ArgumentParser(description="Table and plots of bench/textseq.py figures")
+    parser.add_argument(
+        "folders",
+        type=Path,
+        nargs="*",
+        default=[Path("runs/textseq")],
+        help="--work folders of bench/textseq.py, merged; the plots go to the first",
+    )
+    folders = parser.parse_args().folders
+    report(merged(folders), folders[0])

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
 from lmrec.llm.backends import OpenAICompatibleBackend
@@ -30,6 +31,7 @@ from lmrec.llm.prompts import Domain
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
 from lmrec.llm.scripted import ScriptedServer, candidates_in
 from lmrec.metrics.evaluate import evaluate
+from lmrec.models.common import ModelContext
 from lmrec.models.registry import create_model
 
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
@@ -104,10 +106,10 @@ def candidate_checks() -> None:
         print("  " + explainer.explain(history, item).text)
 
 
-def _context(ds: object) -> object:
+def _context(ds: Dataset) -> ModelContext:
     from lmrec.experiment import context_for
 
-    return context_for(ds)  # type: ignore[arg-type]
+    return context_for(ds)
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -82,6 +84,7 @@ async def python_load(
 def run_python(
     port: int, requests: list[bytes], connections: int, seconds: float
 ) -> dict[str, float]:
+    runner: Callable[..., Any]
     try:
         import uvloop
 

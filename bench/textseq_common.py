@@ -150,7 +150,8 @@ def fit(
             epochs=len(report_.epochs), best_epoch=report_.best_epoch, stopped=report_.stopped
         )
     net = getattr(built, "net", None)
-    if getattr(net, "prior_weight", None) is not None:  # the prior's learned weights per domain
+    # the prior's learned weights per domain
+    if net is not None and getattr(net, "prior_weight", None) is not None:
         info["prior_weight"] = [
             [round(w, 3) for w in row] for row in net.prior_weights().detach().tolist()
         ]

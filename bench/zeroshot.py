@@ -117,7 +117,7 @@ def ann_recall(name: str = "amazon-games", users: int = 6000) -> None:
     print(f"{'exact':<8}{1.0:>10.4f}{0.0:>9.1f}{len(queries) / exact_s:>11.0f}")
     for kind in ("hnsw", "ivf"):
         start = time.perf_counter()
-        index = build_index(emb, kind)  # type: ignore[arg-type]
+        index = build_index(emb, kind)
         built = time.perf_counter() - start
         start = time.perf_counter()
         _, approx = index.search(queries, 10)

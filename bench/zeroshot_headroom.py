@@ -98,7 +98,8 @@ class CandidateSims:
             shifted = np.exp((part - top[:, None]) / temperature).sum(axis=1)
             top = top + temperature * np.log(shifted)
         best = np.where(np.isfinite(top), top, 0.0)
-        return ((1.0 - share) * mean + share * best).astype(np.float32)
+        scores: npt.NDArray[np.float32] = ((1.0 - share) * mean + share * best).astype(np.float32)
+        return scores
 
     def ndcg(self, pooling: Pooling, beta: float = 0.0) -> npt.NDArray[np.float64]:
         """Per-user NDCG@10 ×100 (``beta``: weight of the density); ties rank the lower item
@@ -121,7 +122,8 @@ def catalogue_density(emb: npt.NDArray[np.float32], block: int = 2048) -> npt.ND
         out[start : start + block] = -np.partition(-sims, NEIGHBOURS, axis=1)[:, :NEIGHBOURS].mean(
             axis=1
         )
-    return (out - out.mean()) / out.std()
+    density: npt.NDArray[np.float32] = (out - out.mean()) / out.std()
+    return density
 
 
 def paired_se(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], seed: int = 0) -> float:

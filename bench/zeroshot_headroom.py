@@ -30,6 +30,9 @@ import numpy.typing as npt
 
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, context_for, prepare
+from lmrec.metrics.evaluate import target_ranks
+from lmrec.metrics.ranking import ndcg_from_ranks
+from lmrec.models.maxsim import NeighbourLists
 from lmrec.models.registry import create_model, fit_model
 from lmrec.models.zeroshot import ZeroShotTextRecommender
 
@@ -54,34 +57,42 @@ class CandidateSims:
     to_candidates: npt.NDArray[np.float32]  # (users, WIDTH, 20), most recent history item first
     gram: npt.NDArray[np.float32]  # (users, WIDTH, WIDTH)
     present: npt.NDArray[np.bool_]  # (users, WIDTH)
-    target_column: npt.NDArray[np.int64]  # (users,) the target's column among the candidates
-    candidates: npt.NDArray[np.int64]  # (users, 20) item indices, for the tie-break
+    # (users,) the target's column; columns are in item order, so ties break as the evaluator's
+    target_column: npt.NDArray[np.int32]
     density: npt.NDArray[np.float32]  # (users, 20) the candidates' z-scored catalogue density
 
     @classmethod
-    def build(cls, name: str, split: str, llmrank_dir: Path) -> CandidateSims:
+    def build(cls, name: str, splits: tuple[str, ...], llmrank_dir: Path) -> list[CandidateSims]:
+        """One per split, from one zero-shot model (the splits share the catalogue)."""
         protocol = ProtocolChoice("llmrank-20", llmrank_dir / FILES[name])
-        prepared = prepare(load_dataset(name, download=False), protocol, split)
-        model = create_model("zeroshot", {}, context_for(prepared.dataset))
-        fit_model(model, prepared.split.train, None)
+        dataset = load_dataset(name, download=False)
+        prepared = [prepare(dataset, protocol, split) for split in splits]
+        model = create_model("zeroshot", {}, context_for(dataset))
+        fit_model(model, prepared[0].split.train, None)
         assert isinstance(model, ZeroShotTextRecommender)
-        emb, cases = model.item_embeddings, prepared.cases
-        assert cases.candidates is not None
-        hist = cases.histories.truncate(WIDTH)
-        rows, back = hist.row_ids(), hist.steps_back()
-        items = np.zeros((len(cases), WIDTH), dtype=np.int64)
-        present = np.zeros((len(cases), WIDTH), dtype=bool)
-        items[rows, back], present[rows, back] = hist.items, True
-        cand = cases.candidates.astype(np.int64)
-        history = emb[items] * present[:, :, None]
-        return cls(
-            np.einsum("nwd,ncd->nwc", history, emb[cand], optimize=True),
-            np.einsum("nwd,nvd->nwv", history, history, optimize=True),
-            present,
-            (cand == cases.targets[:, None]).argmax(axis=1),
-            cand,
-            catalogue_density(emb)[cand],
-        )
+        emb = model.item_embeddings
+        density = catalogue_density(emb)
+        out = []
+        for cases in (p.cases for p in prepared):
+            assert cases.candidates is not None
+            hist = cases.histories.truncate(WIDTH)
+            rows, back = hist.row_ids(), hist.steps_back()
+            items = np.zeros((len(cases), WIDTH), dtype=np.int64)
+            present = np.zeros((len(cases), WIDTH), dtype=bool)
+            items[rows, back], present[rows, back] = hist.items, True
+            cand = np.sort(cases.candidates.astype(np.int64), axis=1)
+            history = emb[items] * present[:, :, None]
+            target = (cand == cases.targets[:, None]).argmax(axis=1).astype(np.int32)
+            out.append(
+                cls(
+                    np.einsum("nwd,ncd->nwc", history, emb[cand], optimize=True),
+                    np.einsum("nwd,nvd->nwv", history, history, optimize=True),
+                    present,
+                    target,
+                    density[cand],
+                )
+            )
+        return out
 
     def scores(self, pooling: Pooling) -> npt.NDArray[np.float32]:
         decay, share, width, temperature = pooling
@@ -105,24 +116,15 @@ class CandidateSims:
         """Per-user NDCG@10 ×100 (``beta``: weight of the density); ties rank the lower item
         index first, as the evaluator does."""
         scores = self.scores(pooling) + beta * self.density
-        rows = np.arange(len(scores))
-        target = scores[rows, self.target_column][:, None]
-        target_item = self.candidates[rows, self.target_column][:, None]
-        tied_before = (scores == target) & (self.candidates < target_item)
-        rank = (scores > target).sum(axis=1) + tied_before.sum(axis=1)
-        return np.where(rank < 10, 100.0 / np.log2(rank + 2.0), 0.0)
+        return 100.0 * ndcg_from_ranks(target_ranks(scores, self.target_column), 10)
 
 
-def catalogue_density(emb: npt.NDArray[np.float32], block: int = 2048) -> npt.NDArray[np.float32]:
-    """Every item's mean cosine to its ``NEIGHBOURS`` nearest other items, z-scored."""
-    out = np.empty(len(emb), dtype=np.float32)
-    for start in range(0, len(emb), block):
-        sims = emb[start : start + block] @ emb.T
-        sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf  # not itself
-        out[start : start + block] = -np.partition(-sims, NEIGHBOURS, axis=1)[:, :NEIGHBOURS].mean(
-            axis=1
-        )
-    density: npt.NDArray[np.float32] = (out - out.mean()) / out.std()
+def catalogue_density(emb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Every item's mean cosine to its ``NEIGHBOURS`` nearest other items, z-scored (the
+    neighbour lists hold the item itself, at cosine 1)."""
+    lists = NeighbourLists.build(emb, NEIGHBOURS + 1)
+    mean = (lists.sims.sum(axis=1) - 1.0) / NEIGHBOURS
+    density: npt.NDArray[np.float32] = (mean - mean.mean()) / mean.std()
     return density
 
 
@@ -157,9 +159,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
     args = parser.parse_args()
-    games_valid = CandidateSims.build("amazon-games", "valid", args.llmrank_dir)
-    games_test = CandidateSims.build("amazon-games", "test", args.llmrank_dir)
-    ml1m_valid = CandidateSims.build("ml-1m", "valid", args.llmrank_dir)
+    games_valid, games_test = CandidateSims.build(
+        "amazon-games", ("valid", "test"), args.llmrank_dir
+    )
+    (ml1m_valid,) = CandidateSims.build("ml-1m", ("valid",), args.llmrank_dir)
     print(f"LLMRank-20 NDCG@10 ×100; grid of {len(GRID)} poolings; defaults: {describe(DEFAULT)}")
     ceiling, _ = best_pooling(games_valid)
     print(f"Games validation ({len(games_valid.present):,} users)")

@@ -25,7 +25,7 @@ def full_ranking(name: str) -> None:
     print(
         f"{'model':<13}{'HR@10':>8}{'NDCG@10':>9}{'MRR@10':>8}{'cov@10':>8}{'pop@10':>9}{'sec':>7}"
     )
-    for model in available_models(trained=False):
+    for model in available_models(trained=False, external=False):
         start = time.perf_counter()
         _, r = run_model(prepared, model, ks=(10,))
         m = r.evaluation.as_dict()
@@ -41,7 +41,7 @@ def candidates(name: str, file: Path) -> None:
         f"\n{name} · LLMRank 20 candidates ({file.name}) · {len(prepared.cases):,} users · NDCG ×100"
     )
     print(f"{'model':<13}{'@1':>7}{'@5':>7}{'@10':>7}{'@20':>7}{'sec':>7}")
-    for model in available_models(trained=False):
+    for model in available_models(trained=False, external=False):
         start = time.perf_counter()
         _, r = run_model(prepared, model, ks=(1, 5, 10, 20))
         m = r.evaluation.as_dict()

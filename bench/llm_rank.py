@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lmrec.core.fitted import ModelContext
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
@@ -29,10 +30,9 @@ from lmrec.llm.candidates import hit_rate, item_filtering, retriever_candidates,
 from lmrec.llm.explain import Explainer
 from lmrec.llm.prompts import Domain
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
-from lmrec.llm.scripted import ScriptedServer, candidates_in
 from lmrec.metrics.evaluate import evaluate
-from lmrec.models.common import ModelContext
 from lmrec.models.registry import create_model
+from lmrec.testing.scripted import ScriptedServer, candidates_in
 
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 
@@ -100,16 +100,16 @@ def candidate_checks() -> None:
     print(f"\nuser {user}: {len(history)} items; top interests:")
     print("  " + ", ".join(f"{v} {s:.0%}" for v, s in profile.interests))
     knn = create_model("itemknn-seq").fit(inter)
-    from lmrec.models.base import Query
+    from lmrec.core.query import Query
 
     for item in knn.recommend(Query(user=user, k=3)).items:
         print("  " + explainer.explain(history, item).text)
 
 
 def _context(ds: Dataset) -> ModelContext:
-    from lmrec.experiment import context_for
+    from lmrec.core.fitted import ModelContext
 
-    return context_for(ds)
+    return ModelContext.for_dataset(ds)
 
 
 def main() -> None:

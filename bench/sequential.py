@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lmrec.config_files import load_run_config, merge, parse_settings
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare, run_model
+from lmrec.experiment.config_files import load_run_config, merge, parse_settings
 from lmrec.metrics.evaluate import evaluate
 
 DEFAULT_LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.core.recommender import Recommender
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
-from lmrec.models.base import Recommender
 from lmrec.protocols.base import EvalCases
 from textseq_common import GAMES, LLMRANK, PARTS, SIDE_BY_SIDE, TEXT_ID, Bench, fit, measure
 
@@ -148,7 +148,7 @@ def part_joint(bench: Bench) -> None:
 
 
 def users_per_second(model: Recommender, cases: EvalCases) -> float:
-    from lmrec.models.base import QueryBatch
+    from lmrec.core.query import QueryBatch
 
     batch = QueryBatch(cases.users, cases.histories)
     model.score(QueryBatch(cases.users[:64], cases.histories.take(np.arange(64))))  # warm-up

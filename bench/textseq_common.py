@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.core.fitted import ModelContext
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import Prepared, ProtocolChoice, context_for, prepare
+from lmrec.experiment import Prepared, ProtocolChoice, prepare
 from lmrec.metrics.evaluate import evaluate
-from lmrec.models.base import Recommender
-from lmrec.models.registry import create_model, fit_model
+from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases
 
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
@@ -140,9 +141,11 @@ def fit(
     train = prepared.split.train
     if train_rows is not None:
         train = train.select(train_rows)
-    built = create_model(model, config, context_for(dataset, progress=bench.args.progress))
+    built = create_model(
+        model, config, ModelContext.for_dataset(dataset, progress=bench.args.progress)
+    )
     start = time.perf_counter()
-    fit_model(built, train, valid)
+    built.fit(train, valid)
     info: dict[str, Any] = {"train_s": round(time.perf_counter() - start, 1)}
     report_ = getattr(built, "report", None)
     if report_ is not None:

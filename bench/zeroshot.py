@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from lmrec.data.registry import load_dataset, missing_files
+from lmrec.data.templates import default_template
 from lmrec.experiment import ProtocolChoice, prepare, run_model
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
-from lmrec.text.templates import default_template
 
 DEFAULT_LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 PRIOR_GRID = (0.05, 0.1, 0.2, 0.3)
@@ -101,8 +101,8 @@ def ann_recall(name: str = "amazon-games", users: int = 6000) -> None:
     """Recall@10 of FAISS HNSW / IVF against exact search, queries = users' history vectors."""
     import numpy as np
 
+    from lmrec.core.query import QueryBatch
     from lmrec.index import build_index
-    from lmrec.models.base import QueryBatch
 
     prepared = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
     model, _ = run_model(prepared, "zeroshot", {"pooling": "recency-mean"}, ks=(10,))

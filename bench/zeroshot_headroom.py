@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.fitted import ModelContext
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, context_for, prepare
+from lmrec.experiment import ProtocolChoice, prepare
 from lmrec.metrics.evaluate import target_ranks
 from lmrec.metrics.ranking import ndcg_from_ranks
-from lmrec.models.maxsim import NeighbourLists
-from lmrec.models.registry import create_model, fit_model
+from lmrec.models.registry import create_model
 from lmrec.models.zeroshot import ZeroShotTextRecommender
+from lmrec.models.zeroshot.maxsim import NeighbourLists
 
 LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
 FILES = {"ml-1m": "ml-1m-full.random", "amazon-games": "games-6k.random"}
@@ -67,8 +68,8 @@ class CandidateSims:
         protocol = ProtocolChoice("llmrank-20", llmrank_dir / FILES[name])
         dataset = load_dataset(name, download=False)
         prepared = [prepare(dataset, protocol, split) for split in splits]
-        model = create_model("zeroshot", {}, context_for(dataset))
-        fit_model(model, prepared[0].split.train, None)
+        model = create_model("zeroshot", {}, ModelContext.for_dataset(dataset))
+        model.fit(prepared[0].split.train)
         assert isinstance(model, ZeroShotTextRecommender)
         emb = model.item_embeddings
         density = catalogue_density(emb)

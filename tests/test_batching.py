@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Vocabulary
-from lmrec.models.base import QueryBatch
 from lmrec.service.batching import ScoreBatcher
 
 

@@ -49,7 +49,7 @@ def test_errors_are_clear(data_dir: Path, tmp_path: Path) -> None:
 
 
 def test_train_with_yaml_config_saves_a_loadable_checkpoint(data_dir: Path, tmp_path: Path) -> None:
-    from lmrec.models.base import Query
+    from lmrec.core.query import Query
     from lmrec.models.sequential import SASRec
 
     config = tmp_path / "sasrec.yaml"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lmrec.core.fitted import ModelContext, NotFittedError
+from lmrec.core.query import Query, QueryBatch
+from lmrec.core.recommender import Persistable, Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import UnknownIdError
-from lmrec.models.base import Persistable, Query, QueryBatch, Recommender
-from lmrec.models.common import ModelContext, NotFittedError
 from lmrec.models.registry import available_models, create_model
 from text_helpers import TrigramEncoder, tiny_catalog
 
@@ -21,6 +23,26 @@ QUICK: dict[str, dict[str, object]] = {
     for name in ("sasrec", "gru4rec", "textseq")
 }
 QUICK["ensemble"] = {"members": [{"model": "pop"}, {"model": "itemknn", "weight": 2.0}]}
+
+
+def _reverse_order(prompt: str) -> tuple[int, str, float]:
+    """A scripted LLM that ranks the shown candidates last-to-first (by number)."""
+    from lmrec.testing.scripted import candidates_in
+
+    shown = candidates_in(prompt)
+    return 200, "\n".join(f"[{len(shown) - i}] {t}" for i, t in enumerate(reversed(shown))), 0.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def llm_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The ``llm`` model talks to a scripted OpenAI-compatible server on loopback."""
+    from lmrec.testing.scripted import ScriptedServer
+
+    with ScriptedServer(_reverse_order).running() as server:
+        cache = tmp_path_factory.mktemp("llm-cache")
+        QUICK["llm"] = {"endpoint": server.url, "model": "scripted", "cache_dir": str(cache)}
+        QUICK["llm"]["n_candidates"] = 4
+        yield
 
 
 @pytest.fixture

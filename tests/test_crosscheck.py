@@ -10,7 +10,7 @@ import pytest
 
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare, run_model
-from lmrec.export import write_rankings
+from lmrec.experiment.export import write_rankings
 
 
 def independent_popularity_loo(inter_path: Path, k: int = 10) -> dict[str, float]:

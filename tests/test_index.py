@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.index import build_index
-from lmrec.models.base import Query
 from lmrec.text.encoders import normalise
 from test_text import fitted_zeroshot
 

@@ -16,11 +16,11 @@ from lmrec.llm.cache import ResponseCache
 from lmrec.llm.parsing import parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
-from lmrec.llm.scripted import FunctionBackend, ScriptedServer, candidates_in
 from lmrec.metrics.evaluate import evaluate
 from lmrec.protocols.base import EvalCases
 from lmrec.protocols.candidates import Candidates
 from lmrec.protocols.leave_one_out import LeaveOneOut
+from lmrec.testing.scripted import FunctionBackend, ScriptedServer, candidates_in
 
 TITLES = ["The Matrix (1999)", "Toy Story (1995)", "Heat (1995)", "Alien (1979)"]
 

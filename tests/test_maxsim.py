@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lmrec.core.fitted import ModelContext
+from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions, Sequences
-from lmrec.models.base import QueryBatch, rank_rows
-from lmrec.models.common import ModelContext
-from lmrec.models.maxsim import MeanMaxQuery, NeighbourLists, exact_top_k
+from lmrec.index.topk import rank_rows
 from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
+from lmrec.models.zeroshot.maxsim import MeanMaxQuery, NeighbourLists, exact_top_k
 from text_helpers import TrigramEncoder, tiny_catalog
 
 

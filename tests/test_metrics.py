@@ -20,7 +20,7 @@ from lmrec.metrics.ranking import (
     ndcg_from_ranks,
     recall,
 )
-from lmrec.models.popularity import Popularity
+from lmrec.models.classic.popularity import Popularity
 from lmrec.protocols.leave_one_out import LeaveOneOut
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.data.containers import Interactions, Sequences, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.metrics.evaluate import evaluate
-from lmrec.models.base import Query
 from lmrec.models.registry import create_model
 from lmrec.protocols.leave_one_out import LeaveOneOut
 from lmrec.training.batches import (
@@ -78,7 +78,7 @@ def test_same_seed_same_metrics_different_seed_differs() -> None:
 
 
 def test_early_stopping_restores_the_best_epoch() -> None:
-    from lmrec.models.networks import SASRecNetwork
+    from lmrec.models.sequential.networks import SASRecNetwork
     from lmrec.training.trainer import Trainer
 
     scripted = iter([0.1, 0.5, 0.3, 0.2, 0.9])
@@ -127,7 +127,7 @@ def test_training_rows_and_windows() -> None:
 
 
 def test_fast_dropout_keeps_the_expected_share() -> None:
-    from lmrec.models.networks import FastDropout
+    from lmrec.models.sequential.networks import FastDropout
 
     drop = FastDropout(0.25)
     x = torch.ones(200_000)
@@ -168,7 +168,7 @@ def test_unknown_user_gets_finite_scores_and_checkpoint_holds_training_log(
 
 
 def test_yaml_run_config(tmp_path: Path) -> None:
-    from lmrec.config_files import load_run_config, merge
+    from lmrec.experiment.config_files import load_run_config, merge
 
     good = tmp_path / "good.yaml"
     good.write_text("model: sasrec\nconfig:\n  layers: 1\n  train:\n    epochs: 3\n")
@@ -236,7 +236,7 @@ def test_loss_weights_balance_domains_of_different_lengths() -> None:
 
 
 def test_domain_balance_reaches_the_shared_weights() -> None:
-    from lmrec.models.networks import SASRecNetwork
+    from lmrec.models.sequential.networks import SASRecNetwork
     from lmrec.training.trainer import Trainer
 
     # domain 0 (items 0-4): long sequences; domain 1 (items 5-9): pairs

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from lmrec.models.common import ModelContext
-from lmrec.models.itemknn import ItemKNN
+from lmrec.core.fitted import ModelContext
+from lmrec.models.classic.itemknn import ItemKNN
 from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 from lmrec.service.api import create_app
 from lmrec.service.engine import RecommendService, ServiceLimits

@@ -54,7 +54,7 @@ def test_bad_shapes_are_named() -> None:
 
 def test_distillation_loss_blends_the_kl_with_the_label_loss() -> None:
     """The KL term reads the logits before the label loss consumes them."""
-    from lmrec.models.networks import SASRecNetwork
+    from lmrec.models.sequential.networks import SASRecNetwork
 
     torch.manual_seed(0)
     student = SASRecNetwork(12, 8, 1, 1, 0.0, 6).eval()

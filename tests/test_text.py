@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from conftest import TINY_INTER, run_cli, write
+from lmrec.core.fitted import ModelContext
+from lmrec.core.query import Query
 from lmrec.data.containers import Field, FieldType, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
-from lmrec.models.base import Query
-from lmrec.models.common import ModelContext
+from lmrec.data.templates import ItemTextTemplate, default_template
 from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import SentenceTransformerEncoder, create_encoder
-from lmrec.text.templates import ItemTextTemplate, default_template
 from text_helpers import TrigramEncoder, tiny_catalog
 
 

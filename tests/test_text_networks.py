@@ -3,20 +3,58 @@ and the in-place weighted mix."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
 
+def network(
+    text: Any,
+    hidden: int,
+    layers: int,
+    heads: int,
+    dropout: float,
+    max_len: int,
+    experts: int,
+    ids: bool,
+    temperature: float,
+    *,
+    prior: bool = False,
+    prior_decay: float = 0.9,
+    prior_window: int = 10,
+    prior_gain: float = 1.0,
+    fusion: str = "add",
+    segments: tuple[int, ...] | list[int] = (),
+) -> Any:
+    """A TextSeqNetwork from the architecture's fields (prior_gain 1: the parameters are the
+    prior's weights)."""
+    from lmrec.models.textseq.config import TextSeqArchitecture
+    from lmrec.models.textseq.networks import TextSeqNetwork
+
+    arch = TextSeqArchitecture(
+        hidden_size=hidden,
+        layers=layers,
+        heads=heads,
+        max_len=max_len,
+        experts=experts,
+        temperature=temperature,
+        prior=prior,
+        prior_decay=prior_decay,
+        prior_window=prior_window,
+        prior_gain=prior_gain,
+        fusion=fusion,  # type: ignore[arg-type]
+    )
+    return TextSeqNetwork(text, arch, ids=ids, dropout=dropout, segments=segments)
+
+
 def test_text_prior_is_the_zero_shot_mean_max_text_score() -> None:
-    from lmrec.models.text_networks import TextSeqNetwork
 
     rng = np.random.default_rng(0)
     text = torch.from_numpy(rng.normal(size=(5, 6)).astype(np.float32))
-    net = TextSeqNetwork(
-        text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_decay=0.5, prior_window=2
-    )
+    net = network(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_decay=0.5, prior_window=2)
     net.eval()
     inputs = torch.tensor([[0, 2, 4, 1]])  # left padding, then items 1, 3, 0 (shifted by one)
     where = torch.tensor([[False, False, True, True]])
@@ -48,7 +86,7 @@ def test_text_prior_is_the_zero_shot_mean_max_text_score() -> None:
 
 @pytest.mark.parametrize("decay", [0.9, 0.3])  # 0.3: too steep to rescale 200 positions
 def test_decayed_window_max_matches_a_loop(decay: float) -> None:
-    from lmrec.models.text_networks import decayed_window_max
+    from lmrec.models.textseq.networks import decayed_window_max
 
     values = torch.randn(2, 200, 3)
     values[0, :5] = float("-inf")  # padding
@@ -63,18 +101,18 @@ def test_decayed_window_max_matches_a_loop(decay: float) -> None:
 def test_text_prior_without_the_cosine_table_gives_the_same_scores(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lmrec.models import text_networks
+    from lmrec.models.textseq import networks as text_networks
 
     text = torch.randn(9, 6)
     inputs = torch.tensor([[0, 0, 2, 4, 1, 9], [3, 5, 7, 8, 6, 2]])
     where = inputs > 0
     masks = (where, torch.zeros_like(where).index_fill_(1, torch.tensor([5]), True))
     torch.manual_seed(0)
-    with_table = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    with_table = network(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
     want = [with_table.text_prior(inputs, mask) for mask in masks]  # the table is built here
     monkeypatch.setattr(text_networks, "COSINE_TABLE_ITEMS", 5)
     torch.manual_seed(0)
-    without = text_networks.TextSeqNetwork(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
+    without = network(text, 4, 1, 1, 0.0, 6, 2, False, 0.1, prior=True)
     for mask, expected in zip(masks, want, strict=True):
         for a, b in zip(expected, without.text_prior(inputs, mask), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
@@ -82,7 +120,7 @@ def test_text_prior_without_the_cosine_table_gives_the_same_scores(
 
 
 def test_in_place_prior_mix_has_the_plain_gradients() -> None:
-    from lmrec.models.text_networks import AddWeighted
+    from lmrec.models.textseq.networks import AddWeighted
 
     h, table = torch.randn(5, 3, requires_grad=True), torch.randn(4, 3)
     a, b = torch.randn(5, 4), torch.randn(5, 4)
@@ -97,10 +135,9 @@ def test_in_place_prior_mix_has_the_plain_gradients() -> None:
 
 
 def test_a_checkpoint_with_one_pair_of_prior_weights_loads_into_every_domain() -> None:
-    from lmrec.models.text_networks import TextSeqNetwork
 
     text = torch.randn(7, 6)
-    joint = TextSeqNetwork(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, segments=[0, 3, 7])
+    joint = network(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, segments=[0, 3, 7])
     assert joint.prior_weight is not None and joint.prior_weight.shape == (2, 2)
     saved = {**joint.state_dict(), "prior_weight": torch.tensor([4.0, 1.5])}  # an older save
     joint.load_state_dict(saved)
@@ -108,21 +145,20 @@ def test_a_checkpoint_with_one_pair_of_prior_weights_loads_into_every_domain() -
     with pytest.raises(RuntimeError, match="prior_weight"):  # a real mismatch still fails
         joint.load_state_dict({**saved, "prior_weight": torch.ones(3, 2)})
     # a save from before the gain held the weights themselves: it loads with gain 1
-    fast = TextSeqNetwork(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_gain=50.0)
+    fast = network(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_gain=50.0)
     torch.testing.assert_close(fast.prior_weights().detach(), torch.tensor([[7.0, 3.0]]))
     fast.load_state_dict({k: v for k, v in saved.items() if k != "prior_gain"})
     torch.testing.assert_close(fast.prior_weights().detach(), torch.tensor([[4.0, 1.5]]))
 
 
 def test_the_prior_gain_speeds_up_the_prior_weights_learning() -> None:
-    from lmrec.models.text_networks import TextSeqNetwork
 
     text = torch.randn(7, 6)
     inputs = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7]])
     moved = []
     for gain in (1.0, 100.0):
         torch.manual_seed(0)
-        net = TextSeqNetwork(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_gain=gain)
+        net = network(text, 4, 1, 1, 0.0, 4, 2, False, 0.1, prior=True, prior_gain=gain)
         optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
         for _ in range(5):
             optimiser.zero_grad()
@@ -134,13 +170,12 @@ def test_the_prior_gain_speeds_up_the_prior_weights_learning() -> None:
 
 @pytest.mark.parametrize("text_net", [False, True])
 def test_scoring_the_last_position_only_matches_the_full_forward(text_net: bool) -> None:
-    from lmrec.models.networks import SASRecNetwork
-    from lmrec.models.text_networks import TextSeqNetwork
+    from lmrec.models.sequential.networks import SASRecNetwork
 
     torch.manual_seed(0)
     net: SASRecNetwork
     if text_net:
-        net = TextSeqNetwork(torch.randn(9, 6), 8, 3, 2, 0.1, 5, 2, True, 0.1, prior=True)
+        net = network(torch.randn(9, 6), 8, 3, 2, 0.1, 5, 2, True, 0.1, prior=True)
     else:
         net = SASRecNetwork(9, 8, 3, 2, 0.1, 5)
     net.eval()
@@ -161,7 +196,7 @@ def test_scoring_the_last_position_only_matches_the_full_forward(text_net: bool)
 
 
 def test_init_fusion_starts_the_id_table_from_the_texts_principal_components() -> None:
-    from lmrec.models.text_networks import TextSeqNetwork, parameter_counts, principal_components
+    from lmrec.models.textseq.networks import parameter_counts, principal_components
 
     torch.manual_seed(0)
     text = torch.randn(30, 12)
@@ -175,8 +210,8 @@ def test_init_fusion_starts_the_id_table_from_the_texts_principal_components() -
     assert float(coords[:, 0].var()) > float(coords[:, -1].var())
     assert float(principal_components(text[:, :4], 8)[:, 4:].abs().sum()) > 0
 
-    net = TextSeqNetwork(text, 8, 1, 1, 0.0, 5, 2, True, 0.0, fusion="init")
-    added = TextSeqNetwork(text, 8, 1, 1, 0.0, 5, 2, True, 0.0)
+    net = network(text, 8, 1, 1, 0.0, 5, 2, True, 0.0, fusion="init")
+    added = network(text, 8, 1, 1, 0.0, 5, 2, True, 0.0)
     net.eval()
     torch.testing.assert_close(net.items.weight[8], net.items.weight[4])
     # dot products against the ID table itself, as SASRec's; the unused adapter does not train

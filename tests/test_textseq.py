@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
+from lmrec.core.fitted import ModelContext
 from lmrec.data.containers import Dataset, Field, FieldType, Interactions, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.data.joint import combine
 from lmrec.metrics.evaluate import evaluate
-from lmrec.models.common import ModelContext
 from lmrec.models.fusion import ranks_of
 from lmrec.models.registry import create_model
 from lmrec.models.textseq import TextSeqRec
@@ -123,7 +124,7 @@ def test_text_initialised_ids_learn_in_domain_and_reload(tmp_path: Path) -> None
 
 
 def _batch(cases: Any, row: int) -> Any:
-    from lmrec.models.base import QueryBatch
+    from lmrec.core.query import QueryBatch
 
     one = cases.select([row])
     return QueryBatch(one.users, one.histories)
@@ -138,7 +139,7 @@ def test_zero_shot_transfer_to_a_domain_with_no_shared_item(source: Path, tmp_pa
         if key != "adapter.bias":  # re-centred on B's text; everything else is A's weights
             assert torch.equal(value, original[key]), key
     assert hr(model, b) >= 0.6  # chance is about 3 / 20
-    with pytest.raises(DataError, match="needs `pretrained`"):
+    with pytest.raises(ValidationError, match="needs `pretrained`"):  # refused by the config
         fit(b, tmp_path, tune="none")
 
 
@@ -198,7 +199,7 @@ def test_distilled_student_follows_the_teacher(source: Path, tmp_path: Path, top
         train={"epochs": 60},
     )
     cases = LeaveOneOut().split(a.interactions).test
-    from lmrec.models.base import QueryBatch
+    from lmrec.core.query import QueryBatch
 
     batch = QueryBatch(cases.users, cases.histories)
     t, s = teacher.score(batch), student.score(batch)

@@ -4,6 +4,8 @@ The top-level package stays import-light: heavy libraries (torch, transformers, 
 inside the functions that need them, so ``import lmrec`` and ``lmrec --help`` are fast.
 """
 
+from lmrec.core.query import Query, Ranking
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import (
     Dataset,
     Interactions,
@@ -12,7 +14,6 @@ from lmrec.data.containers import (
     Sequences,
     Vocabulary,
 )
-from lmrec.models.base import Query, Ranking, Recommender
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,6 @@ in that domain alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from lmrec.data.containers import (
     Vocabulary,
 )
 from lmrec.data.errors import DataError
+from lmrec.data.templates import item_template
 
 SEPARATOR = "/"
 JOINER = "+"  # "ml-1m+amazon-games" names the joint dataset of both
@@ -106,18 +106,17 @@ def combine(datasets: Sequence[Dataset], texts: Sequence[Sequence[str]]) -> Data
     )
 
 
-def load_joint(name: str, data_dir: Path | None = None, download: bool = True) -> Dataset:
-    """The joint dataset of ``"a+b"`` (named datasets joined by ``+``), each item's text rendered
-    with its own dataset's default template."""
-    from lmrec.data.registry import get_spec, load_dataset
-    from lmrec.text.templates import item_template
-
+def joint_names(name: str) -> list[str]:
+    """The dataset names of a joint name ``"a+b"``; DataError unless it names two or more."""
     names = name.split(JOINER)
     if len(names) < 2 or not all(names):
         raise DataError(f"{name!r}: a joint dataset names two or more datasets, as 'a{JOINER}b'")
-    for part in names:
-        get_spec(part)  # an unknown name fails before anything loads
-    datasets = [load_dataset(n, data_dir, download) for n in names]
+    return names
+
+
+def join(datasets: Sequence[Dataset]) -> Dataset:
+    """The joint dataset of loaded ``datasets``, each item's text rendered with its own
+    dataset's default template (:func:`lmrec.data.templates.item_template`)."""
     texts = []
     for ds in datasets:
         if ds.catalog is None:

@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from lmrec.data.containers import Dataset
 from lmrec.data.errors import DataError, DatasetNotFoundError
+from lmrec.data.joint import JOINER, join, joint_names
 from lmrec.data.loaders import (
     load_interactions,
     load_item_catalog,
@@ -145,11 +146,12 @@ def missing_files(name: str, data_dir: Path | None = None) -> list[Path]:
 
 def load_dataset(name: str, data_dir: Path | None = None, download: bool = True) -> Dataset:
     """Load a named dataset, downloading it from its official source first when missing;
-    ``"a+b"`` is the joint dataset of a and b (:func:`lmrec.data.joint.load_joint`)."""
-    from lmrec.data.joint import JOINER, load_joint
-
+    ``"a+b"`` is the joint dataset of a and b (:func:`lmrec.data.joint.join`)."""
     if JOINER in name:
-        return load_joint(name, data_dir, download)
+        names = joint_names(name)
+        for part in names:
+            get_spec(part)  # an unknown name fails before anything loads
+        return join([load_dataset(n, data_dir, download) for n in names])
     spec = get_spec(name)
     folder = dataset_dir(name, data_dir)
     if missing_files(name, data_dir):

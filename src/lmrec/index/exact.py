@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.models.base import top_k
+from lmrec.index.topk import top_k
 
 
 class ExactIndex:

@@ -12,10 +12,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions, Sequences
+from lmrec.index.topk import top_k
 from lmrec.metrics.evaluate import score_cases
-from lmrec.models.base import QueryBatch, Recommender, top_k
-from lmrec.models.common import FittedModel, FittedState
 from lmrec.protocols.base import EvalCases
 
 Candidates = npt.NDArray[np.int64]
@@ -56,7 +58,7 @@ class NIRFilter(FittedModel):
         self.mode = mode
         self.neighbors = neighbors
 
-    def fit(self, train: Interactions) -> NIRFilter:
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> NIRFilter:
         self._state = FittedState.from_train(train)
         self.users = _binary(train.sequences(), train.n_items)
         self.unit_users = _unit_rows(self.users)

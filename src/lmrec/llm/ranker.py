@@ -1,6 +1,6 @@
 """The LLM ranker: prompt a generative model with the history and candidates, parse, fuse.
 
-It is a :class:`~lmrec.models.base.Recommender` whose ``score`` ranks the batch's candidates (the
+It is a :class:`~lmrec.core.recommender.Recommender` whose ``score`` ranks the batch's candidates (the
 candidate protocols give them) or, for full ranking, the top ``n_candidates`` of a retriever (any
 lmrec model), placing everything else below in the retriever's order. With ``passes > 1`` each pass
 shows the candidates in a different random order and the passes are fused by Borda count, which
@@ -17,12 +17,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
+from lmrec.index.topk import top_k
 from lmrec.llm.backends import Completion, GenerationParams, LLMBackend
 from lmrec.llm.parsing import parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
-from lmrec.models.base import QueryBatch, Recommender, top_k
-from lmrec.models.common import FittedModel, FittedState
+from lmrec.protocols.base import EvalCases
 
 NIR_STEPS = ("nir_preferences", "nir_representative", "nir_recommend")
 
@@ -77,12 +80,31 @@ class LLMRanker(FittedModel):
         names = NIR_STEPS if self.config.template == "nir" else (self.config.template,)
         self.templates = [PromptTemplate.load(name) for name in names]
         self.stats = RankStats()
+        self._train: Interactions | None = None
+        self._retriever_fitted = False
 
-    def fit(self, train: Interactions) -> LLMRanker:
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> LLMRanker:
+        """Keeps the vocabularies; the retriever is fitted on ``train`` when a batch without
+        candidates first needs it (candidate protocols never do)."""
         self._state = FittedState.from_train(train)
-        if self.retriever is not None:
-            self.retriever.fit(train)
+        self._train = train
+        self._retriever_fitted = False
         return self
+
+    def run_label(self, name: str) -> str:
+        """The registered name with the LLM's own, e.g. ``llm (gpt-4o)``."""
+        return f"{name} ({self.backend.model})"
+
+    def fitted_retriever(self) -> Recommender:
+        """The retriever, fitted on the training data (full ranking's candidates)."""
+        if self.retriever is None:
+            raise ValueError("full ranking with the LLM ranker needs a retriever for candidates")
+        if not self._retriever_fitted:
+            self.fitted_state()
+            assert self._train is not None
+            self.retriever.fit(self._train)
+            self._retriever_fitted = True
+        return self.retriever
 
     def order(self, history: Sequence[int], candidates: Sequence[int]) -> list[int]:
         """Candidates (item indices) best first, fused over the configured passes."""
@@ -155,11 +177,7 @@ class LLMRanker(FittedModel):
         out = np.full((n, n_items), -1e6, dtype=np.float32)
         candidates = batch.candidates
         if candidates is None:
-            if self.retriever is None:
-                raise ValueError(
-                    "full ranking with the LLM ranker needs a retriever for candidates"
-                )
-            base = np.array(self.retriever.score(batch), dtype=np.float32)
+            base = np.array(self.fitted_retriever().score(batch), dtype=np.float32)
             # history items are not worth a slot in the prompt
             base[batch.histories.row_ids(), batch.histories.items] = -np.inf
             order = top_k(base, n_items)

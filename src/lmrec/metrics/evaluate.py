@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender
+from lmrec.index.topk import top_k
 from lmrec.metrics.ranking import (
     hit_from_ranks,
     item_coverage,
@@ -15,7 +18,6 @@ from lmrec.metrics.ranking import (
     mrr_from_ranks,
     ndcg_from_ranks,
 )
-from lmrec.models.base import QueryBatch, Recommender, top_k
 from lmrec.protocols.base import EvalCases
 
 

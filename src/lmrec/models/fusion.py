@@ -7,17 +7,22 @@ live on different scales (cosines, logits, counts) fuse without calibration.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
-from lmrec.models.base import QueryBatch, Recommender
-from lmrec.models.common import FittedModel, FittedState, ModelContext
 from lmrec.protocols.base import EvalCases
+
+ModelFactory = Callable[[str, Mapping[str, Any], ModelContext], Recommender]
+"""Builds a registered model by name (the registry's ``create_model``)."""
 
 
 class FusionMember(BaseModel):
@@ -50,22 +55,22 @@ class RankFusion(FittedModel):
     """A weighted reciprocal-rank-fusion ensemble; ``fit`` fits every member on the same data."""
 
     name: ClassVar[str] = "ensemble"
-    trains_with_validation: ClassVar[bool] = True
 
-    def __init__(self, config: RankFusionConfig, context: ModelContext | None = None) -> None:
+    def __init__(
+        self, config: RankFusionConfig, context: ModelContext, create: ModelFactory
+    ) -> None:
         self.config = config
-        self.context = context or ModelContext()
+        self.context = context
+        self.create = create
         self.members: list[Recommender] = []
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> RankFusion:
-        from lmrec.models.registry import create_model, fit_model
-
         state = FittedState.from_train(train)
         self.members = []
         for spec in self.config.members:
             if spec.model == self.name:
                 raise DataError("an ensemble member may not itself be an ensemble")
-            model = fit_model(create_model(spec.model, spec.config, self.context), train, valid)
+            model = self.create(spec.model, spec.config, self.context).fit(train, valid)
             if model.item_vocab.ids != state.item_vocab.ids:
                 raise DataError(f"ensemble member {spec.model!r} scores another item set")
             self.members.append(model)

@@ -12,10 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from lmrec.data.containers import Interactions
-from lmrec.models.base import Recommender
-from lmrec.models.common import ModelContext
-from lmrec.protocols.base import EvalCases
+from lmrec.core.fitted import ModelContext
+from lmrec.core.recommender import Recommender
 
 
 @dataclass(frozen=True)
@@ -26,16 +24,18 @@ class ModelSpec:
     build: Callable[[Any, ModelContext], Recommender]
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     trained: bool = False  # learns weights with the torch trainer (minutes, not seconds)
+    external: bool = False  # needs an LLM backend (an endpoint or a local model) in its config
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
+    from lmrec.models.classic.itemknn import ItemKNN, ItemKNNConfig
+    from lmrec.models.classic.popularity import Popularity, PopularityConfig
+    from lmrec.models.classic.random import RandomConfig, RandomScores
     from lmrec.models.fusion import RankFusion, RankFusionConfig
-    from lmrec.models.itemknn import ItemKNN, ItemKNNConfig
-    from lmrec.models.popularity import Popularity, PopularityConfig
-    from lmrec.models.random import RandomConfig, RandomScores
-    from lmrec.models.sequential import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
+    from lmrec.models.llm import LLMRecommenderConfig, build_llm_ranker
+    from lmrec.models.sequential.model import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
     from lmrec.models.textseq import TextSeqRec, TextSeqRecConfig
-    from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
+    from lmrec.models.zeroshot.model import ZeroShotConfig, ZeroShotTextRecommender
 
     specs = [
         ModelSpec("pop", "training popularity", PopularityConfig, lambda c, _: Popularity(c)),
@@ -80,27 +80,29 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "ensemble",
             "weighted reciprocal rank fusion of registered models (config: members)",
             RankFusionConfig,
-            RankFusion,
+            lambda c, context: RankFusion(c, context, create_model),
             trained=True,
+        ),
+        ModelSpec(
+            "llm",
+            "a generative LLM ranks candidates (OpenAI-compatible endpoint or local HF model; "
+            "config: endpoint + model, or hf_model)",
+            LLMRecommenderConfig,
+            lambda c, context: build_llm_ranker(c, context, create_model),
+            external=True,
         ),
     ]
     return MappingProxyType({s.name: s for s in specs})
 
 
-def available_models(trained: bool = True) -> tuple[str, ...]:
-    """Registered model names; ``trained=False`` leaves out the torch-trained ones."""
-    return tuple(name for name, spec in model_specs().items() if trained or not spec.trained)
-
-
-def fit_model(
-    model: Recommender, train: Interactions, valid: EvalCases | None = None
-) -> Recommender:
-    """``model.fit(train)``, passing the validation cases to models that early-stop on them."""
-    if getattr(model, "trains_with_validation", False):
-        model.fit(train, valid)  # type: ignore[call-arg]
-    else:
-        model.fit(train)
-    return model
+def available_models(trained: bool = True, external: bool = True) -> tuple[str, ...]:
+    """Registered model names; ``trained=False`` leaves out the torch-trained ones,
+    ``external=False`` the ones that need an LLM backend."""
+    return tuple(
+        name
+        for name, spec in model_specs().items()
+        if (trained or not spec.trained) and (external or not spec.external)
+    )
 
 
 def create_model(

@@ -79,6 +79,7 @@ class Split:
 class SplitProtocol(Protocol):
     """A protocol turns an interaction log into a :class:`Split`."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def split(self, data: Interactions) -> Split: ...

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender, TopKRecommender
 from lmrec.data.containers import Sequences
-from lmrec.models.base import QueryBatch, Recommender, TopKRecommender, rank_rows
+from lmrec.index.topk import rank_rows
 
 
 @dataclass(frozen=True)

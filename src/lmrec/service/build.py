@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lmrec.core.recommender import Persistable, Recommender
 from lmrec.data.errors import DataError
-from lmrec.models.base import Persistable, Recommender
 from lmrec.service.engine import RecommendService, ServiceLimits
 from lmrec.service.store import Store, sqlite_url
 
@@ -30,7 +30,7 @@ def build_model(
 
     Trained (torch) models are not trained here: ``lmrec train`` writes a checkpoint to load.
     """
-    from lmrec.experiment import context_for
+    from lmrec.core.fitted import ModelContext
     from lmrec.models.registry import create_model, model_specs
 
     specs = model_specs()
@@ -58,7 +58,7 @@ def build_model(
             f"model {name!r} needs training: run `lmrec train -d {dataset.name} -m {name} -o DIR` "
             "and serve with --model-dir DIR"
         )
-    model = create_model(name, config, context_for(dataset, progress=progress))
+    model = create_model(name, config, ModelContext.for_dataset(dataset, progress=progress))
     return model.fit(dataset.interactions)
 
 

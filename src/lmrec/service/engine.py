@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.core.fitted import FittedModel
+from lmrec.core.query import Query
+from lmrec.core.recommender import ItemEmbeddings, ReadsText, Recommender
 from lmrec.data.containers import Dataset
-from lmrec.models.base import Query, Recommender
-from lmrec.models.common import FittedModel
 from lmrec.service.batching import ScoreBatcher, ScoreJob
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
 
@@ -234,7 +235,7 @@ class RecommendService:
         exclude_history: bool,
     ) -> RecommendResult:
         lim = self.limits
-        if not getattr(self.model, "reads_text", False):
+        if not isinstance(self.model, ReadsText):
             raise Invalid(
                 f"model {self.model_name!r} cannot read free text; give item ids in 'history' "
                 "(or serve a text model such as 'zeroshot')",
@@ -285,7 +286,7 @@ class RecommendService:
         """Attribute/knowledge-graph explanation; for catalogues without attributes, the most
         similar history item by text embedding (when the model has item embeddings)."""
         found = self.explainer.explain(history, item)
-        embeddings = getattr(self.model, "item_embeddings", None)
+        embeddings = self.model.item_embeddings if isinstance(self.model, ItemEmbeddings) else None
         if found.supporting or not history or embeddings is None or not len(embeddings):
             return str(found.text)
         idx = self.items.lookup(history[-50:])

@@ -1,7 +1,7 @@
 """Fixed-width batches from CSR sequences, with no Python loop over users.
 
 Item indices are shifted by one (0 = padding) and rows are left-padded, so the most recent item is
-in the last column (the convention of :mod:`lmrec.models.networks`).
+in the last column (the convention of :mod:`lmrec.models.sequential.networks`).
 """
 
 from __future__ import annotations

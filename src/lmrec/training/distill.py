@@ -21,7 +21,7 @@ from lmrec.training.batches import TrainingRows
 if TYPE_CHECKING:
     import torch
 
-    from lmrec.models.networks import SequenceNetwork
+    from lmrec.training.network import SequenceNetwork
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The trainer: epochs, validation after each, early stopping, best-checkpoint restore.
 
 It knows nothing about a particular model: it trains any
-:class:`~lmrec.models.networks.SequenceNetwork` on :class:`TrainingRows` with a next-item softmax
+:class:`~lmrec.training.network.SequenceNetwork` on :class:`TrainingRows` with a next-item softmax
 loss, and asks a ``validate`` callback (usually NDCG@10 on the validation cases) how good it is.
 """
 
@@ -19,11 +19,12 @@ import numpy as np
 from lmrec.training.batches import LossWeights, TrainingRows, batch_order
 from lmrec.training.config import TrainConfig
 from lmrec.training.distill import Distillation, SoftTargets, distilled_loss
+from lmrec.training.validation import EarlyStopping
 
 if TYPE_CHECKING:
     import torch
 
-    from lmrec.models.networks import SequenceNetwork
+    from lmrec.training.network import SequenceNetwork
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,25 @@ def lr_factor(step: int, config: TrainConfig, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
+@dataclass
+class _Run:
+    """What one call of :meth:`Trainer.fit` sets up once and every epoch reads."""
+
+    net: SequenceNetwork
+    rows: TrainingRows
+    device: torch.device
+    rng: np.random.Generator
+    generator: torch.Generator
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    groups: np.ndarray | None
+    ranges: list[tuple[int, int]]
+    weights: LossWeights
+    distill: Distillation | None
+    soft: SoftTargets | None
+
+
 class Trainer:
     """Trains one network with AdamW; deterministic for a given seed and thread count."""
 
@@ -145,8 +165,53 @@ class Trainer:
         ``segments`` (item-range bounds, e.g. ``[0, n_movies, n_movies + n_games]``) make a
         joint model's batches come from one range each and score only that range's items.
         """
-        import torch
         from tqdm.auto import tqdm
+
+        cfg = self.config
+        started = time.perf_counter()
+        run = self._set_up(net, rows, distill, segments)
+        logs: list[EpochLog] = []
+        stopping = EarlyStopping(cfg.patience)
+        stopped = "epochs"
+        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not self.progress)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            loss = self._epoch(run)
+            trained = time.perf_counter() - t0
+            metric = None
+            if validate is not None and epoch % cfg.eval_every == 0:
+                net.eval()
+                metric = float(validate())
+                stopping.update(epoch, metric, net)
+            logs.append(EpochLog(epoch, loss, metric, trained, time.perf_counter() - t0 - trained))
+            bar.set_postfix(loss=f"{loss:.4f}", valid=metric)
+            if stopping.should_stop:
+                stopped = f"no validation gain for {cfg.patience} validations"
+                break
+            if cfg.max_minutes and time.perf_counter() - started > cfg.max_minutes * 60:
+                stopped = f"time budget of {cfg.max_minutes:g} min"
+                break
+        bar.close()
+        net.eval()
+        stopping.restore(net)
+        validated = stopping.best_metric is not None
+        return TrainReport(
+            tuple(logs),
+            stopping.best_epoch if validated else len(logs),
+            stopping.best_metric,
+            time.perf_counter() - started,
+            stopped,
+        )
+
+    def _set_up(
+        self,
+        net: SequenceNetwork,
+        rows: TrainingRows,
+        distill: Distillation | None,
+        segments: Sequence[int],
+    ) -> _Run:
+        """Threads, seeds, device, optimiser, schedule, batch groups and loss weights."""
+        import torch
 
         cfg = self.config
         if cfg.threads:
@@ -171,77 +236,55 @@ class Trainer:
         groups = rows.segments(segments) if len(segments) > 2 else None
         if groups is not None and distill is not None:
             raise ValueError("distillation into a model trained on item segments is not supported")
-        ranges = list(pairwise(segments))
-        started = time.perf_counter()
         soft = None
         if distill is not None and distill.top_k:
             soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)
-        lengths, counts = rows.lengths, rows.target_counts
         weights = LossWeights.of(rows, cfg.batch_size, groups, cfg.bucket > 0, cfg.domain_balance)
-        logs: list[EpochLog] = []
-        best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-        stale, stopped = 0, "epochs"
-        bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=not self.progress)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            net.train()
-            total, steps = 0.0, 0
-            for chosen in batch_order(lengths, cfg.batch_size, rng, cfg.bucket, groups):
-                inputs, targets = rows.batch(chosen)
-                group = 0 if groups is None else int(groups[chosen[0]])
-                loss = next_item_loss(
-                    net,
-                    torch.from_numpy(inputs).to(device),
-                    torch.from_numpy(targets).to(device),
-                    cfg,
-                    generator,
-                    distill,
-                    soft.batch(chosen, inputs.shape[1], device) if soft is not None else None,
-                    None if groups is None else ranges[group],
-                )
-                loss = loss * weights(group, int(counts[chosen].sum()))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                total += loss.item()
-                steps += 1
-            trained = time.perf_counter() - t0
-            metric = None
-            if validate is not None and epoch % cfg.eval_every == 0:
-                net.eval()
-                metric = float(validate())
-                if best is None or metric > best[0]:
-                    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                    best, stale = (metric, epoch, state), 0
-                else:
-                    stale += 1
-            logs.append(
-                EpochLog(
-                    epoch,
-                    total / max(steps, 1),
-                    metric,
-                    trained,
-                    time.perf_counter() - t0 - trained,
-                )
-            )
-            bar.set_postfix(loss=f"{total / max(steps, 1):.4f}", valid=metric)
-            if cfg.patience and stale >= cfg.patience:
-                stopped = f"no validation gain for {cfg.patience} validations"
-                break
-            if cfg.max_minutes and time.perf_counter() - started > cfg.max_minutes * 60:
-                stopped = f"time budget of {cfg.max_minutes:g} min"
-                break
-        bar.close()
-        net.eval()
-        if best is not None:
-            net.load_state_dict(best[2])
-        return TrainReport(
-            tuple(logs),
-            best[1] if best else len(logs),
-            best[0] if best else None,
-            time.perf_counter() - started,
-            stopped,
+        return _Run(
+            net,
+            rows,
+            device,
+            rng,
+            generator,
+            params,
+            optimizer,
+            scheduler,
+            groups,
+            list(pairwise(segments)),
+            weights,
+            distill,
+            soft,
         )
+
+    def _epoch(self, run: _Run) -> float:
+        """One pass over the batches; returns the mean (weighted) training loss."""
+        import torch
+
+        cfg = self.config
+        run.net.train()
+        total, steps = 0.0, 0
+        lengths, counts = run.rows.lengths, run.rows.target_counts
+        for chosen in batch_order(lengths, cfg.batch_size, run.rng, cfg.bucket, run.groups):
+            inputs, targets = run.rows.batch(chosen)
+            group = 0 if run.groups is None else int(run.groups[chosen[0]])
+            soft = run.soft
+            loss = next_item_loss(
+                run.net,
+                torch.from_numpy(inputs).to(run.device),
+                torch.from_numpy(targets).to(run.device),
+                cfg,
+                run.generator,
+                run.distill,
+                soft.batch(chosen, inputs.shape[1], run.device) if soft is not None else None,
+                None if run.groups is None else run.ranges[group],
+            )
+            loss = loss * run.weights(group, int(counts[chosen].sum()))
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
+            run.optimizer.step()
+            run.scheduler.step()
+            total += loss.item()
+            steps += 1
+        return total / max(steps, 1)

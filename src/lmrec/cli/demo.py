@@ -1,22 +1,27 @@
-"""What ``make run`` shows: every baseline under leave-one-out, then example users with titles."""
+"""``lmrec demo``, what ``make run`` shows: every baseline under leave-one-out, then example users
+with titles."""
 
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import numpy as np
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from lmrec.cli._common import DataDir, DatasetOpt, console, load
+from lmrec.core.query import Query
 from lmrec.data.containers import Dataset
-from lmrec.experiment import ProtocolChoice, prepare, run_model
-from lmrec.models.base import Query
+from lmrec.experiment.run import prepare, run_model
 from lmrec.models.registry import available_models
+from lmrec.protocols.named import ProtocolChoice
 
 SASREC_MINUTES = 1.5
 
 
-def run_demo(dataset: Dataset, n_users: int, console: Console) -> None:
+def run_demo(dataset: Dataset, n_users: int, console: Console = console) -> None:
     prepared = prepare(dataset, ProtocolChoice("loo"))
     console.print(
         f"[bold]{dataset.name}[/]: {len(dataset.interactions):,} interactions · "
@@ -34,7 +39,7 @@ def run_demo(dataset: Dataset, n_users: int, console: Console) -> None:
     )
     fitted = {}
     runs: list[tuple[str, str, dict[str, object]]] = [
-        (name, name, {}) for name in available_models(trained=False)
+        (name, name, {}) for name in available_models(trained=False, external=False)
     ]
     # one trained model, on a budget so the demo stays short (`lmrec train` trains it fully)
     # no warm-up: ML-100K has 8 batches per epoch, the default 100 warm-up steps would fill the budget
@@ -77,3 +82,16 @@ def run_demo(dataset: Dataset, n_users: int, console: Console) -> None:
         for i, item in enumerate(ranking.items, start=1):
             mark = "  ← held-out item" if item == target else ""
             console.print(f"   {best} #{i:<2} {dataset.title(item)}{mark}")
+
+
+def demo(
+    dataset: DatasetOpt = "ml-100k",
+    users: Annotated[int, typer.Option(help="Example users to show.")] = 5,
+    data_dir: DataDir = None,
+) -> None:
+    """The main job (`make run`): every baseline under leave-one-out, and example users."""
+    run_demo(load(dataset, data_dir), users)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.models.base import top_k
+from lmrec.index.topk import top_k
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Items enter as frozen text vectors (one row per item, from a sentence encoder). 
 :class:`MoEAdapter` maps them into the Transformer's space; the same adapted vectors are the inputs
 of the sequence encoder and the output table the next item is scored against, so an item never seen
 in training is scorable as soon as it has text. Follows the conventions of
-:mod:`lmrec.models.networks` (indices shifted by one, 0 = padding, left padding).
+:mod:`lmrec.models.sequential.networks` (indices shifted by one, 0 = padding, left padding).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmrec.models.networks import FastDropout, SASRecNetwork, TransformerBlock
+from lmrec.models.sequential.networks import FastDropout, SASRecNetwork, TransformerBlock
+from lmrec.models.textseq.config import TextSeqArchitecture
 
 # catalogues up to this size keep an item x item cosine table for the text prior (20k: 1.6 GB)
 COSINE_TABLE_ITEMS = 20_000
@@ -84,23 +85,26 @@ class TextSeqNetwork(SASRecNetwork):
     def __init__(
         self,
         text: torch.Tensor,
-        hidden: int,
-        layers: int,
-        heads: int,
-        dropout: float,
-        max_len: int,
-        experts: int,
+        arch: TextSeqArchitecture,
+        *,
         ids: bool,
-        temperature: float,
-        prior: bool = False,
-        prior_decay: float = 0.9,
+        dropout: float,
         prior_weight: float = 10.0,
-        prior_window: int = 10,
         segments: Sequence[int] = (),
-        prior_gain: float = 1.0,
-        fusion: str = "add",
     ) -> None:
-        super().__init__(len(text), hidden, layers, heads, dropout, max_len, ids)
+        hidden, experts, fusion, temperature = (
+            arch.hidden_size,
+            arch.experts,
+            arch.fusion,
+            arch.temperature,
+        )
+        prior, prior_decay, prior_window, prior_gain = (
+            arch.prior,
+            arch.prior_decay,
+            arch.prior_window,
+            arch.prior_gain,
+        )
+        super().__init__(len(text), hidden, arch.layers, arch.heads, dropout, arch.max_len, ids)
         self.use_ids = ids
         # "init": the ID table starts as the text's principal components and replaces the adapter
         self.text_init = ids and fusion == "init"

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from lmrec.cli import ConfigFileOpt, ConfigOpt, DataDir, DatasetOpt
+from lmrec.cli._common import (
+    ConfigFileOpt,
+    ConfigOpt,
+    DataDir,
+    DatasetOpt,
+    console,
+    fail,
+    model_options,
+)
 
 
 def serve_cmd(
@@ -36,13 +44,12 @@ def serve_cmd(
     """Serve recommendations for one dataset and model over HTTP."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from lmrec.cli import _fail, _model_options, console
     from lmrec.data.errors import DataError
     from lmrec.service.build import build_service, default_store_url
     from lmrec.service.engine import ServiceLimits
     from lmrec.service.store import StoreError
 
-    names, config = _model_options([model] if model else None, config_file, settings)
+    names, config = model_options([model] if model else None, config_file, settings)
     limits = ServiceLimits(max_k=max_k, max_body_bytes=max_body_kb * 1024)
     url = store or default_store_url(dataset)
     console.print(f"store: {url}")
@@ -51,9 +58,9 @@ def serve_cmd(
             dataset, names[0], config, url, model_dir, data_dir, limits, progress=True
         )
     except (DataError, StoreError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except SQLAlchemyError as exc:  # connection/operational errors: say which store failed
-        raise _fail(f"store {url}: {exc}") from None
+        raise fail(f"store {url}: {exc}") from None
     import uvicorn
 
     from lmrec.service.api import create_app

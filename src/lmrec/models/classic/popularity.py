@@ -9,14 +9,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
-from lmrec.models.base import QueryBatch
-from lmrec.models.common import (
-    FittedModel,
-    FittedState,
-    load_state,
-    save_state,
-)
+from lmrec.models.common import load_state, save_state
+from lmrec.protocols.base import EvalCases
 
 
 class PopularityConfig(BaseModel):
@@ -37,7 +34,7 @@ class Popularity(FittedModel):
         self.config = config or PopularityConfig()
         self.counts: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
 
-    def fit(self, train: Interactions) -> Popularity:
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> Popularity:
         self._state = FittedState.from_train(train)
         self.counts = train.item_counts().astype(np.float32)
         return self

@@ -21,141 +21,27 @@ One class covers every mode; the mode is configuration:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
+from lmrec.core.fitted import FittedState, ModelContext
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
-from lmrec.models.common import FittedState, ModelContext
-from lmrec.models.sequential import SequenceModel
+from lmrec.models.sequential.model import SequenceModel
+from lmrec.models.textseq.config import TextSeqRecConfig
 from lmrec.protocols.base import EvalCases
-from lmrec.training.config import TrainConfig
 
 if TYPE_CHECKING:
     import torch
 
-    from lmrec.models.networks import SequenceNetwork
-    from lmrec.models.text_networks import TextSeqNetwork
-
-TEXT_LR = 1e-3
-ARCHITECTURE = (
-    "hidden_size",
-    "layers",
-    "heads",
-    "max_len",
-    "experts",
-    "temperature",
-    "prior",
-    "prior_decay",
-    "prior_window",
-    "prior_gain",
-    "fusion",
-)
+    from lmrec.models.textseq.networks import TextSeqNetwork
+    from lmrec.training.network import SequenceNetwork
 
 
-class TextSeqRecConfig(BaseModel):
-    """Hyper-parameters of :class:`TextSeqRec` (unknown keys are rejected)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    encoder: str = Field("minilm", description="Sentence encoder: a name or a local directory.")
-    template: str | None = Field(None, description="Item text template; None = dataset default.")
-    hidden_size: int = Field(64, ge=1)
-    layers: int = Field(2, ge=1)
-    heads: int = Field(1, ge=1)
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
-    max_len: int = Field(200, ge=1, description="Only the last max_len history items are read.")
-    experts: int = Field(8, ge=1, description="Experts of the MoE adapter.")
-    ids: bool = Field(False, description="Add trainable item-ID embeddings (in-domain).")
-    fusion: Literal["add", "init"] = Field(
-        "add",
-        description="With ids: 'add' sums each item's adapted text vector and its ID embedding "
-        "(UniSRec's transductive setting); 'init' starts the ID table as the text vectors' "
-        "principal components and trains it alone (the adapter is unused), as SASRec would.",
-    )
-    domains: bool = Field(
-        False,
-        description="Joint training on a dataset from lmrec.data.joint.combine: each history "
-        "is scored against its own domain's items only (and the text prior centres each "
-        "domain on its own mean), as a single-domain model would be.",
-    )
-    temperature: float = Field(
-        0.07, ge=0.0, description="Cosine scores / temperature; 0 = dot-product scores."
-    )
-    prior: bool = Field(
-        False,
-        description="Add a learned multiple of the training-free text score (cosine between the "
-        "recency-weighted mean of the history's centred text vectors and each item's).",
-    )
-    prior_decay: float = Field(
-        0.9, gt=0.0, le=1.0, description="Text prior: weight of the item n steps back."
-    )
-    prior_window: int = Field(
-        10, ge=0, description="Text prior: best match among the last n items (0 = mean only)."
-    )
-    prior_weight: float = Field(
-        10.0, description="Text prior: starting total weight (70% mean, 30% best match)."
-    )
-    prior_gain: float = Field(
-        50.0,
-        gt=0.0,
-        description="Text prior: the weights are this multiple of their parameters, so they "
-        "learn this many times faster (Adam moves a parameter by about lr per step). 2 epochs, "
-        "1 thread: LOO NDCG@10 ML-1M 0.0424 at 50 against 0.0406 at 1, Games 0.0384 against "
-        "0.0382 (LLMRank-20 69.47 against 66.69).",
-    )
-    pretrained: str | None = Field(
-        None, description="Start from this saved TextSeqRec (its architecture is used)."
-    )
-    tune: Literal["all", "adapter", "adapter+lora", "none"] = Field(
-        "all", description="What trains: everything, the adapter, adapter + LoRA, or nothing."
-    )
-    lora_rank: int = Field(8, ge=1, description="Rank of LoRA on attention (tune=adapter+lora).")
-    recenter: bool = Field(
-        True,
-        description="With `pretrained`: move the whitening biases by the difference between "
-        "this catalogue's mean text vector and the source's (catalogue text only).",
-    )
-    teacher: str | None = Field(None, description="Distil from this saved TextSeqRec.")
-    distill_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the KL term.")
-    distill_temperature: float = Field(1.0, gt=0.0)
-    distill_top_k: int = Field(
-        0,
-        ge=0,
-        description="0: the teacher's full distribution at every step; k: its top k items, "
-        "computed once before training (much faster, approximate).",
-    )
-    threads: int = Field(1, ge=1, description="CPU threads for the sentence encoder.")
-    train: TrainConfig = Field(
-        default_factory=lambda: TrainConfig(lr=TEXT_LR),
-        description="Trainer settings; lr defaults to 1e-3 here (text-only on ML-100K "
-        "validation after 90 s: NDCG@10 0.040 at 1e-3, 0.034 at 3e-3).",
-    )
-
-    @model_validator(mode="after")
-    def _prior_needs_full_softmax(self) -> TextSeqRecConfig:
-        if self.prior and self.train.loss != "ce":
-            raise ValueError("prior: true needs train.loss='ce' (the prior scores every item)")
-        return self
-
-    @model_validator(mode="after")
-    def _init_fusion_needs_ids(self) -> TextSeqRecConfig:
-        if self.fusion == "init" and not self.ids:
-            raise ValueError("fusion: 'init' needs ids: true (it initialises the ID table)")
-        return self
-
-    @field_validator("train", mode="before")
-    @classmethod
-    def _text_learning_rate(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "lr" not in value:
-            return {**value, "lr": TEXT_LR}
-        return value
-
-
-class TextSeqRec(SequenceModel):
+class TextSeqRec(SequenceModel[TextSeqRecConfig]):
     """Frozen text vectors → MoE adapter → Transformer → scores against adapted item vectors."""
 
     name: ClassVar[str] = "textseq"
@@ -173,9 +59,9 @@ class TextSeqRec(SequenceModel):
 
     def encode_items(self, item_ids: list[str]) -> npt.NDArray[np.float32]:
         """Sentence vectors of the items' catalogue text (through the embedding cache)."""
+        from lmrec.data.templates import item_template
         from lmrec.text.cache import EmbeddingCache
         from lmrec.text.encoders import create_encoder
-        from lmrec.text.templates import item_template
 
         catalog = self.context.catalog
         if catalog is None:
@@ -199,28 +85,18 @@ class TextSeqRec(SequenceModel):
     def build_text_network(self, n_items: int) -> TextSeqNetwork:
         import torch
 
-        from lmrec.models.text_networks import TextSeqNetwork, add_lora
+        from lmrec.models.textseq.networks import TextSeqNetwork, add_lora
 
         if len(self.text) != n_items:
             raise RuntimeError(f"{len(self.text)} text vectors for {n_items} items")
         c = self.config
         net = TextSeqNetwork(
             torch.from_numpy(self.text),
-            c.hidden_size,
-            c.layers,
-            c.heads,
-            c.dropout,
-            c.max_len,
-            c.experts,
-            c.ids,
-            c.temperature,
-            c.prior,
-            c.prior_decay,
-            c.prior_weight,
-            c.prior_window,
-            self.item_segments(),
-            c.prior_gain,
-            c.fusion,
+            c.architecture(),
+            ids=c.ids,
+            dropout=c.dropout,
+            prior_weight=c.prior_weight,
+            segments=self.item_segments(),
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)
@@ -237,16 +113,13 @@ class TextSeqRec(SequenceModel):
         self.text = self.encode_items(list(state.item_vocab.ids))
         source = TextSeqRec.load(Path(self.config.pretrained)) if self.config.pretrained else None
         if source is not None:
-            arch = {k: getattr(source.config, k) for k in ARCHITECTURE}
-            self.config = self.config.model_copy(update=arch)
+            self.config = self.config.with_architecture(source.config.architecture())
         torch.manual_seed(self.config.train.seed)
         net = self.build_text_network(len(state.item_vocab))
         if source is not None:
             self.transfer_weights(source, net)
         self.net = net
-        if self.config.tune == "none":
-            if source is None:
-                raise DataError("tune='none' needs `pretrained` (an untrained model is random)")
+        if self.config.tune == "none":  # the config made sure there is a source
             self.report = TrainReport((), 0, None, 0.0, "no training (tune=none)")
             return self
         freeze(net, self.config.tune)
@@ -335,7 +208,7 @@ class TextSeqRec(SequenceModel):
 
     def parameter_counts(self) -> tuple[int, int]:
         """(trainable, total) network parameters under the configured ``tune`` mode."""
-        from lmrec.models.text_networks import parameter_counts
+        from lmrec.models.textseq.networks import parameter_counts
 
         return parameter_counts(self.network())
 

@@ -15,22 +15,18 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_items, excluded_indices
+from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.data.errors import DataError
 from lmrec.index.base import VectorIndex, build_index
-from lmrec.models.base import Query, QueryBatch, Ranking, TopItems, rank_rows
-from lmrec.models.common import (
-    FittedModel,
-    FittedState,
-    ModelContext,
-    best_items,
-    excluded_indices,
-)
+from lmrec.index.topk import TopItems, rank_rows
+from lmrec.protocols.base import EvalCases
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import Encoder
 
 if TYPE_CHECKING:
-    from lmrec.models.maxsim import NeighbourLists
+    from lmrec.models.zeroshot.maxsim import NeighbourLists
 
 
 class ZeroShotConfig(BaseModel):
@@ -110,6 +106,10 @@ class ZeroShotTextRecommender(FittedModel):
         self._neighbours: NeighbourLists | None = None
         self._sims: npt.NDArray[np.float32] | None = None
 
+    def run_label(self, name: str) -> str:
+        """``name + " + popularity"`` when target interactions are blended in: not zero-shot."""
+        return f"{name} + popularity" if self.config.popularity_weight else name
+
     @property
     def encoder(self) -> Encoder:
         from lmrec.text.encoders import create_encoder
@@ -129,8 +129,8 @@ class ZeroShotTextRecommender(FittedModel):
         vectors, _ = self._cache.encode(self.encoder, texts, progress)
         return vectors
 
-    def fit(self, train: Interactions) -> ZeroShotTextRecommender:
-        from lmrec.text.templates import item_template
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> ZeroShotTextRecommender:
+        from lmrec.data.templates import item_template
 
         catalog = self.context.catalog
         if catalog is None:
@@ -199,10 +199,10 @@ class ZeroShotTextRecommender(FittedModel):
     def top_items(
         self, batch: QueryBatch, k: int, exclude: Sequence[npt.NDArray[np.int64]]
     ) -> list[TopItems]:
-        """Exact top k per query at serving speed (:mod:`lmrec.models.maxsim`): from the history
+        """Exact top k per query at serving speed (:mod:`lmrec.models.zeroshot.maxsim`): from the history
         items' cosine rows when the n × n matrix fits ``similarity_budget_mb``, else (mean-max)
         with neighbour-list pruning of the max part, else by ranking the full scores."""
-        from lmrec.models import maxsim
+        import lmrec.models.zeroshot.maxsim as maxsim
 
         self.fitted_state()
         emb = self.item_embeddings

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lmrec.cli import (
+from lmrec.cli._common import (
     CandidatesOpt,
     ConfigFileOpt,
     ConfigOpt,
@@ -15,6 +15,12 @@ from lmrec.cli import (
     DataDir,
     DatasetOpt,
     ProtocolOpt,
+    console,
+    fit_and_evaluate,
+    load,
+    model_options,
+    prepare,
+    report,
 )
 
 
@@ -34,26 +40,18 @@ def train_cmd(
 ) -> None:
     """Train a model on the training split (early stopping on validation), save the checkpoint
     (config.json + tensors.safetensors) and results.json, and print test metrics."""
-    from lmrec.cli import (
-        _fit_and_evaluate,
-        _load,
-        _model_options,
-        _prepare,
-        _report,
-        console,
-    )
-    from lmrec.models.base import Persistable
+    from lmrec.core.recommender import Persistable
 
-    names, config = _model_options([model] if model else None, config_file, settings)
-    ds = _load(dataset, data_dir)
-    prepared = _prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
-    fitted, result = _fit_and_evaluate(prepared, names[0], config)
+    names, config = model_options([model] if model else None, config_file, settings)
+    ds = load(dataset, data_dir)
+    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
+    fitted, result = fit_and_evaluate(prepared, names[0], config)
     if isinstance(fitted, Persistable):
         fitted.save(output_dir)
         console.print(f"saved {names[0]} to {output_dir}")
     else:
         console.print(f"{names[0]} has no checkpoint format; only results are written")
-    _report(dataset, prepared, protocol, "test", [result], output_dir / "results.json")
+    report(dataset, prepared, [result], output_dir / "results.json")
 
 
 def register(app: typer.Typer) -> None:

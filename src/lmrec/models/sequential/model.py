@@ -1,31 +1,31 @@
 """ID-based sequence recommenders trained with the softmax trainer: SASRec and GRU4Rec.
 
 The classes here hold configuration, vocabularies and the trained network; the network code is in
-:mod:`lmrec.models.networks` and the training loop in :mod:`lmrec.training.trainer`. torch is
+:mod:`lmrec.models.sequential.networks` and the training loop in :mod:`lmrec.training.trainer`. torch is
 imported only when a model is fitted, scored or loaded.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext
+from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
-from lmrec.models.base import QueryBatch
-from lmrec.models.common import FittedModel, FittedState, ModelContext, load_state, save_state
+from lmrec.models.common import load_state, save_state
 from lmrec.protocols.base import EvalCases
 from lmrec.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from lmrec.models.networks import SequenceNetwork
-    from lmrec.models.textseq import TextSeqRecConfig
     from lmrec.training.distill import Distillation
+    from lmrec.training.network import SequenceNetwork
     from lmrec.training.trainer import TrainReport
 
 
@@ -55,14 +55,28 @@ class GRU4RecConfig(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
-class SequenceModel(FittedModel):
+class SequenceSettings(Protocol):
+    """What every sequence model's config has (SASRecConfig, GRU4RecConfig, TextSeqRecConfig)."""
+
+    @property
+    def max_len(self) -> int: ...
+
+    @property
+    def train(self) -> TrainConfig: ...
+
+    def model_dump(self) -> dict[str, Any]: ...
+
+
+C = TypeVar("C", bound=SequenceSettings)
+
+
+class SequenceModel(FittedModel, Generic[C]):
     """A next-item model over item-id sequences. ``fit(train, valid)`` early-stops on the
     validation cases' NDCG@10 when they are given; without them it trains ``train.epochs``."""
 
     name: ClassVar[str] = "sequence"
     config_type: ClassVar[type[BaseModel]] = BaseModel
-    trains_with_validation: ClassVar[bool] = True
-    config: SASRecConfig | GRU4RecConfig | TextSeqRecConfig
+    config: C
 
     def __init__(self, context: ModelContext | None = None) -> None:
         # subclasses take (config, context) and set self.config first
@@ -73,7 +87,7 @@ class SequenceModel(FittedModel):
     def build_network(self, n_items: int) -> SequenceNetwork:
         raise NotImplementedError
 
-    def fit(self, train: Interactions, valid: EvalCases | None = None) -> SequenceModel:
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> Self:
         import torch
 
         state = FittedState.from_train(train)
@@ -87,20 +101,15 @@ class SequenceModel(FittedModel):
         self, valid: EvalCases | None, distill: Distillation | None = None
     ) -> TrainReport:
         """Train ``self.net`` on the fitted histories, early-stopping on ``valid`` when given."""
-        from lmrec.metrics.evaluate import evaluate
         from lmrec.training.batches import TrainingRows
         from lmrec.training.trainer import Trainer
+        from lmrec.training.validation import ndcg_validator
 
         rows = TrainingRows.from_sequences(
             self.fitted_state().histories, self.config.max_len, self.config.train.windows
         )
-
-        def validate() -> float:
-            assert valid is not None
-            return evaluate(self, valid, ks=(10,)).value("ndcg@10")
-
         trainer = Trainer(self.config.train, self.progress)
-        validator = validate if valid is not None else None
+        validator = ndcg_validator(self, valid) if valid is not None else None
         return trainer.fit(self.network(), rows, validator, distill, self.item_segments())
 
     def item_segments(self) -> list[int]:
@@ -170,7 +179,7 @@ class SequenceModel(FittedModel):
         return net
 
 
-class SASRec(SequenceModel):
+class SASRec(SequenceModel[SASRecConfig]):
     name: ClassVar[str] = "sasrec"
     config_type: ClassVar[type[BaseModel]] = SASRecConfig
 
@@ -179,13 +188,13 @@ class SASRec(SequenceModel):
         self.config: SASRecConfig = config or SASRecConfig()
 
     def build_network(self, n_items: int) -> SequenceNetwork:
-        from lmrec.models.networks import SASRecNetwork
+        from lmrec.models.sequential.networks import SASRecNetwork
 
         c = self.config
         return SASRecNetwork(n_items, c.hidden_size, c.layers, c.heads, c.dropout, c.max_len)
 
 
-class GRU4Rec(SequenceModel):
+class GRU4Rec(SequenceModel[GRU4RecConfig]):
     name: ClassVar[str] = "gru4rec"
     config_type: ClassVar[type[BaseModel]] = GRU4RecConfig
 
@@ -194,7 +203,7 @@ class GRU4Rec(SequenceModel):
         self.config: GRU4RecConfig = config or GRU4RecConfig()
 
     def build_network(self, n_items: int) -> SequenceNetwork:
-        from lmrec.models.networks import GRU4RecNetwork
+        from lmrec.models.sequential.networks import GRU4RecNetwork
 
         c = self.config
         return GRU4RecNetwork(n_items, c.hidden_size, c.layers, c.dropout)

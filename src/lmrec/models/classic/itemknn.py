@@ -9,14 +9,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
-from lmrec.models.base import QueryBatch
-from lmrec.models.common import (
-    FittedModel,
-    FittedState,
-    load_state,
-    save_state,
-)
+from lmrec.models.common import load_state, save_state
+from lmrec.protocols.base import EvalCases
 
 
 class ItemKNNConfig(BaseModel):
@@ -51,7 +48,7 @@ class ItemKNN(FittedModel):
         self.similarity: object = None
         self.prior: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
 
-    def fit(self, train: Interactions) -> ItemKNN:
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> ItemKNN:
         import scipy.sparse as sp
 
         self._state = FittedState.from_train(train)

@@ -9,14 +9,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
-from lmrec.models.base import QueryBatch
-from lmrec.models.common import (
-    FittedModel,
-    FittedState,
-    load_state,
-    save_state,
-)
+from lmrec.models.common import load_state, save_state
+from lmrec.protocols.base import EvalCases
 
 
 class RandomConfig(BaseModel):
@@ -33,7 +30,7 @@ class RandomScores(FittedModel):
     def __init__(self, config: RandomConfig | None = None) -> None:
         self.config = config or RandomConfig()
 
-    def fit(self, train: Interactions) -> RandomScores:
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> RandomScores:
         self._state = FittedState.from_train(train)
         return self
 

@@ -1,0 +1,187 @@
+"""What every ``lmrec`` command shares: the console, option types, and the steps each command
+takes (load a dataset, prepare a protocol, read model options, fit and report)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lmrec.protocols.named import protocol_help
+
+if TYPE_CHECKING:
+    from lmrec.core.recommender import Recommender
+    from lmrec.data.containers import Dataset
+    from lmrec.experiment.run import Prepared, RunResult
+
+console = Console(width=None if Console().is_terminal else 110)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (default: $LMREC_DATA_DIR, else the user cache directory).",
+    ),
+]
+DatasetOpt = Annotated[
+    str,
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Dataset name (see `lmrec data list`); 'a+b' is the joint dataset of a and b.",
+    ),
+]
+ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help=protocol_help())]
+CandidatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--candidates",
+        help="Candidate file in LLMRank's format (llmrank-20; default: sampled candidates).",
+    ),
+]
+CutoffOpt = Annotated[
+    float, typer.Option("--cutoff-quantile", help="temporal: cut-off as a quantile of timestamps.")
+]
+ConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Model option KEY=VALUE (repeatable), e.g. --set decay=0.8."),
+]
+ConfigFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="YAML run configuration (keys: model, config); --set overrides it."
+    ),
+]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write results JSON here.")]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as an error; raise the returned exit (code 2)."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def load(name: str, data_dir: Path | None) -> Dataset:
+    from lmrec.data.errors import DataError
+    from lmrec.data.registry import load_dataset
+
+    with console.status(f"loading {name}"):
+        try:
+            return load_dataset(name, data_dir)
+        except DataError as exc:
+            raise fail(str(exc)) from None
+
+
+def prepare(
+    ds: Dataset, protocol: str, candidates: Path | None, seed: int, cutoff: float, split: str
+) -> Prepared:
+    from lmrec.data.errors import DataError
+    from lmrec.experiment.run import prepare as prepare_run
+    from lmrec.protocols.named import ProtocolChoice
+
+    try:
+        return prepare_run(ds, ProtocolChoice(protocol, candidates, seed, cutoff), split)
+    except (DataError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+
+
+def parse_set(pairs: list[str] | None) -> dict[str, Any]:
+    from lmrec.experiment.config_files import parse_settings
+
+    try:
+        return parse_settings(pairs or [])
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def model_options(
+    models: list[str] | None, config_file: Path | None, settings: list[str] | None
+) -> tuple[list[str], dict[str, Any]]:
+    """Model names and their config from ``--model``, ``--config FILE`` and ``--set``."""
+    from lmrec.data.errors import DataError
+    from lmrec.experiment.config_files import load_run_config, merge
+
+    config: dict[str, Any] = {}
+    names = list(models or [])
+    if config_file is not None:
+        try:
+            run = load_run_config(config_file)
+        except DataError as exc:
+            raise fail(str(exc)) from None
+        config = run.config
+        if not names and run.model:
+            names = [run.model]
+    if not names:
+        raise fail("name a model with --model NAME (or 'model:' in the --config file)")
+    return names, merge(config, parse_set(settings))
+
+
+def metrics_table(
+    title: str,
+    results: Sequence[RunResult],
+    keys: Sequence[str],
+    scale: float = 1.0,
+    upper: bool = False,
+) -> Table:
+    """One row per run; ``scale=100`` prints LLMRank-style figures (two decimals)."""
+    digits = 4 if scale == 1.0 else 2
+    headers = [k.upper() if upper else k for k in keys]
+    table = Table("model", *headers, "users", title=title)
+    for r in results:
+        values = r.evaluation.as_dict()
+        table.add_row(
+            r.model,
+            *(f"{scale * values[k]:.{digits}f}" if k in values else "-" for k in keys),
+            str(r.provenance["users_evaluated"]),
+        )
+    return table
+
+
+def fit_and_evaluate(
+    prepared: Prepared, name: str, config: dict[str, Any], ks: Sequence[int] = (1, 5, 10, 20)
+) -> tuple[Recommender, RunResult]:
+    from lmrec.experiment.run import run_model
+
+    start = time.perf_counter()
+    try:
+        fitted, result = run_model(prepared, name, config, ks=ks, progress=True)
+    except (KeyError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{name}: {time.perf_counter() - start:.1f} s")
+    return fitted, result
+
+
+def report(
+    dataset: str,
+    prepared: Prepared,
+    results: Sequence[RunResult],
+    output: Path | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The metrics table of the protocol's columns; with ``output``, the results JSON."""
+    keys = prepared.protocol.report_columns
+    title = f"{dataset} · {prepared.protocol.describe()} · {prepared.split_name}"
+    console.print(metrics_table(title, results, keys))
+    if output is not None:
+        payload: dict[str, Any] = (
+            results[0].to_json()
+            if len(results) == 1
+            else {
+                "metrics": results[0].evaluation.as_dict(),
+                "provenance": results[0].provenance,
+                "runs": [r.to_json() for r in results],
+            }
+        )
+        write_json(output, {**payload, **(extra or {})})
+
+
+def write_json(output: Path, payload: dict[str, Any]) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    console.print(f"wrote {output}")

@@ -1,0 +1,96 @@
+"""``lmrec data list|info`` and ``lmrec embed``: datasets and their text embeddings."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lmrec.cli._common import DataDir, DatasetOpt, console, fail, load
+
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list and inspect.")
+
+
+@data_app.command("list")
+def data_list(data_dir: DataDir = None) -> None:
+    """List the registered datasets and whether their files are present."""
+    from lmrec.data.registry import DATASETS, dataset_dir, missing_files
+
+    table = Table("name", "description", "present", "folder")
+    for name, spec in DATASETS.items():
+        present = "yes" if not missing_files(name, data_dir) else "no"
+        table.add_row(name, spec.description, present, str(dataset_dir(name, data_dir)))
+    console.print(table)
+
+
+@data_app.command("info")
+def data_info(name: str, data_dir: DataDir = None) -> None:
+    """Counts, density and fields of a dataset."""
+    ds = load(name, data_dir)
+    inter = ds.interactions
+    lengths = inter.sequences().lengths
+    table = Table("property", "value", title=f"{name}")
+    density = len(inter) / (inter.n_users * inter.n_items)
+    rows = [
+        ("interactions", f"{len(inter):,}"),
+        ("users", f"{inter.n_users:,}"),
+        ("items (interacted)", f"{inter.n_items:,}"),
+        ("items (catalogue)", f"{len(ds.catalog):,}" if ds.catalog else "-"),
+        ("density", f"{density:.4%}"),
+        (
+            "history length min/median/max",
+            f"{lengths.min()} / {int(sorted(lengths)[len(lengths) // 2])} / {lengths.max()}",
+        ),
+        (
+            "item fields",
+            ", ".join(f"{f.name}:{f.type.value}" for f in ds.catalog.fields) if ds.catalog else "-",
+        ),
+        ("user fields", ", ".join(f.name for f in ds.users.fields) if ds.users else "-"),
+        (
+            "knowledge graph",
+            f"{len(ds.kg):,} triples, {len(ds.kg.link_items):,} item links" if ds.kg else "-",
+        ),
+        ("prep", ds.prep),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+def embed(
+    dataset: DatasetOpt,
+    encoder: Annotated[
+        str, typer.Option(help="minilm | use-multilingual | model name/dir")
+    ] = "minilm",
+    template: Annotated[str | None, typer.Option(help="Item text template.")] = None,
+    threads: int = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Pre-compute (and cache) the text embeddings of a dataset's items."""
+    from lmrec.data.templates import item_template
+    from lmrec.text.cache import EmbeddingCache
+    from lmrec.text.encoders import create_encoder
+
+    ds = load(dataset, data_dir)
+    if ds.catalog is None:
+        raise fail(f"{dataset} has no item catalogue")
+    chosen = item_template(dataset, ds.catalog, template)
+    texts = chosen.render(ds.catalog, ds.interactions.item_vocab.ids)
+    model = create_encoder(encoder, threads=threads)
+    cache = EmbeddingCache()
+    start = time.perf_counter()
+    vectors, stats = cache.encode(model, texts, progress=True)
+    seconds = time.perf_counter() - start
+    rate = stats.encoded / seconds if stats.encoded else float("nan")
+    console.print(
+        f"{dataset}: {len(texts):,} item texts ({chosen.template!r}) → {vectors.shape[1]}-d · "
+        f"cache hits {stats.hits:,} · encoded {stats.encoded:,} · {seconds:.1f} s "
+        f"({rate:.0f} items/s) · cache {cache.folder(model.identity)}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+    app.command("embed")(embed)

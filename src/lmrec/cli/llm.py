@@ -1,0 +1,145 @@
+"""``lmrec llm-rank`` and ``lmrec explain``: the LLM commands.
+
+``llm-rank`` is ``lmrec evaluate -m llm`` with the LLM's options spelled out and LLMRank's
+×100 table; the model, its backend and its candidates come from the registry like any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lmrec.cli._common import (
+    CandidatesOpt,
+    DataDir,
+    DatasetOpt,
+    OutputOpt,
+    ProtocolOpt,
+    console,
+    fail,
+    fit_and_evaluate,
+    load,
+    metrics_table,
+    prepare,
+    write_json,
+)
+
+
+def llm_rank(
+    dataset: DatasetOpt,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name at the endpoint.")] = "",
+    endpoint: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    ] = None,
+    hf_model: Annotated[
+        str | None, typer.Option("--hf-model", help="Local HF causal LM directory (or hub name).")
+    ] = None,
+    protocol: ProtocolOpt = "llmrank-20",
+    candidates: CandidatesOpt = None,
+    template: Annotated[str, typer.Option(help="Prompt template name or file.")] = "sequential",
+    passes: Annotated[int, typer.Option(help="Shuffled passes fused (position bias).")] = 1,
+    users: Annotated[int, typer.Option(help="Evaluate the first N cases (0 = all).")] = 200,
+    retriever: Annotated[
+        str,
+        typer.Option(help="Full ranking: candidates from a model name, nir-user or nir-item."),
+    ] = "itemknn-seq",
+    concurrency: int = 4,
+    timeout: float = 60.0,
+    api_key_env: str = "OPENAI_API_KEY",
+    cache_dir: Annotated[Path | None, typer.Option(help="Response cache folder.")] = None,
+    seed: int = 0,
+    output: OutputOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Rank candidates with a generative LLM and print LLMRank's metrics table."""
+    from pydantic import ValidationError
+
+    from lmrec.llm.candidates import hit_rate, retriever_candidates
+    from lmrec.llm.ranker import LLMRanker
+    from lmrec.models.llm import LLMRecommenderConfig
+
+    settings: dict[str, Any] = {
+        "endpoint": endpoint,
+        "model": model,
+        "hf_model": hf_model,
+        "template": template,
+        "passes": passes,
+        "seed": seed,
+        "retriever": retriever,
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "api_key_env": api_key_env,
+        "cache_dir": str(cache_dir) if cache_dir else None,
+    }
+    try:  # refuse bad options before any data loads
+        LLMRecommenderConfig.model_validate(settings)
+    except ValidationError as exc:
+        raise fail(str(exc)) from None
+    ds = load(dataset, data_dir)
+    prepared = prepare(ds, protocol, candidates, seed, 0.9, "test").first(users)
+    ranker, result = fit_and_evaluate(prepared, "llm", settings)
+    assert isinstance(ranker, LLMRanker)
+    keys = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "hr@10")
+    title = f"{dataset} · {prepared.protocol.describe()} · ×100"
+    console.print(metrics_table(title, [result], keys, scale=100.0, upper=True))
+    usage = ranker.backend.usage.as_dict()
+    console.print(
+        f"calls {usage['calls']:.0f} · cache hits {usage['cache_hits']:.0f} · "
+        f"failures {usage['failures']:.0f} · retries {usage['retries']:.0f} · tokens "
+        f"{usage['prompt_tokens']:.0f}+{usage['completion_tokens']:.0f} · cost {usage['cost']:.4f}"
+    )
+    cases = prepared.cases
+    if cases.candidates is None:
+        n = ranker.config.n_candidates
+        found = hit_rate(retriever_candidates(ranker.fitted_retriever(), cases, n), cases.targets)
+        console.print(f"candidates: {retriever} top {n}, hit rate {found:.3f}")
+    stats = ranker.stats.as_dict()
+    console.print(
+        f"parsing: {stats['named']} candidates named in {stats['prompts']} replies, "
+        f"{stats['hallucinated']} hallucinated and {stats['duplicates']} duplicate items dropped"
+    )
+    if output is not None:
+        write_json(output, {**result.to_json(), "usage": usage, "parsing": stats})
+
+
+def explain(
+    dataset: DatasetOpt,
+    user: Annotated[str, typer.Option(help="User id.")],
+    model: Annotated[str, typer.Option("--model", "-m")] = "itemknn-seq",
+    k: int = 5,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Optional LLM for a written profile.")
+    ] = None,
+    llm_model: Annotated[str, typer.Option("--llm-model")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Recommend for a user and say why: supporting history items and shared attributes."""
+    from lmrec.core.fitted import ModelContext
+    from lmrec.core.query import Query
+    from lmrec.llm.backends import OpenAICompatibleBackend
+    from lmrec.llm.explain import Explainer
+    from lmrec.models.registry import create_model
+
+    ds = load(dataset, data_dir)
+    inter = ds.interactions
+    if user not in inter.user_vocab:
+        raise fail(f"unknown user {user!r} in {dataset}")
+    recommender = create_model(model, None, ModelContext.for_dataset(ds)).fit(inter)
+    history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
+    explainer = Explainer(ds)
+    backend = OpenAICompatibleBackend(endpoint, llm_model) if endpoint else None
+    profile = explainer.profile(history, backend=backend)
+    console.print(f"[bold]user {user}[/]: {profile.n_items} items")
+    for value, share in profile.interests:
+        console.print(f"  {share:>5.0%}  {value}")
+    if profile.summary:
+        console.print(f"  [italic]{profile.summary}[/]")
+    for i, item in enumerate(recommender.recommend(Query(user=user, k=k)).items, start=1):
+        console.print(f"{i:>2}. {explainer.explain(history, item).text}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("llm-rank")(llm_rank)
+    app.command("explain")(explain)

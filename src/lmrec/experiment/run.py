@@ -1,0 +1,120 @@
+"""One evaluation run, end to end: dataset → protocol → model → metrics with provenance.
+
+This is the library function behind ``lmrec evaluate``, ``lmrec train``, ``lmrec llm-rank`` and
+``lmrec recommend --all-users``; the CLI only parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lmrec.core.fitted import ModelContext
+from lmrec.core.recommender import Configured, Labelled, Recommender, ReportsTraining
+from lmrec.data.containers import Dataset
+from lmrec.metrics.evaluate import Evaluation, evaluate
+from lmrec.models.registry import create_model
+from lmrec.protocols.base import EvalCases, Split
+from lmrec.protocols.named import ProtocolChoice
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A split and the cases to evaluate on, for one dataset and protocol."""
+
+    dataset: Dataset
+    split: Split
+    cases: EvalCases
+    protocol: ProtocolChoice
+    split_name: str
+
+    def first(self, n: int) -> Prepared:
+        """The same run on the first ``n`` cases only (``0`` = all)."""
+        if not n or n >= len(self.cases):
+            return self
+        cases = self.cases.select(range(n))
+        return Prepared(self.dataset, self.split, cases, self.protocol, self.split_name)
+
+
+def prepare(dataset: Dataset, protocol: ProtocolChoice, split_name: str = "test") -> Prepared:
+    split = protocol.splitter(dataset.interactions).split(dataset.interactions)
+    cases = split.cases(split_name)
+    cand = protocol.candidates()
+    if cand is not None:
+        inter = dataset.interactions
+        cases = cand.apply(cases, inter.user_vocab, inter.item_vocab)
+    return Prepared(dataset, split, cases, protocol, split_name)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    model: str
+    config: Mapping[str, Any]
+    evaluation: Evaluation
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metrics": self.evaluation.as_dict(), "provenance": dict(self.provenance)}
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("lmrec", "numpy", "scipy", "pandas"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def run_model(
+    prepared: Prepared,
+    model_name: str,
+    config: Mapping[str, Any] | None = None,
+    ks: Sequence[int] = (1, 5, 10, 20),
+    progress: bool = False,
+) -> tuple[Recommender, RunResult]:
+    """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases."""
+    model = create_model(model_name, config, ModelContext.for_dataset(prepared.dataset, progress))
+    # early stopping reads the validation cases, never the test cases
+    model.fit(prepared.split.train, prepared.split.valid)
+    popularity = prepared.split.train.item_counts()
+    evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)
+    return model, RunResult(*describe_run(prepared, model_name, model, evaluation))
+
+
+def describe_run(
+    prepared: Prepared, model_name: str, model: Recommender, evaluation: Evaluation
+) -> tuple[str, dict[str, Any], Evaluation, dict[str, Any]]:
+    """(label, config, evaluation, provenance) of a fitted and evaluated model."""
+    config_dump = model.config.model_dump() if isinstance(model, Configured) else {}
+    provenance: dict[str, Any] = {
+        "dataset": prepared.dataset.name,
+        "data_prep": prepared.dataset.prep,
+        "interactions": len(prepared.dataset.interactions),
+        "protocol": prepared.protocol.name,
+        "protocol_description": prepared.protocol.describe(),
+        "candidates_file": str(prepared.protocol.candidates_file or ""),
+        "split": prepared.split_name,
+        "leakage": prepared.split.leakage,
+        "users_evaluated": len(np.unique(prepared.cases.users)),
+        "cases": len(prepared.cases),
+        "exclude_history": evaluation.exclude_history,
+        "tie_break": "ascending item id",
+        "seed": prepared.protocol.seed,
+        "model": model_name,
+        "model_config": config_dump,
+        "versions": versions(),
+    }
+    if isinstance(model, ReportsTraining) and model.report is not None:
+        provenance["training"] = model.report.to_json()
+    label = model.run_label(model_name) if isinstance(model, Labelled) else model_name
+    provenance["label"] = label
+    return label, config_dump, evaluation, provenance

@@ -1,0 +1,98 @@
+"""The LLM ranker as a registered model (``-m llm``): its backend, candidates and prompt from one
+config, so ``lmrec evaluate``, ``lmrec llm-rank`` and the benchmarks build it the same way.
+
+Candidate protocols (``llmrank-20``) give the candidates; under full ranking they are the top
+``n_candidates`` of ``retriever`` (a registered model, or NIR's ``nir-user`` / ``nir-item``
+filters), fitted only when a batch without candidates arrives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from lmrec.core.fitted import ModelContext
+from lmrec.core.recommender import Recommender
+from lmrec.llm.backends import HuggingFaceBackend, LLMBackend, OpenAICompatibleBackend
+from lmrec.llm.cache import ResponseCache
+from lmrec.llm.candidates import NIRFilter
+from lmrec.llm.prompts import Domain
+from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.models.fusion import ModelFactory
+
+NIR_RETRIEVERS = {"nir-user": "user", "nir-item": "item"}
+
+
+class LLMRecommenderConfig(LLMRankConfig):
+    """The ranker's settings plus where the LLM runs and where full-ranking candidates come from.
+    Give exactly one of ``endpoint`` (with ``model``) and ``hf_model``."""
+
+    endpoint: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."
+    )
+    model: str = Field("", description="The model name the endpoint serves.")
+    hf_model: str | None = Field(
+        None, description="A local Hugging Face causal LM directory (or a hub name)."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable of the key.")
+    timeout: float = Field(60.0, gt=0.0, description="Seconds per HTTP request.")
+    concurrency: int = Field(4, ge=1, description="HTTP requests in flight at once.")
+    cache_dir: str | None = Field(
+        None, description="Response cache folder (default: lmrec's cache directory)."
+    )
+    retriever: str = Field(
+        "itemknn-seq",
+        description="Full ranking: candidates from this registered model, nir-user or nir-item.",
+    )
+    retriever_config: dict[str, Any] = Field(
+        default_factory=dict, description="The retriever's own configuration."
+    )
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> LLMRecommenderConfig:
+        if (self.endpoint is None) == (self.hf_model is None):
+            raise ValueError("give exactly one of --endpoint URL (with --model) or --hf-model DIR")
+        if self.endpoint is not None and not self.model:
+            raise ValueError("--endpoint needs --model (the model name the server serves)")
+        return self
+
+
+def build_backend(config: LLMRecommenderConfig) -> LLMBackend:
+    """The configured backend, with the persistent response cache."""
+    from lmrec.text.cache import default_cache_dir
+
+    folder = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    cache = ResponseCache(folder / "llm-responses.sqlite")
+    if config.endpoint is not None:
+        return OpenAICompatibleBackend(
+            config.endpoint,
+            config.model,
+            config.api_key_env,
+            config.timeout,
+            concurrency=config.concurrency,
+            cache=cache,
+        )
+    return HuggingFaceBackend(str(config.hf_model), cache=cache)
+
+
+def build_retriever(
+    config: LLMRecommenderConfig, context: ModelContext, create: ModelFactory
+) -> Recommender:
+    if config.retriever in NIR_RETRIEVERS:
+        return NIRFilter("user" if config.retriever == "nir-user" else "item")
+    return create(config.retriever, config.retriever_config, context)
+
+
+def build_llm_ranker(
+    config: LLMRecommenderConfig, context: ModelContext, create: ModelFactory
+) -> LLMRanker:
+    """An :class:`LLMRanker` over the configured backend, titles from the context's catalogue."""
+    catalog = context.catalog
+    title = catalog.title if catalog is not None else str
+    retriever = build_retriever(config, context, create)
+    # the whole config is the ranker's (a subclass of its own), so provenance records the backend
+    return LLMRanker(
+        build_backend(config), title, config, retriever, Domain.for_dataset(context.dataset)
+    )

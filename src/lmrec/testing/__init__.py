@@ -1,0 +1,1 @@
+"""Helpers for tests and fault injection: a scripted OpenAI-compatible server."""

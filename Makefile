@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)/ml-100k),)
 export LMREC_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: run test lint typecheck unit bench clean browser
+.PHONY: run test lint typecheck unit bench clean browser docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ run: $(BIN)/.installed
 	$(BIN)/lmrec demo --dataset ml-100k
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs/hooks
+	$(BIN)/ruff format --check src tests bench docs/hooks
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -43,9 +43,13 @@ browser:
 
 test: lint typecheck unit
 
+# The documentation site (MkDocs + mkdocstrings), strict: any warning fails. Output: build/site.
+docs: $(BIN)/.installed
+	$(BIN)/mkdocs build --strict
+
 bench: $(BIN)/.installed
 	$(BIN)/python bench/load_data.py
 	$(BIN)/python bench/baselines.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/site

@@ -15,8 +15,9 @@ from pathlib import Path
 from lmrec.data.registry import default_data_dir, load_dataset, missing_files
 from lmrec.experiment import ProtocolChoice, prepare, run_model
 from lmrec.models.registry import available_models
+from lmrec.protocols.named import llmrank_dir
 
-DEFAULT_LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+DEFAULT_LLMRANK = llmrank_dir()
 
 
 def full_ranking(name: str) -> None:

@@ -32,9 +32,10 @@ from lmrec.llm.prompts import Domain
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
+from lmrec.protocols.named import llmrank_dir
 from lmrec.testing.scripted import ScriptedServer, candidates_in
 
-LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+LLMRANK = llmrank_dir()
 
 
 def llmrank_checks(users: int) -> None:

@@ -23,8 +23,9 @@ from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare, run_model
 from lmrec.experiment.config_files import load_run_config, merge, parse_settings
 from lmrec.metrics.evaluate import evaluate
+from lmrec.protocols.named import llmrank_dir
 
-DEFAULT_LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+DEFAULT_LLMRANK = llmrank_dir()
 # Published references for the same protocols (numbers quoted from the papers).
 PUBLISHED = {
     "ml-1m": {

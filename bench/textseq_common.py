@@ -19,8 +19,9 @@ from lmrec.experiment import Prepared, ProtocolChoice, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases
+from lmrec.protocols.named import llmrank_dir
 
-LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+LLMRANK = llmrank_dir()
 PARTS = ("pretrain", "zeroshot", "fewshot", "indomain", "distill", "joint")
 GAMES = "amazon-games"
 SIDE_BY_SIDE = {

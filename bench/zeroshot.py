@@ -18,10 +18,11 @@ from pathlib import Path
 from lmrec.data.registry import load_dataset, missing_files
 from lmrec.data.templates import default_template
 from lmrec.experiment import ProtocolChoice, prepare, run_model
+from lmrec.protocols.named import llmrank_dir
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
 
-DEFAULT_LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+DEFAULT_LLMRANK = llmrank_dir()
 PRIOR_GRID = (0.05, 0.1, 0.2, 0.3)
 
 

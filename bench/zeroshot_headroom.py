@@ -36,8 +36,9 @@ from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.models.registry import create_model
 from lmrec.models.zeroshot import ZeroShotTextRecommender
 from lmrec.models.zeroshot.maxsim import NeighbourLists
+from lmrec.protocols.named import llmrank_dir
 
-LLMRANK = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "llmrank"
+LLMRANK = llmrank_dir()
 FILES = {"ml-1m": "ml-1m-full.random", "amazon-games": "games-6k.random"}
 WIDTH = 50  # the zero-shot model's default window
 NEIGHBOURS = 20  # catalogue density: mean cosine to this many nearest items

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 
 from lmrec.core.fitted import ModelContext
-from lmrec.core.recommender import Recommender
+from lmrec.core.recommender import Persistable, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import Prepared, ProtocolChoice, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
+from lmrec.models.sequential import SequenceModel
+from lmrec.models.textseq import TextSeqRec
 from lmrec.protocols.base import EvalCases
 from lmrec.protocols.named import llmrank_dir
 
@@ -148,20 +150,20 @@ def fit(
     start = time.perf_counter()
     built.fit(train, valid)
     info: dict[str, Any] = {"train_s": round(time.perf_counter() - start, 1)}
-    report_ = getattr(built, "report", None)
-    if report_ is not None:
+    if isinstance(built, SequenceModel) and built.report is not None:
+        report_ = built.report
         info.update(
             epochs=len(report_.epochs), best_epoch=report_.best_epoch, stopped=report_.stopped
         )
-    net = getattr(built, "net", None)
-    # the prior's learned weights per domain
-    if net is not None and getattr(net, "prior_weight", None) is not None:
-        info["prior_weight"] = [
-            [round(w, 3) for w in row] for row in net.prior_weights().detach().tolist()
-        ]
-    if hasattr(built, "parameter_counts"):
+    if isinstance(built, TextSeqRec):
+        net: Any = built.network()
+        if net.prior_weight is not None:  # the prior's learned weights per domain
+            info["prior_weight"] = [
+                [round(w, 3) for w in row] for row in net.prior_weights().detach().tolist()
+            ]
         trainable, total = built.parameter_counts()
         info.update(trainable=trainable, params=total, trainable_share=trainable / total)
     if save:
-        built.save(bench.work / save)  # type: ignore[attr-defined]
+        assert isinstance(built, Persistable)
+        built.save(bench.work / save)
     return built, info

@@ -350,3 +350,47 @@ def test_ranker_survives_every_kind_of_scripted_reply_over_http() -> None:
     assert ranker.stats.hallucinated >= 2 and ranker.stats.duplicates == 1
     assert rows[0][:3] == cases.candidates[0, :3].tolist()  # type: ignore[index]
     assert rows[3] == cases.candidates[3].tolist()  # empty reply: the given order
+
+
+def test_empty_replies_are_failures_and_the_cache_knows_its_server(tmp_path: Path) -> None:
+    """An empty reply is counted as a failure and not cached; a second server with the same model
+    name is asked again instead of being served the first one's replies."""
+    from lmrec.llm.backends import GenerationParams, OpenAICompatibleBackend
+    from lmrec.llm.cache import ResponseCache
+
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    params = GenerationParams(max_tokens=5)
+    with ScriptedServer(lambda p: (200, "", 0.0)).running() as broken:
+        backend = OpenAICompatibleBackend(broken.url, "tiny", cache=cache)
+        [reply] = backend.complete(["hello"], params)
+        assert reply.text == "" and reply.error == "empty reply"
+        assert backend.usage.failures == 1 and len(cache) == 0
+        backend.complete(["hello"], params)
+        assert len(broken.requests) == 2  # asked again: nothing was cached
+    with ScriptedServer(lambda p: (200, "[1] fine", 0.0)).running() as fixed:
+        backend = OpenAICompatibleBackend(fixed.url, "tiny", cache=cache)
+        assert backend.complete(["hello"], params)[0].text == "[1] fine"
+        assert len(cache) == 1
+        assert backend.complete(["hello"], params)[0].cached and len(fixed.requests) == 1
+    with ScriptedServer(lambda p: (200, "[2] other", 0.0)).running() as other:
+        backend = OpenAICompatibleBackend(other.url, "tiny", cache=cache)
+        assert backend.complete(["hello"], params)[0].text == "[2] other"  # not replayed
+
+
+def test_llm_rank_passes_max_tokens_and_temperature(data_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from conftest import run_cli
+
+    with ScriptedServer(_first_listed).running() as server:
+        out = tmp_path / "llm.json"
+        result = run_cli(
+            data_dir,
+            f"llm-rank -d ml-100k --endpoint {server.url} -m tiny --users 3 --max-tokens 7 "
+            f"--temperature 0.5 --cache-dir {tmp_path} -o {out}",
+        )
+        assert result.exit_code == 0, result.output
+        bodies = [r["body"] for r in server.requests]
+    assert {(b["max_tokens"], b["temperature"]) for b in bodies} == {(7, 0.5)}
+    config = json.loads(out.read_text())["provenance"]["model_config"]
+    assert config["max_tokens"] == 7 and config["endpoint"] == server.url

@@ -117,8 +117,14 @@ class OpenAICompatibleBackend:
         with ThreadPoolExecutor(self.concurrency) as pool:
             return list(pool.map(lambda prompt: self._one(prompt, p), prompts))
 
+    @property
+    def identity(self) -> str:
+        """What the cache keys on besides parameters and prompt: the server and its model, so
+        another (or a fixed) server never replays this one's replies."""
+        return f"{self.base_url}#{self.model}"
+
     def _one(self, prompt: str, params: GenerationParams) -> Completion:
-        key = cache_key(self.model, asdict(params), prompt)
+        key = cache_key(self.identity, asdict(params), prompt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.add(cache_hits=1)
             return Completion(hit[0], hit[1], hit[2], cached=True)
@@ -137,6 +143,14 @@ class OpenAICompatibleBackend:
             except ValueError as exc:  # a reply we cannot read: not worth repeating
                 error = str(exc)
                 break
+            if not completion.text.strip():  # a failure, not an answer: counted, never cached
+                self.usage.add(
+                    calls=1,
+                    failures=1,
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                )
+                return Completion("", completion.prompt_tokens, error="empty reply")
             cost = (
                 completion.prompt_tokens * self.price_per_1k[0]
                 + completion.completion_tokens * self.price_per_1k[1]
@@ -257,7 +271,7 @@ class HuggingFaceBackend:
                 rows, self._generate([prompts[i] for i in rows], p), strict=True
             ):
                 out[i] = completion
-                if self.cache is not None and completion.error is None:
+                if self.cache is not None and completion.error is None and completion.text.strip():
                     self.cache.put(
                         keys[i],
                         self.model,

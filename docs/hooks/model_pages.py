@@ -17,17 +17,10 @@ from pydantic_core import PydanticUndefined
 
 
 def _type_name(annotation: Any) -> str:
+    """``int``, ``Literal['add', 'init']``, ``TrainConfig``: no module prefixes."""
     if isinstance(annotation, type):
         return annotation.__name__
-    text = str(annotation).replace("typing.", "")
-    for prefix in ("lmrec.", "pydantic."):
-        while prefix in text:
-            start = text.index(prefix)
-            end = start
-            while end < len(text) and (text[end].isalnum() or text[end] in "._"):
-                end += 1
-            text = text[:start] + text[start:end].rsplit(".", 1)[-1] + text[end:]
-    return text
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*)", "", str(annotation))
 
 
 def _default(field: FieldInfo) -> str:

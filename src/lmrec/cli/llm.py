@@ -61,6 +61,7 @@ def llm_rank(
     from lmrec.llm.candidates import hit_rate, retriever_candidates
     from lmrec.llm.ranker import LLMRanker
     from lmrec.models.llm import LLMRecommenderConfig
+    from lmrec.protocols.named import CANDIDATE_COLUMNS
 
     settings: dict[str, Any] = {
         "endpoint": endpoint,
@@ -85,9 +86,8 @@ def llm_rank(
     prepared = prepare(ds, protocol, candidates, seed, 0.9, "test").first(users)
     ranker, result = fit_and_evaluate(prepared, "llm", settings)
     assert isinstance(ranker, LLMRanker)
-    keys = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "hr@10")
     title = f"{dataset} · {prepared.protocol.describe()} · ×100"
-    console.print(metrics_table(title, [result], keys, scale=100.0, upper=True))
+    console.print(metrics_table(title, [result], CANDIDATE_COLUMNS, scale=100.0, upper=True))
     usage = ranker.backend.usage.as_dict()
     console.print(
         f"calls {usage['calls']:.0f} · cache hits {usage['cache_hits']:.0f} · "

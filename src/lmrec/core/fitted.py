@@ -8,10 +8,10 @@ training user's chronological history (for queries that give a user id but no hi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Dataset, Interactions, ItemCatalog, Sequences, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.index.topk import top_k
+
+if TYPE_CHECKING:
+    from lmrec.core.recommender import Recommender
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class ModelContext:
     def for_dataset(cls, dataset: Dataset, progress: bool = False) -> ModelContext:
         """What models may read besides interactions: the dataset's name and catalogue."""
         return cls(dataset.name, dataset.catalog, progress=progress)
+
+
+ModelFactory = Callable[[str, Mapping[str, Any], ModelContext], "Recommender"]
+"""Builds a registered model by name (the registry's ``create_model``, handed to models that
+build members or retrievers of their own, so they need not import the registry)."""
 
 
 class NotFittedError(RuntimeError):

@@ -87,13 +87,13 @@ def run_model(
     model.fit(prepared.split.train, prepared.split.valid)
     popularity = prepared.split.train.item_counts()
     evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)
-    return model, RunResult(*describe_run(prepared, model_name, model, evaluation))
+    return model, describe_run(prepared, model_name, model, evaluation)
 
 
 def describe_run(
     prepared: Prepared, model_name: str, model: Recommender, evaluation: Evaluation
-) -> tuple[str, dict[str, Any], Evaluation, dict[str, Any]]:
-    """(label, config, evaluation, provenance) of a fitted and evaluated model."""
+) -> RunResult:
+    """The result of a fitted and evaluated model: its label, config and provenance."""
     config_dump = model.config.model_dump() if isinstance(model, Configured) else {}
     provenance: dict[str, Any] = {
         "dataset": prepared.dataset.name,
@@ -117,4 +117,4 @@ def describe_run(
         provenance["training"] = model.report.to_json()
     label = model.run_label(model_name) if isinstance(model, Labelled) else model_name
     provenance["label"] = label
-    return label, config_dump, evaluation, provenance
+    return RunResult(label, config_dump, evaluation, provenance)

@@ -80,15 +80,13 @@ class LLMRanker(FittedModel):
         names = NIR_STEPS if self.config.template == "nir" else (self.config.template,)
         self.templates = [PromptTemplate.load(name) for name in names]
         self.stats = RankStats()
-        self._train: Interactions | None = None
-        self._retriever_fitted = False
+        self._unfitted_retriever_train: Interactions | None = None  # set until it is fitted
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> LLMRanker:
         """Keeps the vocabularies; the retriever is fitted on ``train`` when a batch without
         candidates first needs it (candidate protocols never do)."""
         self._state = FittedState.from_train(train)
-        self._train = train
-        self._retriever_fitted = False
+        self._unfitted_retriever_train = train
         return self
 
     def run_label(self, name: str) -> str:
@@ -99,11 +97,10 @@ class LLMRanker(FittedModel):
         """The retriever, fitted on the training data (full ranking's candidates)."""
         if self.retriever is None:
             raise ValueError("full ranking with the LLM ranker needs a retriever for candidates")
-        if not self._retriever_fitted:
-            self.fitted_state()
-            assert self._train is not None
-            self.retriever.fit(self._train)
-            self._retriever_fitted = True
+        self.fitted_state()
+        if self._unfitted_retriever_train is not None:
+            self.retriever.fit(self._unfitted_retriever_train)
+            self._unfitted_retriever_train = None
         return self.retriever
 
     def order(self, history: Sequence[int], candidates: Sequence[int]) -> list[int]:

@@ -7,22 +7,18 @@ live on different scales (cosines, logits, counts) fuse without calibration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.core.fitted import FittedModel, FittedState, ModelContext
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.protocols.base import EvalCases
-
-ModelFactory = Callable[[str, Mapping[str, Any], ModelContext], Recommender]
-"""Builds a registered model by name (the registry's ``create_model``)."""
 
 
 class FusionMember(BaseModel):

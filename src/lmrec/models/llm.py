@@ -9,20 +9,19 @@ filters), fitted only when a batch without candidates arrives.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from lmrec.core.fitted import ModelContext
+from lmrec.core.fitted import ModelContext, ModelFactory
 from lmrec.core.recommender import Recommender
 from lmrec.llm.backends import HuggingFaceBackend, LLMBackend, OpenAICompatibleBackend
 from lmrec.llm.cache import ResponseCache
 from lmrec.llm.candidates import NIRFilter
 from lmrec.llm.prompts import Domain
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
-from lmrec.models.fusion import ModelFactory
 
-NIR_RETRIEVERS = {"nir-user": "user", "nir-item": "item"}
+NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-item": "item"}
 
 
 class LLMRecommenderConfig(LLMRankConfig):
@@ -81,7 +80,7 @@ def build_retriever(
     config: LLMRecommenderConfig, context: ModelContext, create: ModelFactory
 ) -> Recommender:
     if config.retriever in NIR_RETRIEVERS:
-        return NIRFilter("user" if config.retriever == "nir-user" else "item")
+        return NIRFilter(NIR_RETRIEVERS[config.retriever])
     return create(config.retriever, config.retriever_config, context)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, get_args
+from typing import Literal
 
 from lmrec.data.containers import Interactions
 from lmrec.data.registry import default_data_dir
@@ -22,7 +22,6 @@ from lmrec.protocols.leave_one_out import LeaveOneOut
 from lmrec.protocols.temporal import Temporal
 
 ProtocolName = Literal["loo", "llmrank-20", "temporal"]
-PROTOCOLS: tuple[str, ...] = get_args(ProtocolName)
 LLMRANK_ENV = "LMREC_LLMRANK_DIR"
 
 FULL_RANKING_COLUMNS = ("hr@10", "ndcg@10", "mrr@10", "ndcg@20", "coverage@20")
@@ -134,9 +133,7 @@ class ProtocolChoice:
 
     def __post_init__(self) -> None:
         if self.name not in NAMED:
-            raise ValueError(
-                f"unknown protocol {self.name!r}; choose one of {', '.join(PROTOCOLS)}"
-            )
+            raise ValueError(f"unknown protocol {self.name!r}; choose one of {', '.join(NAMED)}")
         if not 0.0 < self.cutoff_quantile < 1.0:
             raise ValueError(f"cutoff quantile must be in (0, 1), got {self.cutoff_quantile}")
 

@@ -141,6 +141,8 @@ class _Run:
     groups: np.ndarray | None
     ranges: list[tuple[int, int]]
     weights: LossWeights
+    lengths: np.ndarray
+    counts: np.ndarray
     distill: Distillation | None
     soft: SoftTargets | None
 
@@ -252,6 +254,8 @@ class Trainer:
             groups,
             list(pairwise(segments)),
             weights,
+            rows.lengths,
+            rows.target_counts,
             distill,
             soft,
         )
@@ -263,8 +267,7 @@ class Trainer:
         cfg = self.config
         run.net.train()
         total, steps = 0.0, 0
-        lengths, counts = run.rows.lengths, run.rows.target_counts
-        for chosen in batch_order(lengths, cfg.batch_size, run.rng, cfg.bucket, run.groups):
+        for chosen in batch_order(run.lengths, cfg.batch_size, run.rng, cfg.bucket, run.groups):
             inputs, targets = run.rows.batch(chosen)
             group = 0 if run.groups is None else int(run.groups[chosen[0]])
             soft = run.soft
@@ -278,7 +281,7 @@ class Trainer:
                 soft.batch(chosen, inputs.shape[1], run.device) if soft is not None else None,
                 None if run.groups is None else run.ranges[group],
             )
-            loss = loss * run.weights(group, int(counts[chosen].sum()))
+            loss = loss * run.weights(group, int(run.counts[chosen].sum()))
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             if cfg.grad_clip:

@@ -92,24 +92,13 @@ class TextSeqNetwork(SASRecNetwork):
         prior_weight: float = 10.0,
         segments: Sequence[int] = (),
     ) -> None:
-        hidden, experts, fusion, temperature = (
-            arch.hidden_size,
-            arch.experts,
-            arch.fusion,
-            arch.temperature,
-        )
-        prior, prior_decay, prior_window, prior_gain = (
-            arch.prior,
-            arch.prior_decay,
-            arch.prior_window,
-            arch.prior_gain,
-        )
+        hidden = arch.hidden_size
         super().__init__(len(text), hidden, arch.layers, arch.heads, dropout, arch.max_len, ids)
         self.use_ids = ids
         # "init": the ID table starts as the text's principal components and replaces the adapter
-        self.text_init = ids and fusion == "init"
-        self.temperature = temperature
-        self.adapter = MoEAdapter(text, hidden, experts, dropout)
+        self.text_init = ids and arch.fusion == "init"
+        self.temperature = arch.temperature
+        self.adapter = MoEAdapter(text, hidden, arch.experts, dropout)
         # submodules built (and saved) but never used: frozen, and not counted
         self.unused: tuple[str, ...] = ("adapter",) if self.text_init else ()
         if self.text_init:
@@ -118,8 +107,8 @@ class TextSeqNetwork(SASRecNetwork):
         for name in self.unused:
             self.get_submodule(name).requires_grad_(False)
         self.register_buffer("text", text.float(), persistent=False)
-        self.prior_decay = prior_decay
-        self.prior_window = prior_window
+        self.prior_decay = arch.prior_decay
+        self.prior_window = arch.prior_window
         self.prior_weight: nn.Parameter | None = None
         # item ranges (domains of a joint model): the prior centres each on its own mean
         self.bounds = list(segments) or [0, len(text)]
@@ -132,7 +121,7 @@ class TextSeqNetwork(SASRecNetwork):
         # item x item cosines of each scored range for training, built at its first training
         # step (see cosine_rows)
         self.cosines: dict[tuple[int, int], torch.Tensor] = {}
-        if prior:
+        if arch.prior:
             parts = [
                 part - (part.mean(0) if len(part) else 0.0)
                 for part in text.float().tensor_split(self.bounds[1:-1])
@@ -142,10 +131,10 @@ class TextSeqNetwork(SASRecNetwork):
             # mean-max: 70% mean, 30% best match. The parameter is the weights / prior_gain:
             # Adam moves a parameter by about lr per step, so with gain 1 a weight of 10 moves
             # by 1% per step at lr 1e-3; the gain makes it move gain times faster.
-            start = torch.tensor([0.7, 0.3]) * prior_weight / prior_gain
+            start = torch.tensor([0.7, 0.3]) * prior_weight / arch.prior_gain
             self.prior_weight = nn.Parameter(start.repeat(len(self.bounds) - 1, 1))
             # a buffer, so a transferred model keeps its source's gain
-            self.register_buffer("prior_gain", torch.tensor(float(prior_gain)))
+            self.register_buffer("prior_gain", torch.tensor(float(arch.prior_gain)))
 
     def item_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""

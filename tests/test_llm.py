@@ -174,12 +174,12 @@ def test_full_ranking_reranks_the_retriever_top() -> None:
         evaluate(LLMRanker(backend, str).fit(train), full)
 
 
-def test_local_hf_backend_with_a_tiny_model_built_here(tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
+def test_local_backend_loads_a_model_folder_built_here(tmp_path: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    from lmrec.llm.backends import HuggingFaceBackend
+    from lmrec.llm.local import resolve_llm
+    from lmrec.llm.local_backend import LocalBackend
 
     words = [
         "[pad]",
@@ -218,14 +218,17 @@ def test_local_hf_backend_with_a_tiny_model_built_here(tmp_path: Path) -> None:
     GPT2LMHeadModel(config).save_pretrained(tmp_path / "tiny-lm")
 
     cache = ResponseCache(tmp_path / "c.sqlite")
-    backend = HuggingFaceBackend(tmp_path / "tiny-lm", batch_size=2, cache=cache)
+    spec = resolve_llm(str(tmp_path / "tiny-lm"))
+    assert spec.gguf_file is None and spec.name == "tiny-lm"
+    backend = LocalBackend(spec, threads=1, context=512, batch_size=2, cache=cache)
+    assert not backend.lm.chat  # no chat template: prompts go in as plain text
     prompts = ["i watched heat", "rank these candidates", "the movie alien"]
     out = backend.complete(prompts, GenerationParams(max_tokens=4))
     assert len(out) == 3 and all(c.error is None and c.prompt_tokens > 0 for c in out)
     assert all(0 < c.completion_tokens <= 4 for c in out)
     assert backend.complete(prompts, GenerationParams(max_tokens=4))[1].cached
     too_long = backend.complete(["heat " * 600], GenerationParams(max_tokens=2))[0]
-    assert too_long.text == "" and "generation failed" in (too_long.error or "")
+    assert too_long.text == "" and "over the context of 512" in (too_long.error or "")
     # garbage text from a random model still yields a complete ranking
     train, cases = _cases()
     ranker = LLMRanker(backend, str, LLMRankConfig(max_tokens=3)).fit(train)

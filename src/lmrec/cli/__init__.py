@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import typer
 
-from lmrec.cli import data, demo, evaluate, llm, serve, train
+from lmrec.cli import data, demo, evaluate, llm, llm_local, serve, train
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="lmrec: language-model-powered recommendation."
 )
-for module in (data, evaluate, train, llm, serve, demo):
+for module in (data, evaluate, train, llm, llm_local, serve, demo):
     module.register(app)
 
 __all__ = ["app"]

@@ -59,6 +59,24 @@ ConfigFileOpt = Annotated[
     ),
 ]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write results JSON here.")]
+LLMOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="Local language model: smollm2-135m, gemma3-270m, a .gguf file, a model folder "
+        "or a hub name.",
+    ),
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(help="OpenAI-compatible base URL instead of --llm, e.g. http://127.0.0.1:8000/v1"),
+]
+EndpointModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="With --endpoint: the model name it serves.")
+]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(help="Local model: CPU threads (default: half the cores, at most 8).")
+]
 
 
 def fail(message: str) -> typer.Exit:

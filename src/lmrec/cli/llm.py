@@ -15,8 +15,12 @@ from lmrec.cli._common import (
     CandidatesOpt,
     DataDir,
     DatasetOpt,
+    EndpointModelOpt,
+    EndpointOpt,
+    LLMOpt,
     OutputOpt,
     ProtocolOpt,
+    ThreadsOpt,
     console,
     fail,
     fit_and_evaluate,
@@ -29,13 +33,18 @@ from lmrec.cli._common import (
 
 def llm_rank(
     dataset: DatasetOpt,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name at the endpoint.")] = "",
-    endpoint: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
-    ] = None,
-    hf_model: Annotated[
-        str | None, typer.Option("--hf-model", help="Local HF causal LM directory (or hub name).")
-    ] = None,
+    llm: LLMOpt = None,
+    endpoint: EndpointOpt = None,
+    model: EndpointModelOpt = "",
+    method: Annotated[
+        str, typer.Option(help="generate | constrained | likelihood (local models).")
+    ] = "generate",
+    score_by: Annotated[
+        str, typer.Option(help="likelihood: score each title or each candidate number (index).")
+    ] = "title",
+    calibrate: Annotated[
+        bool, typer.Option(help="likelihood by title: subtract the no-history score.")
+    ] = False,
     protocol: ProtocolOpt = "llmrank-20",
     candidates: CandidatesOpt = None,
     template: Annotated[str, typer.Option(help="Prompt template name or file.")] = "sequential",
@@ -47,15 +56,25 @@ def llm_rank(
     ] = "itemknn-seq",
     max_tokens: Annotated[int, typer.Option(help="Most tokens a reply may have.")] = 300,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.0,
-    concurrency: int = 4,
-    timeout: float = 60.0,
+    threads: ThreadsOpt = None,
+    context: Annotated[int, typer.Option(help="Local model: most prompt + reply tokens.")] = 2048,
+    concurrency: Annotated[
+        int, typer.Option(help="HTTP requests in flight (1 suits a local server).")
+    ] = 1,
+    timeout: Annotated[float, typer.Option(help="Seconds per HTTP request.")] = 600.0,
     api_key_env: str = "OPENAI_API_KEY",
     cache_dir: Annotated[Path | None, typer.Option(help="Response cache folder.")] = None,
     seed: int = 0,
     output: OutputOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Rank candidates with a generative LLM and print LLMRank's metrics table."""
+    """Rank candidates with a language model and print LLMRank's metrics table.
+
+    The model runs here (--llm smollm2-135m | gemma3-270m | FILE.gguf | FOLDER | hub name) or at
+    any OpenAI-compatible endpoint (--endpoint URL --model NAME: vLLM, Ollama, llama.cpp,
+    `lmrec llm serve`)."""
+    import time
+
     from pydantic import ValidationError
 
     from lmrec.llm.candidates import hit_rate, retriever_candidates
@@ -66,7 +85,12 @@ def llm_rank(
     settings: dict[str, Any] = {
         "endpoint": endpoint,
         "model": model,
-        "hf_model": hf_model,
+        "llm": llm,
+        "method": method,
+        "score_by": score_by,
+        "calibrate": calibrate,
+        "threads": threads,
+        "context": context,
         "template": template,
         "passes": passes,
         "seed": seed,
@@ -84,28 +108,46 @@ def llm_rank(
         raise fail(str(exc)) from None
     ds = load(dataset, data_dir)
     prepared = prepare(ds, protocol, candidates, seed, 0.9, "test").first(users)
+    start = time.perf_counter()
     ranker, result = fit_and_evaluate(prepared, "llm", settings)
+    seconds = time.perf_counter() - start
     assert isinstance(ranker, LLMRanker)
     title = f"{dataset} · {prepared.protocol.describe()} · ×100"
     console.print(metrics_table(title, [result], CANDIDATE_COLUMNS, scale=100.0, upper=True))
     usage = ranker.backend.usage.as_dict()
+    n_users = len(prepared.cases)
     console.print(
         f"calls {usage['calls']:.0f} · cache hits {usage['cache_hits']:.0f} · "
         f"failures {usage['failures']:.0f} · retries {usage['retries']:.0f} · tokens "
         f"{usage['prompt_tokens']:.0f}+{usage['completion_tokens']:.0f} · cost {usage['cost']:.4f}"
+        f" · {seconds / max(n_users, 1):.2f} s per user (load included)"
     )
+    if usage["retries"]:
+        console.print(
+            "[yellow]retries: requests timed out or failed and were sent again; with a local "
+            "server keep --concurrency 1 and raise --timeout[/]"
+        )
     cases = prepared.cases
     if cases.candidates is None:
         n = ranker.config.n_candidates
         found = hit_rate(retriever_candidates(ranker.fitted_retriever(), cases, n), cases.targets)
         console.print(f"candidates: {retriever} top {n}, hit rate {found:.3f}")
-    stats = ranker.stats.as_dict()
-    console.print(
-        f"parsing: {stats['named']} candidates named in {stats['prompts']} replies, "
-        f"{stats['hallucinated']} hallucinated and {stats['duplicates']} duplicate items dropped"
-    )
+    stats = ranker.stats
+    if stats.prompts:
+        console.print(f"parsing: {stats.line()}")
+        for i, text in enumerate(stats.examples, start=1):
+            console.print(f"[dim]reply {i}: {text[:300]!r}[/]")
     if output is not None:
-        write_json(output, {**result.to_json(), "usage": usage, "parsing": stats})
+        write_json(
+            output,
+            {
+                **result.to_json(),
+                "usage": usage,
+                "parsing": stats.as_dict(),
+                "sample_replies": stats.examples,
+                "seconds": seconds,
+            },
+        )
 
 
 def explain(

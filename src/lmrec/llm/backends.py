@@ -1,4 +1,7 @@
-"""Generative LLM backends: one protocol, an OpenAI-compatible HTTP client and a local HF model.
+"""Generative LLM backends: the protocols, and an OpenAI-compatible HTTP client.
+
+The in-process backend (a local GGUF or Hugging Face model) is
+:class:`lmrec.llm.local_backend.LocalBackend`.
 
 A backend turns prompts into :class:`Completion` objects and never raises for a failed call: the
 completion carries the error instead, so a ranking pipeline can fall back (to the retriever's
@@ -15,8 +18,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from lmrec.llm.cache import ResponseCache, cache_key
 
@@ -73,6 +78,46 @@ class LLMBackend(Protocol):
     ) -> list[Completion]: ...
 
 
+@runtime_checkable
+class ConstrainedRanking(Protocol):
+    """A backend that can reply with every candidate number exactly once (``[3]`` per line)."""
+
+    def rank_constrained(
+        self, prompts: Sequence[str], sizes: Sequence[int], answer_prefix: str = ""
+    ) -> list[Completion]: ...
+
+
+@runtime_checkable
+class ScoresContinuations(Protocol):
+    """A backend that returns the log-probability of each token of each continuation."""
+
+    def continuation_scores(
+        self, prompt: str, continuations: Sequence[str], answer_prefix: str = "", raw: bool = False
+    ) -> list[npt.NDArray[np.float32]]: ...
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """A backend that knows its tokenizer and context window."""
+
+    @property
+    def context_length(self) -> int: ...
+
+    def count_tokens(self, prompt: str) -> int: ...
+
+
+def ranking_schema(n: int) -> dict[str, Any]:
+    """JSON schema of a full ranking of ``n`` numbered candidates: each number once."""
+    numbers = {"type": "integer", "minimum": 1, "maximum": n}
+    ranking = {"type": "array", "items": numbers, "minItems": n, "maxItems": n, "uniqueItems": True}
+    return {
+        "type": "object",
+        "properties": {"ranking": ranking},
+        "required": ["ranking"],
+        "additionalProperties": False,
+    }
+
+
 class RetryableError(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -123,15 +168,29 @@ class OpenAICompatibleBackend:
         another (or a fixed) server never replays this one's replies."""
         return f"{self.base_url}#{self.model}"
 
-    def _one(self, prompt: str, params: GenerationParams) -> Completion:
-        key = cache_key(self.identity, asdict(params), prompt)
+    def rank_constrained(
+        self, prompts: Sequence[str], sizes: Sequence[int], answer_prefix: str = ""
+    ) -> list[Completion]:
+        """Asks for ``{"ranking": [numbers]}`` under a JSON schema (``response_format``, which
+        vLLM, llama.cpp's server and OpenAI enforce); the reply is parsed like any other."""
+        params = GenerationParams(max_tokens=8 * max(sizes, default=1) + 20)
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(
+                pool.map(lambda p, n: self._one(p, params, ranking_schema(n)), prompts, sizes)
+            )
+
+    def _one(
+        self, prompt: str, params: GenerationParams, schema: dict[str, Any] | None = None
+    ) -> Completion:
+        settings = asdict(params) if schema is None else {**asdict(params), "schema": schema}
+        key = cache_key(self.identity, settings, prompt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.add(cache_hits=1)
             return Completion(hit[0], hit[1], hit[2], cached=True)
         error = ""
         for attempt in range(self.retries + 1):
             try:
-                completion = self._request(prompt, params)
+                completion = self._request(prompt, params, schema)
             except RetryableError as exc:
                 error = str(exc)
                 if attempt == self.retries:
@@ -173,7 +232,9 @@ class OpenAICompatibleBackend:
         self.usage.add(calls=1, failures=1)
         return Completion("", error=error or "request failed")
 
-    def _request(self, prompt: str, params: GenerationParams) -> Completion:
+    def _request(
+        self, prompt: str, params: GenerationParams, schema: dict[str, Any] | None = None
+    ) -> Completion:
         import urllib.error
         import urllib.request
 
@@ -186,6 +247,11 @@ class OpenAICompatibleBackend:
         }
         if params.seed is not None:
             body["seed"] = params.seed
+        if schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "ranking", "strict": True, "schema": schema},
+            }
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -216,103 +282,3 @@ class OpenAICompatibleBackend:
         return Completion(
             str(text), int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
         )
-
-
-class HuggingFaceBackend:
-    """A local causal LM (a directory, or a hub name where a hub is reachable), batched greedy or
-    sampled generation; prompts go through the tokenizer's chat template when it has one."""
-
-    def __init__(
-        self,
-        model: str | Path,
-        device: str = "cpu",
-        batch_size: int = 8,
-        cache: ResponseCache | None = None,
-    ) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.model = str(model)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        network: Any = AutoModelForCausalLM.from_pretrained(self.model)
-        self.network = network.to(device).eval()
-        self.device = device
-        self.batch_size = batch_size
-        self.cache = cache
-        self.usage = Usage()
-
-    def _format(self, prompt: str) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-            )
-            return str(text)
-        return prompt
-
-    def complete(
-        self, prompts: Sequence[str], params: GenerationParams | None = None
-    ) -> list[Completion]:
-        p = params or GenerationParams()
-        out: list[Completion | None] = [None] * len(prompts)
-        todo: list[int] = []
-        keys = [cache_key(self.model, asdict(p), prompt) for prompt in prompts]
-        for i, key in enumerate(keys):
-            hit = self.cache.get(key) if self.cache is not None else None
-            if hit is not None:
-                out[i] = Completion(hit[0], hit[1], hit[2], cached=True)
-                self.usage.add(cache_hits=1)
-            else:
-                todo.append(i)
-        for start in range(0, len(todo), self.batch_size):
-            rows = todo[start : start + self.batch_size]
-            for i, completion in zip(
-                rows, self._generate([prompts[i] for i in rows], p), strict=True
-            ):
-                out[i] = completion
-                if self.cache is not None and completion.error is None and completion.text.strip():
-                    self.cache.put(
-                        keys[i],
-                        self.model,
-                        completion.text,
-                        completion.prompt_tokens,
-                        completion.completion_tokens,
-                    )
-        return [c if c is not None else Completion("", error="not generated") for c in out]
-
-    def _generate(self, prompts: Sequence[str], params: GenerationParams) -> list[Completion]:
-        import torch
-
-        batch = self.tokenizer(
-            [self._format(p) for p in prompts], return_tensors="pt", padding=True
-        ).to(self.device)
-        options: dict[str, Any] = {
-            "max_new_tokens": params.max_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if params.temperature > 0:
-            if params.seed is not None:
-                torch.manual_seed(params.seed)
-            options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-        else:
-            options["do_sample"] = False
-        try:
-            with torch.inference_mode():
-                generated = self.network.generate(**batch, **options)
-        except (RuntimeError, ValueError, IndexError) as exc:  # e.g. prompt longer than the model
-            self.usage.add(calls=len(prompts), failures=len(prompts))
-            return [Completion("", error=f"generation failed: {exc}") for _ in prompts]
-        width = batch["input_ids"].shape[1]
-        new = generated[:, width:]
-        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-        prompt_tokens = batch["attention_mask"].sum(dim=1).tolist()
-        pad = self.tokenizer.pad_token_id
-        new_tokens = (new != pad).sum(dim=1).tolist()
-        self.usage.add(
-            calls=len(prompts), prompt_tokens=sum(prompt_tokens), completion_tokens=sum(new_tokens)
-        )
-        return [
-            Completion(text, int(pt), int(nt))
-            for text, pt, nt in zip(texts, prompt_tokens, new_tokens, strict=True)
-        ]

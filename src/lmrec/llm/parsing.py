@@ -6,8 +6,9 @@ Accepted shapes, tried in this order:
    such a list under any key (``{"ranking": [...]}``);
 2. one item per line: numbered (``1. Title``, ``1) Title``, ``[3] Title``), bulleted, or plain.
 
-Each piece is matched to a candidate by its bracketed index (``[3]``), an exact (normalised)
-title, or a fuzzy title match (rapidfuzz ``WRatio`` ≥ ``min_score``). Unmatched pieces are
+Each piece is matched to a candidate by an exact (normalised) title, a fuzzy title match
+(rapidfuzz ``WRatio`` ≥ ``min_score``), or, when it has no title, its bracketed number (``[3]``).
+A title decides over the number beside it: ``[4] Some Other Title`` is not candidate 4. Unmatched pieces are
 hallucinations and are dropped, repeated candidates count once, and candidates the LLM never
 named follow in the order they were given (the retriever's order).
 """
@@ -118,7 +119,9 @@ def parse_ranking(
                 best = process.extractOne(key, normalised, scorer=fuzz.WRatio)
                 if best is not None and best[1] >= min_score:
                     position = int(best[2])
-        if position is None and index is not None:
+        if position is None and index is not None and not title:
+            # a bare number names a candidate; a number beside a title that matches none is an
+            # invented item (an echo such as "[4] Dance with Dragons" is not candidate 4)
             candidate = index - index_base
             position = candidate if 0 <= candidate < len(candidates) else None
         if position is None:

@@ -22,6 +22,7 @@ BUILT_IN = (
     "nir_preferences",
     "nir_representative",
     "nir_recommend",
+    "next_item",
 )
 
 

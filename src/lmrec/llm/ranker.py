@@ -1,4 +1,9 @@
-"""The LLM ranker: prompt a generative model with the history and candidates, parse, fuse.
+"""The LLM ranker: prompt a language model with the history and candidates, read its answer, fuse.
+
+Three ways to read an answer (``method``): ``generate`` (free text, parsed), ``constrained`` (a
+reply that can only name each candidate number once) and ``likelihood`` (no generation: each
+candidate scored by the model's log-probability of its title, or of its number, after the prompt;
+see :mod:`lmrec.llm.likelihood`).
 
 It is a :class:`~lmrec.core.recommender.Recommender` whose ``score`` ranks the batch's candidates (the
 candidate protocols give them) or, for full ranking, the top ``n_candidates`` of a retriever (any
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,8 +27,16 @@ from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.index.topk import top_k
-from lmrec.llm.backends import Completion, GenerationParams, LLMBackend
-from lmrec.llm.parsing import parse_ranking
+from lmrec.llm.backends import (
+    Completion,
+    ConstrainedRanking,
+    CountsTokens,
+    GenerationParams,
+    LLMBackend,
+    ScoresContinuations,
+)
+from lmrec.llm.likelihood import index_order, title_order
+from lmrec.llm.parsing import ParsedRanking, parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.protocols.base import EvalCases
 
@@ -44,6 +57,28 @@ class LLMRankConfig(BaseModel):
     seed: int = 0
     temperature: float = Field(0.0, ge=0.0)
     max_tokens: int = Field(300, ge=1)
+    method: Literal["generate", "constrained", "likelihood"] = Field(
+        "generate",
+        description="generate: free reply, parsed; constrained: a reply naming each candidate "
+        "number once (local models and servers with JSON schemas); likelihood: no reply, each "
+        "candidate scored by the model's log-probability (local models).",
+    )
+    score_by: Literal["title", "index"] = Field(
+        "title",
+        description="likelihood: score each candidate's title after likelihood_template, or its "
+        "number after template's prompt.",
+    )
+    likelihood_template: str = Field(
+        "next_item", description="likelihood by title: the prompt the titles continue."
+    )
+    calibrate: bool = Field(
+        False, description="likelihood by title: subtract each title's score after no history."
+    )
+    chat_template: bool = Field(
+        False,
+        description="likelihood by title: wrap the story in a chat model's template (off: plain "
+        "text to continue).",
+    )
 
 
 @dataclass
@@ -52,13 +87,27 @@ class RankStats:
 
     prompts: int = 0
     failed: int = 0
+    full: int = 0  # replies that ranked every candidate
+    partial: int = 0
+    none: int = 0  # replies that named no candidate
+    echoed: int = 0  # full replies that repeat the shown order
     named: int = 0
     hallucinated: int = 0
     duplicates: int = 0
+    truncated: int = 0  # history items dropped to fit the context
     examples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "examples"}
+
+    def line(self) -> str:
+        """One line for a report."""
+        return (
+            f"replies {self.prompts}: full {self.full}, partial {self.partial}, none {self.none} "
+            f"(echo of the shown order {self.echoed}, failed calls {self.failed}) · "
+            f"{self.hallucinated} invented and {self.duplicates} repeated items dropped · "
+            f"{self.truncated} history items dropped for the context"
+        )
 
 
 class LLMRanker(FittedModel):
@@ -79,8 +128,23 @@ class LLMRanker(FittedModel):
         self.domain = domain or Domain()
         names = NIR_STEPS if self.config.template == "nir" else (self.config.template,)
         self.templates = [PromptTemplate.load(name) for name in names]
+        if self.config.method != "generate":
+            self._check_backend()
+        self.title_template = PromptTemplate.load(self.config.likelihood_template)
         self.stats = RankStats()
         self._unfitted_retriever_train: Interactions | None = None  # set until it is fitted
+
+    def _check_backend(self) -> None:
+        method = self.config.method
+        need = ScoresContinuations if method == "likelihood" else ConstrainedRanking
+        if not isinstance(self.backend, need):
+            raise ValueError(
+                f"method {method!r} needs a backend that {'scores continuations' if method == 'likelihood' else 'decodes under a constraint'}: "
+                "a local model (--llm NAME|PATH)"
+                + ("" if method == "likelihood" else " or an OpenAI-compatible endpoint")
+            )
+        if len(self.templates) > 1:
+            raise ValueError(f"method {method!r} takes one prompt; NIR's chain only generates")
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> LLMRanker:
         """Keeps the vocabularies; the retriever is fitted on ``train`` when a batch without
@@ -115,25 +179,73 @@ class LLMRanker(FittedModel):
         rng = np.random.default_rng(cfg.seed)
         n, c = candidates.shape
         points = np.zeros((n, c), dtype=np.float64)
-        params = GenerationParams(cfg.temperature, cfg.max_tokens, seed=cfg.seed)
-        for _ in range(cfg.passes):
-            shown = [rng.permutation(c) if cfg.passes > 1 else np.arange(c) for _ in range(n)]
-            prompts, titles, hists = [], [], []
+        title_only = cfg.method == "likelihood" and cfg.score_by == "title"
+        passes = 1 if title_only else cfg.passes  # the title prompt shows no candidates
+        for _ in range(passes):
+            shown = [rng.permutation(c) if passes > 1 else np.arange(c) for _ in range(n)]
+            hists, titles = [], []
             for row in range(n):
-                cand_titles = [self.title(vocab.ids[candidates[row, j]]) for j in shown[row]]
-                hist = [self.title(vocab.ids[i]) for i in list(histories[row])[-cfg.max_history :]]
-                prompts.append(self.templates[0].render(hist, cand_titles, self.domain))
-                titles.append(cand_titles)
-                hists.append(hist)
-            replies = self._ask(prompts, hists, titles, params)
-            for row, reply in enumerate(replies):
-                parsed = parse_ranking(reply.text, titles[row])
-                self._count(reply.text, reply.error, parsed)
-                for rank, position in enumerate(parsed.order):
+                titles.append([self.title(vocab.ids[candidates[row, j]]) for j in shown[row]])
+                hists.append(
+                    [self.title(vocab.ids[i]) for i in list(histories[row])[-cfg.max_history :]]
+                )
+            for row, ranked in enumerate(self._rank(hists, titles)):
+                for rank, position in enumerate(ranked):
                     points[row, shown[row][position]] += c - rank
         # Borda fusion; ties keep the order the candidates came in (the retriever's order)
         best = np.argsort(-points, axis=1, kind="stable")
         return [candidates[row, best[row]].tolist() for row in range(n)]
+
+    def _fit_context(self, template: PromptTemplate, hist: list[str], titles: list[str]) -> str:
+        """The prompt, with the oldest history dropped until it fits the model's context."""
+        prompt = template.render(hist, titles, self.domain)
+        if not isinstance(self.backend, CountsTokens):
+            return prompt
+        reserve = self.config.max_tokens if self.config.method == "generate" else 8 * len(titles)
+        budget = self.backend.context_length - reserve
+        while len(hist) > 1 and self.backend.count_tokens(prompt) > budget:
+            hist = hist[1:]
+            self.stats.truncated += 1
+            prompt = template.render(hist, titles, self.domain)
+        return prompt
+
+    def _rank(self, hists: list[list[str]], titles: list[list[str]]) -> list[tuple[int, ...]]:
+        """Per row, positions into its ``titles``, best first, by the configured method."""
+        cfg = self.config
+        backend = self.backend
+        if cfg.method == "likelihood":
+            assert isinstance(backend, ScoresContinuations)
+            if cfg.score_by == "index":
+                return [
+                    index_order(backend, self._fit_context(self.templates[0], h, t), len(t))
+                    for h, t in zip(hists, titles, strict=True)
+                ]
+            null = self.title_template.render([], [], self.domain) if cfg.calibrate else None
+            return [
+                title_order(
+                    backend,
+                    self._fit_context(self.title_template, h, []),
+                    t,
+                    null,
+                    raw=not cfg.chat_template,
+                )
+                for h, t in zip(hists, titles, strict=True)
+            ]
+        prompts = [
+            self._fit_context(self.templates[0], h, t) for h, t in zip(hists, titles, strict=True)
+        ]
+        if cfg.method == "constrained":
+            assert isinstance(backend, ConstrainedRanking)
+            replies = backend.rank_constrained(prompts, [len(t) for t in titles])
+        else:
+            params = GenerationParams(cfg.temperature, cfg.max_tokens, seed=cfg.seed)
+            replies = self._ask(prompts, hists, titles, params)
+        out = []
+        for reply, shown in zip(replies, titles, strict=True):
+            parsed = parse_ranking(reply.text, shown)
+            self._count(reply.text, reply.error, parsed, len(shown))
+            out.append(parsed.order)
+        return out
 
     def _ask(
         self,
@@ -158,10 +270,14 @@ class LLMRanker(FittedModel):
         ]
         return self.backend.complete(step3, params)
 
-    def _count(self, text: str, error: str | None, parsed: Any) -> None:
+    def _count(self, text: str, error: str | None, parsed: ParsedRanking, n: int) -> None:
         s = self.stats
         s.prompts += 1
         s.failed += error is not None
+        s.full += parsed.named == n
+        s.partial += 0 < parsed.named < n
+        s.none += parsed.named == 0
+        s.echoed += parsed.named == n and parsed.order == tuple(range(n))
         s.named += parsed.named
         s.hallucinated += len(parsed.hallucinated)
         s.duplicates += parsed.duplicates

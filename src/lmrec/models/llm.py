@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from lmrec.core.fitted import ModelContext, ModelFactory
 from lmrec.core.recommender import Recommender
-from lmrec.llm.backends import HuggingFaceBackend, LLMBackend, OpenAICompatibleBackend
+from lmrec.llm.backends import LLMBackend, OpenAICompatibleBackend
 from lmrec.llm.cache import ResponseCache
 from lmrec.llm.candidates import NIRFilter
 from lmrec.llm.prompts import Domain
@@ -26,18 +26,32 @@ NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-i
 
 class LLMRecommenderConfig(LLMRankConfig):
     """The ranker's settings plus where the LLM runs and where full-ranking candidates come from.
-    Give exactly one of ``endpoint`` (with ``model``) and ``hf_model``."""
+    Give exactly one of ``endpoint`` (with ``model``) and ``llm``."""
 
     endpoint: str | None = Field(
         None, description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."
     )
     model: str = Field("", description="The model name the endpoint serves.")
-    hf_model: str | None = Field(
-        None, description="A local Hugging Face causal LM directory (or a hub name)."
+    llm: str | None = Field(
+        None,
+        description="A local model run in this process: smollm2-135m, gemma3-270m, a .gguf file, "
+        "a Hugging Face model folder or a hub name.",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="Local model: CPU threads (default: half the cores, at most 8)."
+    )
+    context: int = Field(
+        2048,
+        ge=128,
+        description="Local model: most prompt + reply tokens (oldest history dropped).",
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable of the key.")
-    timeout: float = Field(60.0, gt=0.0, description="Seconds per HTTP request.")
-    concurrency: int = Field(4, ge=1, description="HTTP requests in flight at once.")
+    timeout: float = Field(
+        600.0, gt=0.0, description="Seconds per HTTP request (a local server may be slow)."
+    )
+    concurrency: int = Field(
+        1, ge=1, description="HTTP requests in flight at once (raise it for hosted APIs)."
+    )
     cache_dir: str | None = Field(
         None, description="Response cache folder (default: lmrec's cache directory)."
     )
@@ -51,8 +65,8 @@ class LLMRecommenderConfig(LLMRankConfig):
 
     @model_validator(mode="after")
     def _one_backend(self) -> LLMRecommenderConfig:
-        if (self.endpoint is None) == (self.hf_model is None):
-            raise ValueError("give exactly one of --endpoint URL (with --model) or --hf-model DIR")
+        if (self.endpoint is None) == (self.llm is None):
+            raise ValueError("give exactly one of --endpoint URL (with --model) or --llm NAME|PATH")
         if self.endpoint is not None and not self.model:
             raise ValueError("--endpoint needs --model (the model name the server serves)")
         return self
@@ -73,7 +87,16 @@ def build_backend(config: LLMRecommenderConfig) -> LLMBackend:
             concurrency=config.concurrency,
             cache=cache,
         )
-    return HuggingFaceBackend(str(config.hf_model), cache=cache)
+    from lmrec.llm.local import resolve_llm
+    from lmrec.llm.local_backend import LocalBackend
+
+    return LocalBackend(
+        resolve_llm(str(config.llm)),
+        threads=config.threads,
+        context=config.context,
+        cache=cache,
+        weights_cache=folder,
+    )
 
 
 def build_retriever(

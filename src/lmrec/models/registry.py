@@ -85,8 +85,8 @@ def model_specs() -> Mapping[str, ModelSpec]:
         ),
         ModelSpec(
             "llm",
-            "a generative LLM ranks candidates (OpenAI-compatible endpoint or local HF model; "
-            "config: endpoint + model, or hf_model)",
+            "a language model ranks candidates: generated, constrained or by likelihood "
+            "(config: llm = smollm2-135m | gemma3-270m | a .gguf | a folder, or endpoint + model)",
             LLMRecommenderConfig,
             lambda c, context: build_llm_ranker(c, context, create_model),
             external=True,

@@ -1,0 +1,80 @@
+"""``lmrec llm models`` and ``lmrec llm serve``: the local language models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmrec.cli._common import LLMOpt, ThreadsOpt, console, fail
+
+llm_app = typer.Typer(no_args_is_help=True, help="Local language models: list and serve.")
+
+
+def load_backend(llm: str, threads: int | None, context: int, cache_dir: Path | None) -> object:
+    """A :class:`~lmrec.llm.local_backend.LocalBackend`, or a clear error naming what is missing."""
+    from lmrec.data.errors import DataError
+    from lmrec.llm.cache import ResponseCache
+    from lmrec.llm.local import resolve_llm
+    from lmrec.llm.local_backend import LocalBackend
+    from lmrec.text.cache import default_cache_dir
+
+    folder = cache_dir or default_cache_dir()
+    try:
+        return LocalBackend(
+            resolve_llm(llm),
+            threads=threads,
+            context=context,
+            cache=ResponseCache(folder / "llm-responses.sqlite"),
+            weights_cache=folder,
+        )
+    except DataError as exc:
+        raise fail(str(exc)) from None
+
+
+@llm_app.command("models")
+def models() -> None:
+    """The short model names and whether their weights are installed."""
+    from lmrec.data.errors import DataError
+    from lmrec.llm.local import KNOWN
+
+    for name, locate in KNOWN.items():
+        try:
+            found = locate()
+            console.print(f"{name:<14} installed: {found.path}")
+        except DataError as exc:
+            console.print(f"{name:<14} [yellow]not installed[/]: {exc}")
+    console.print(
+        "Any .gguf file, Hugging Face model folder or hub name also works as --llm; a bigger "
+        "model behind vLLM, Ollama or a llama.cpp server works as --endpoint URL --model NAME."
+    )
+
+
+@llm_app.command("serve")
+def serve(
+    llm: LLMOpt = "smollm2-135m",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    threads: ThreadsOpt = None,
+    context: Annotated[int, typer.Option(help="Most prompt + reply tokens.")] = 2048,
+    cache_dir: Annotated[Path | None, typer.Option(help="Response and weights cache.")] = None,
+) -> None:
+    """Serve a local model as an OpenAI-compatible endpoint (default: loopback only)."""
+    import uvicorn
+
+    from lmrec.llm.local_backend import LocalBackend
+    from lmrec.llm.server import create_app
+
+    backend = load_backend(llm or "smollm2-135m", threads, context, cache_dir)
+    assert isinstance(backend, LocalBackend)
+    console.print(
+        f"serving {backend.model} ({'chat' if backend.lm.chat else 'base'} model, context "
+        f"{backend.context_length}) at http://{host}:{port}/v1 — use it with "
+        f"--endpoint http://{host}:{port}/v1 --model {backend.model}"
+    )
+    uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(llm_app, name="llm")

@@ -1,0 +1,155 @@
+"""The in-process backend: a local model (GGUF, folder or hub name) run by torch.
+
+Besides :class:`~lmrec.llm.backends.LLMBackend`'s ``complete`` it offers what only a model in
+the same process can: the likelihood of continuations (:class:`ScoresContinuations`), replies
+decoded under a constraint (:class:`ConstrainedRanking`) and token counts (:class:`CountsTokens`).
+Every answer is cached like the HTTP backend's, keyed by the model's name and file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from lmrec.llm.backends import Completion, GenerationParams, Usage
+from lmrec.llm.cache import ResponseCache, cache_key
+from lmrec.llm.causal import CausalLM
+from lmrec.llm.local import LocalModel
+
+#: the reply format constrained decoding writes: one ``[number]`` per line
+LABEL = "[{}]"
+SEPARATOR = "\n"
+
+
+class LocalBackend:
+    """A :class:`CausalLM` behind the backend protocols. Load errors raise (a model that cannot
+    load is a configuration error); a failed generation becomes a failed :class:`Completion`."""
+
+    def __init__(
+        self,
+        model: LocalModel,
+        threads: int | None = None,
+        context: int = 2048,
+        batch_size: int = 4,
+        cache: ResponseCache | None = None,
+        weights_cache: Path | None = None,
+    ) -> None:
+        self.lm = CausalLM(model, threads=threads, context=context, cache_dir=weights_cache)
+        self.model = model.name
+        self.batch_size = max(1, batch_size)
+        self.cache = cache
+        self.usage = Usage()
+
+    @property
+    def identity(self) -> str:
+        return f"local:{self.lm.spec.source}/{self.lm.spec.gguf_file or ''}#chat={self.lm.chat}"
+
+    @property
+    def context_length(self) -> int:
+        return self.lm.context_length
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.lm.count_tokens(prompt)
+
+    def _cached(self, key: str) -> Completion | None:
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is None:
+            return None
+        self.usage.add(cache_hits=1)
+        return Completion(hit[0], hit[1], hit[2], cached=True)
+
+    def _store(self, key: str, completion: Completion) -> None:
+        self.usage.add(
+            calls=1,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            failures=int(completion.error is not None),
+        )
+        if self.cache is not None and completion.error is None:
+            self.cache.put(
+                key,
+                self.model,
+                completion.text,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+
+    def complete(
+        self, prompts: Sequence[str], params: GenerationParams | None = None, raw: bool = False
+    ) -> list[Completion]:
+        """Generated replies; ``raw`` leaves out a chat model's template (plain continuation)."""
+        p = params or GenerationParams()
+        settings = {**asdict(p), "raw": True} if raw else asdict(p)
+        keys = [cache_key(self.identity, settings, prompt) for prompt in prompts]
+        out: list[Completion | None] = [self._cached(key) for key in keys]
+        todo = [i for i, c in enumerate(out) if c is None]
+        for start in range(0, len(todo), self.batch_size):
+            rows = todo[start : start + self.batch_size]
+            done = self._generate([prompts[i] for i in rows], p, raw)
+            for i, completion in zip(rows, done, strict=True):
+                out[i] = completion
+                self._store(keys[i], completion)
+        return [c if c is not None else Completion("", error="not generated") for c in out]
+
+    def _generate(self, prompts: list[str], p: GenerationParams, raw: bool) -> list[Completion]:
+        sizes = [len(self.lm.prompt_ids(x, raw=raw)) for x in prompts]
+        too_long = [n + p.max_tokens > self.context_length for n in sizes]
+        fits = [x for x, long in zip(prompts, too_long, strict=True) if not long]
+        try:
+            seed = p.seed or 0
+            done = iter(
+                self.lm.generate(fits, p.max_tokens, p.temperature, seed, raw) if fits else []
+            )
+        except (RuntimeError, ValueError, IndexError) as exc:
+            return [Completion("", error=f"generation failed: {exc}") for _ in prompts]
+        out = []
+        for long in too_long:
+            if long:
+                out.append(
+                    Completion("", error=f"prompt over the context of {self.context_length}")
+                )
+                continue
+            g = next(done)
+            error = None if g.text.strip() else "empty reply"
+            out.append(Completion(g.text, g.prompt_tokens, g.completion_tokens, error=error))
+        return out
+
+    def rank_constrained(
+        self, prompts: Sequence[str], sizes: Sequence[int], answer_prefix: str = ""
+    ) -> list[Completion]:
+        """Replies that name every candidate number once (``[3]`` per line), by construction."""
+        out = []
+        for prompt, n in zip(prompts, sizes, strict=True):
+            key = cache_key(self.identity, {"constrained": n, "prefix": answer_prefix}, prompt)
+            if (hit := self._cached(key)) is not None:
+                out.append(hit)
+                continue
+            prefix = self.lm.prompt_ids(prompt, answer_prefix)
+            labels = [self.lm.encode(LABEL.format(i)) for i in range(1, n + 1)]
+            order, steps = self.lm.choose_order(prefix, labels, self.lm.encode(SEPARATOR))
+            text = SEPARATOR.join(LABEL.format(i + 1) for i in order)
+            completion = Completion(text, len(prefix), steps)
+            self._store(key, completion)
+            out.append(completion)
+        return out
+
+    def continuation_scores(
+        self, prompt: str, continuations: Sequence[str], answer_prefix: str = "", raw: bool = False
+    ) -> list[npt.NDArray[np.float32]]:
+        """Per continuation, its tokens' log-probabilities after the prompt (and answer prefix);
+        ``raw`` leaves out a chat model's template."""
+        settings = {"score": list(continuations), "prefix": answer_prefix, "raw": raw}
+        key = cache_key(self.identity, settings, prompt)
+        if (hit := self._cached(key)) is not None:
+            return [np.asarray(v, dtype=np.float32) for v in json.loads(hit.text)]
+        prefix = self.lm.prompt_ids(prompt, answer_prefix, raw)
+        tokens = [self.lm.encode(c) for c in continuations]
+        scores = self.lm.continuation_logprobs(prefix, tokens)
+        text = json.dumps([[round(float(x), 5) for x in s] for s in scores])
+        self._store(key, Completion(text, len(prefix) + sum(map(len, tokens)), 0))
+        return scores

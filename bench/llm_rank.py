@@ -1,124 +1,230 @@
-"""Benchmark: the LLM ranking pipeline end to end, with scripted LLMs behind a real HTTP server.
+"""Benchmark: real local language models rank LLMRank's 20 candidates (ECIR 2024 protocol).
 
-No generative weights are available offline, so this checks the *pipeline*, not an LLM:
+Both offline models (SmolLM2-135M-Instruct, Gemma 3 270M base) × {generation with each LLMRank
+prompt, constrained generation, likelihood by title, likelihood by candidate number} × passes
+{1, 3}, on ``ml-1m-200.random`` and ``games-200.random`` (LLMRank's candidate files, test split,
+history ≤ 50 items). NDCG ×100 with the standard error over users, parse statistics, tokens and
+seconds per user on this machine; a reply-less control (the shown order); LLMRank's published
+rows; and a position-bias table (NDCG@10 by the target's place in the prompt).
 
-1. LLMRank 20-candidate protocol on ML-1M (``ml-1m-full.random``): a server that puts the true
-   item first must give NDCG@10 = 100; one that returns the candidates in the order shown ≈ random
-   (22.7 expected). Every prompt goes through the HTTP client, the parser and the evaluator.
-2. The identical second run is answered from the response cache: zero HTTP calls.
-3. Candidate generation on ML-100K (leave-one-out test, 943 users): hit rate of 19 candidates from
-   NIR's user filtering and item filtering vs lmrec retrievers.
-4. An explanation and a profile for one ML-100K user.
+Each row's result is written to ``--results`` as JSON and reused on the next run (``--fresh``
+recomputes), so rows can run in separate processes and one last run prints the whole table.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_rank.py [--users N]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_rank.py [--only smollm2] [--users 200]
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lmrec.core.fitted import ModelContext
-from lmrec.data.containers import Dataset
+import numpy as np
+
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
-from lmrec.llm.backends import OpenAICompatibleBackend
-from lmrec.llm.cache import ResponseCache
-from lmrec.llm.candidates import hit_rate, item_filtering, retriever_candidates, user_filtering
-from lmrec.llm.explain import Explainer
-from lmrec.llm.prompts import Domain
-from lmrec.llm.ranker import LLMRankConfig, LLMRanker
-from lmrec.metrics.evaluate import evaluate
-from lmrec.models.registry import create_model
+from lmrec.experiment.run import Prepared, run_model
+from lmrec.llm.ranker import LLMRanker
 from lmrec.protocols.named import llmrank_dir
-from lmrec.testing.scripted import ScriptedServer, candidates_in
+from lmrec.testing.scripted import FunctionBackend, candidates_in
 
-LLMRANK = llmrank_dir()
+DATASETS = {"ml-1m": "ml-1m-200.random", "amazon-games": "games-200.random"}
+MODELS = ("smollm2-135m", "gemma3-270m")
+KS = (1, 5, 10, 20)
+# LLMRank (Hou et al., ECIR 2024), Table 2-3, NDCG@10 ×100 on their 200 sampled users
+PUBLISHED = {
+    "ml-1m": [
+        ("Alpaca-7B", 23.09),
+        ("Vicuna-13B", 22.64),
+        ("LLaMA-2-70B-Chat", 31.19),
+        ("ChatGPT (sequential … recency)", 42.85),
+        ("ChatGPT (best prompt)", 48.80),
+        ("GPT-4", 46.74),
+    ],
+    "amazon-games": [("GPT-4", 62.88)],
+}
+RANDOM_NDCG10 = 22.72  # the expectation for a random order of 20 with one relevant item
 
 
-def llmrank_checks(users: int) -> None:
-    ds = load_dataset("ml-1m", download=False)
-    prepared = prepare(ds, ProtocolChoice("llmrank-20", LLMRANK / "ml-1m-full.random"))
-    cases = prepared.cases if not users else prepared.cases.select(range(users))
-    vocab = prepared.split.train.item_vocab
-    truth = {
-        frozenset(ds.title(vocab.ids[i]) for i in row): ds.title(vocab.ids[t])
-        for row, t in zip(cases.candidates, cases.targets, strict=True)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class Row:
+    model: str
+    method: str
+    prompt: str  # template, or "title" / "index" for likelihood
+    passes: int
+    users: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}.{self.method}.{self.prompt}.p{self.passes}.u{self.users}"
+
+    def config(self, threads: int, cache_dir: str | None, runtime: str) -> dict[str, Any]:
+        c: dict[str, Any] = {"llm": self.model, "method": self.method, "passes": self.passes}
+        c.update(threads=threads, cache_dir=cache_dir)
+        if self.method == "generate":  # llama.cpp generates ~4x faster; same greedy decoding
+            c["runtime"] = runtime
+        if self.method == "likelihood":
+            c["score_by"] = "index" if self.prompt == "index" else "title"
+            if self.prompt == "title-mean":  # the plain mean, uncalibrated (the issue's recipe)
+                c.update(length_norm=1.0, calibrate=0.0)
+        else:
+            c["template"] = self.prompt
+        return c
+
+
+def rows(users: int, few: int) -> list[Row]:
+    out = []
+    for m in MODELS:
+        out.append(Row(m, "likelihood", "title-mean", 1, users))
+        out.append(Row(m, "likelihood", "title", 1, users))  # defaults chosen on validation users
+        for passes in (1, 3):
+            out.append(Row(m, "likelihood", "index", passes, few))
+            out.append(Row(m, "constrained", "sequential", passes, few))
+            out.append(Row(m, "generate", "sequential", passes, few))
+        out += [Row(m, "generate", t, 1, few) for t in ("recency", "in_context")]
+    return out
+
+
+def per_user_ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
+    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
+def summarise(ranks: np.ndarray) -> dict[str, float]:
+    out = {f"ndcg@{k}": 100 * float(per_user_ndcg(ranks, k).mean()) for k in KS}
+    n10 = per_user_ndcg(ranks, 10)
+    out["se@10"] = 100 * float(n10.std(ddof=1) / np.sqrt(len(n10)))
+    return out
+
+
+def target_positions(prepared: Prepared) -> list[int]:
+    cases = prepared.cases
+    assert cases.candidates is not None
+    return [
+        int(np.flatnonzero(c == t)[0]) for c, t in zip(cases.candidates, cases.targets, strict=True)
+    ]
+
+
+def run_row(
+    prepared: Prepared, row: Row, threads: int, cache_dir: str | None, runtime: str
+) -> dict[str, Any]:
+    part = prepared.first(row.users)
+    start = time.perf_counter()
+    config = row.config(threads, cache_dir, runtime)
+    model, result = run_model(part, "llm", config, ks=KS)
+    seconds = time.perf_counter() - start
+    assert isinstance(model, LLMRanker)
+    usage = model.backend.usage.as_dict()
+    n = len(part.cases)
+    return {
+        "row": row.__dict__,
+        "runtime": config.get("runtime", "torch"),
+        "users": n,
+        "ranks": result.evaluation.ranks.tolist(),
+        "positions": target_positions(part),
+        "parse": model.stats.as_dict(),
+        "examples": model.stats.examples,
+        "tokens_per_user": (usage["prompt_tokens"] + usage["completion_tokens"]) / n,
+        "generated_per_user": usage["completion_tokens"] / n,
+        "cache_hits": usage["cache_hits"],
+        "seconds_per_user": seconds / n,
     }
 
-    def perfect(prompt: str) -> tuple[int, str, float]:
-        listed = candidates_in(prompt)
-        target = truth[frozenset(listed)]
-        ranked = [target, *(t for t in listed if t != target)]
-        return 200, "\n".join(f"{i}. {t}" for i, t in enumerate(ranked, 1)), 0.0
 
-    def as_shown(prompt: str) -> tuple[int, str, float]:
-        return 200, "\n".join(f"[{i}] {t}" for i, t in enumerate(candidates_in(prompt), 1)), 0.0
+def shown_order(prepared: Prepared) -> dict[str, Any]:
+    """The reply-less control: every candidate in the order the prompt lists them."""
+    backend = FunctionBackend(
+        lambda p: "\n".join(f"[{i}] {t}" for i, t in enumerate(candidates_in(p), 1))
+    )
+    ds = prepared.dataset
+    ranker = LLMRanker(backend, ds.title).fit(prepared.split.train)
+    from lmrec.metrics.evaluate import evaluate
 
-    print(f"ML-1M · LLMRank 20 candidates (ml-1m-full.random) · {len(cases):,} users · ×100")
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = ResponseCache(Path(tmp) / "responses.sqlite")
-        for name, script in (("true item first", perfect), ("order as shown", as_shown)):
-            with ScriptedServer(script).running() as server:
-                for attempt in ("first run", "second run"):
-                    backend = OpenAICompatibleBackend(
-                        server.url, f"scripted-{name}", concurrency=8, cache=cache
-                    )
-                    ranker = LLMRanker(backend, ds.title, LLMRankConfig(), None, Domain("movie"))
-                    start = time.perf_counter()
-                    m = evaluate(ranker.fit(prepared.split.train), cases, ks=(1, 10)).as_dict()
-                    u = backend.usage
-                    print(
-                        f"  {name:<16} {attempt:<10} NDCG@1 {100 * m['ndcg@1']:6.2f}  "
-                        f"NDCG@10 {100 * m['ndcg@10']:6.2f}  HTTP requests {len(server.requests):>5}"
-                        f" (cumulative)  cache hits {u.cache_hits:>5}  "
-                        f"{time.perf_counter() - start:5.1f} s"
-                    )
+    return {
+        "ranks": evaluate(ranker, prepared.cases, ks=KS).ranks.tolist(),
+        "users": len(prepared.cases),
+    }
 
 
-def candidate_checks() -> None:
-    ds = load_dataset("ml-100k", download=False)
-    prepared = prepare(ds, ProtocolChoice("loo"))
-    train, cases = prepared.split.train, prepared.cases
-    print(f"\nML-100K · leave-one-out test · {len(cases)} users · hit rate of 19 candidates")
-    print("  NIR reports 0.180 for its user filtering (Wang & Lim, 2023)")
-    rows = [
-        ("NIR user filtering (10 neighbours)", user_filtering(train, cases)),
-        ("NIR item filtering", item_filtering(train, cases)),
-    ]
-    for name in ("pop", "itemknn-seq", "zeroshot"):
-        model = create_model(name, None, None if name != "zeroshot" else _context(ds))
-        rows.append((f"lmrec {name}", retriever_candidates(model.fit(train), cases)))
-    for name, cand in rows:
-        print(f"  {name:<36} {hit_rate(cand, cases.targets):.3f}")
-    explainer = Explainer(ds)
-    user = "196"
-    inter = ds.interactions
-    history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
-    profile = explainer.profile(history)
-    print(f"\nuser {user}: {len(history)} items; top interests:")
-    print("  " + ", ".join(f"{v} {s:.0%}" for v, s in profile.interests))
-    knn = create_model("itemknn-seq").fit(inter)
-    from lmrec.core.query import Query
-
-    for item in knn.recommend(Query(user=user, k=3)).items:
-        print("  " + explainer.explain(history, item).text)
-
-
-def _context(ds: Dataset) -> ModelContext:
-    from lmrec.core.fitted import ModelContext
-
-    return ModelContext.for_dataset(ds)
+def print_tables(name: str, results: dict[str, dict[str, Any]], control: dict[str, Any]) -> None:
+    print(f"\n## {name} · LLMRank-20 ({DATASETS[name]}) · NDCG ×100 · test split")
+    head = "| model | method | prompt | passes | users | N@1 | N@5 | N@10 ± SE | N@20 | parsed full/partial/none (echo) | tokens/user | s/user |"
+    print(head)
+    print("|" + "---|" * 12)
+    for r in results.values():
+        row, s = r["row"], summarise(np.asarray(r["ranks"]))
+        p = r["parse"]
+        parse = f"{p['full']}/{p['partial']}/{p['none']} ({p['echoed']})" if p["prompts"] else "—"
+        print(
+            f"| {row['model']} | {row['method']} ({r.get('runtime', 'torch')}) | {row['prompt']} | {row['passes']} | {r['users']} "
+            f"| {s['ndcg@1']:.2f} | {s['ndcg@5']:.2f} | {s['ndcg@10']:.2f} ± {s['se@10']:.2f} "
+            f"| {s['ndcg@20']:.2f} | {parse} | {r['tokens_per_user']:.0f} | {r['seconds_per_user']:.2f} |"
+        )
+    s = summarise(np.asarray(control["ranks"]))
+    print(
+        f"| control: shown order, no model | — | — | 1 | {control['users']} | {s['ndcg@1']:.2f} "
+        f"| {s['ndcg@5']:.2f} | {s['ndcg@10']:.2f} ± {s['se@10']:.2f} | {s['ndcg@20']:.2f} | — | 0 | 0 |"
+    )
+    print(f"| random (expectation) | | | | | | | {RANDOM_NDCG10:.2f} | | | | |")
+    for label, value in PUBLISHED.get(name, []):
+        print(f"| published: {label} (LLMRank, ECIR 2024) | | | | 200 | | | {value:.2f} | | | | |")
+    print(f"\n### {name} · position bias: NDCG@10 ×100 by the target's place in the prompt")
+    buckets = ((0, 5), (5, 10), (10, 15), (15, 20))
+    print(
+        "| model | method | prompt | passes | "
+        + " | ".join(f"{a + 1}–{b}" for a, b in buckets)
+        + " |"
+    )
+    print("|" + "---|" * (4 + len(buckets)))
+    for r in results.values():
+        row = r["row"]
+        if row["prompt"].startswith("title"):
+            continue  # the title prompt shows no candidates
+        n10, pos = per_user_ndcg(np.asarray(r["ranks"]), 10), np.asarray(r["positions"])
+        cells = []
+        for a, b in buckets:
+            mask = (pos >= a) & (pos < b)
+            cells.append(f"{100 * n10[mask].mean():.1f} (n={mask.sum()})" if mask.any() else "—")
+        print(
+            f"| {row['model']} | {row['method']} ({r.get('runtime', 'torch')}) | {row['prompt']} | {row['passes']} | "
+            + " | ".join(cells)
+            + " |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=0, help="first N LLMRank users (0 = all)")
+    parser.add_argument("--users", type=int, default=200, help="users for likelihood by title")
+    parser.add_argument("--few", type=int, default=50, help="users for the slower rows")
+    parser.add_argument(
+        "--only", default="", help="run only rows whose key contains one of these (comma-separated)"
+    )
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--generate-runtime", default="llama-cpp", choices=("llama-cpp", "torch"))
+    parser.add_argument("--cache-dir", default=None, help="response + weights cache")
+    parser.add_argument("--results", type=Path, default=Path("results/llm_rank"))
+    parser.add_argument("--fresh", action="store_true", help="recompute rows already saved")
     args = parser.parse_args()
-    llmrank_checks(args.users)
-    candidate_checks()
+    for name in args.datasets.split(","):
+        ds = load_dataset(name, download=False)
+        prepared = prepare(ds, ProtocolChoice("llmrank-20", llmrank_dir() / DATASETS[name]))
+        folder = args.results / name
+        folder.mkdir(parents=True, exist_ok=True)
+        results: dict[str, dict[str, Any]] = {}
+        for row in rows(args.users, args.few):
+            path = folder / f"{row.key}.json"
+            if path.exists() and not args.fresh:
+                results[row.key] = json.loads(path.read_text())
+            elif not args.only or any(part in row.key for part in args.only.split(",")):
+                print(f"{name}: {row.key} …", flush=True)
+                results[row.key] = run_row(
+                    prepared, row, args.threads, args.cache_dir, args.generate_runtime
+                )
+                path.write_text(json.dumps(results[row.key]))
+        print_tables(name, results, shown_order(prepared))
 
 
 if __name__ == "__main__":

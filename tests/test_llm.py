@@ -286,7 +286,7 @@ def test_profile_summary_from_a_backend(data_dir: Path) -> None:
     from lmrec.llm.explain import Explainer
 
     ds = load_dataset("ml-100k", data_dir)
-    backend = FunctionBackend(lambda p: "Loves comedies." if "Top attributes" in p else "")
+    backend = FunctionBackend(lambda p: "Loves comedies." if "frequent attributes" in p else "")
     profile = Explainer(ds).profile(["1", "2", "3"], backend=backend)
     assert profile.summary == "Loves comedies." and profile.n_items == 3
 

@@ -185,3 +185,38 @@ def test_llm_serve_answers_the_http_backend_including_json_schema(served: str) -
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(bad, timeout=10)
     assert exc.value.code == 400
+
+
+def test_written_explanation_is_grounded(smollm: LocalBackend, data_dir: Path) -> None:
+    import re
+
+    from lmrec.data.registry import load_dataset
+    from lmrec.llm.explain import Explainer
+
+    ds = load_dataset("ml-100k", download=False)
+    inter = ds.interactions
+    history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index("196")])
+    explainer = Explainer(ds)
+    written = explainer.written(history, "172", smollm)  # The Empire Strikes Back
+    assert written.error is None and written.text and written.seconds > 0
+    allowed = {ds.title(i).casefold() for i in [*history, "172"]}
+    for quoted in re.findall(r'"([^"]+)"', written.text):
+        assert quoted.casefold().strip(" .,") in allowed, (quoted, written.text)
+    again = explainer.written(history, "172", smollm)
+    assert again.cached and again.text == written.text
+
+
+def test_llama_cpp_runtime_generates_and_ranks(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp", reason="optional runtime: pip install llama-cpp-python")
+    from lmrec.llm.llamacpp_backend import LlamaCppBackend
+
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    backend = LlamaCppBackend(resolve_llm("smollm2-135m"), threads=1, context=1024, cache=cache)
+    assert backend.chat and backend.context_length == 1024
+    prompt = PromptTemplate.load("sequential").render(MOVIES[:5], MOVIES, Domain("movie"))
+    reply = backend.complete([prompt], GenerationParams(max_tokens=30))[0]
+    assert reply.error is None and reply.text.strip() and reply.completion_tokens == 30
+    ranked = backend.rank_constrained([prompt], [20])[0]
+    assert sorted(parse_ranking(ranked.text, MOVIES).order) == list(range(20))
+    assert parse_ranking(ranked.text, MOVIES).named == 20
+    assert backend.complete([prompt], GenerationParams(max_tokens=30))[0].cached

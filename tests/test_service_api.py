@@ -224,3 +224,28 @@ def test_id_only_model_refuses_free_text(tmp_path: Path) -> None:
     finally:
         server.stop()
         service.close()
+
+
+def test_why_is_written_by_the_language_model_and_grounded(tmp_path: Path) -> None:
+    from lmrec.testing.scripted import FunctionBackend
+
+    server, service = serve(tmp_path, "itemknn")
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            plain = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()
+            assert plain["source"] == "attributes" and "Alien" in plain["text"]
+            reply = (
+                'You liked "Love Actually", so "Alien" fits. Fans of "Blade Runner" agree. '
+                "It is no Notting Hill, but Star Trek fans like it."
+            )
+            service.writer = FunctionBackend(lambda prompt: reply, model="tiny-lm")
+            why = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()
+            # "Blade Runner" is nowhere; "Notting Hill" is in the catalogue, not u4's: both removed
+            assert why["text"] == 'You liked "Love Actually", so "Alien" fits.'
+            assert why["source"] == "tiny-lm" and why["removed"] == 2 and why["seconds"] >= 0
+            missing = client.post("/why", json={"user_id": "nobody", "item_id": "40"})
+            assert missing.status_code == 404 and "nobody" in missing.text
+            assert client.post("/why", json={"user_id": "u4", "item_id": "99"}).status_code == 404
+    finally:
+        server.stop()
+        service.close()

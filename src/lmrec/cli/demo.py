@@ -13,15 +13,69 @@ from rich.table import Table
 
 from lmrec.cli._common import DataDir, DatasetOpt, console, load
 from lmrec.core.query import Query
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
-from lmrec.experiment.run import prepare, run_model
+from lmrec.experiment.run import Prepared, prepare, run_model
 from lmrec.models.registry import available_models
 from lmrec.protocols.named import ProtocolChoice
 
 SASREC_MINUTES = 1.5
 
 
-def run_demo(dataset: Dataset, n_users: int, console: Console = console) -> None:
+def llm_rerank(
+    dataset: Dataset,
+    prepared: Prepared,
+    retriever: Recommender,
+    retriever_name: str,
+    rows: list[int],
+    llm: str,
+    console: Console = console,
+) -> None:
+    """A local language model re-ranks the retriever's top 20 for a few users, by likelihood, and
+    writes why its first choice fits (grounded in the history)."""
+    from lmrec.llm.explain import Explainer
+    from lmrec.llm.ranker import LLMRanker
+    from lmrec.models.llm import LLMRecommenderConfig, build_backend
+
+    start = time.perf_counter()
+    config = LLMRecommenderConfig(llm=llm, method="likelihood", max_history=30)
+    backend = build_backend(config)
+    ranker = LLMRanker(backend, dataset.title, config).fit(prepared.split.train)
+    explainer = Explainer(dataset)
+    console.print(
+        f"\n[bold]{llm}[/], a language model run on this machine, re-ranks {retriever_name}'s "
+        f"top 20 by the likelihood of each title after the user's last 30 items "
+        f"({time.perf_counter() - start:.1f} s to load)"
+    )
+    cases = prepared.cases
+    vocab = prepared.split.train.item_vocab
+    for row in rows:
+        t = time.perf_counter()
+        history = cases.histories[row]
+        user = prepared.split.train.user_vocab.ids[cases.users[row]]
+        query = Query(user=user, history=tuple(vocab.decode(history)), k=20)
+        top = retriever.recommend(query).items
+        ordered = ranker.order(history.tolist(), vocab.lookup(list(top)).tolist())
+        best = [vocab.ids[i] for i in ordered]
+        target = vocab.ids[cases.targets[row]]
+        console.print(
+            f"[bold]user {user}[/]: held-out next item [italic]{dataset.title(target)}[/]"
+        )
+        for i, item in enumerate(best[:5], start=1):
+            was = top.index(item) + 1
+            mark = "  ← held-out item" if item == target else ""
+            console.print(f"   {llm} #{i} (was #{was:<2}) {dataset.title(item)}{mark}")
+        why = explainer.written(list(vocab.decode(history)), best[0], backend, recommended=best[:5])
+        console.print(f"   why #1: [italic]{why.text or '(nothing grounded was written)'}[/]")
+        console.print(
+            f"   [dim]{time.perf_counter() - t:.1f} s for this user · {why.removed} ungrounded "
+            "sentences removed[/]"
+        )
+
+
+def run_demo(
+    dataset: Dataset, n_users: int, console: Console = console, llm: str | None = None
+) -> None:
     prepared = prepare(dataset, ProtocolChoice("loo"))
     console.print(
         f"[bold]{dataset.name}[/]: {len(dataset.interactions):,} interactions · "
@@ -68,7 +122,8 @@ def run_demo(dataset: Dataset, n_users: int, console: Console = console) -> None
     rng = np.random.default_rng(0)
     users_vocab = prepared.split.train.user_vocab
     items_vocab = prepared.split.train.item_vocab
-    for row in sorted(rng.choice(len(cases), size=min(n_users, len(cases)), replace=False)):
+    rows = sorted(rng.choice(len(cases), size=min(n_users, len(cases)), replace=False).tolist())
+    for row in rows:
         user = users_vocab.ids[cases.users[row]]
         history = items_vocab.decode(cases.histories[row])
         target = items_vocab.ids[cases.targets[row]]
@@ -82,15 +137,23 @@ def run_demo(dataset: Dataset, n_users: int, console: Console = console) -> None
         for i, item in enumerate(ranking.items, start=1):
             mark = "  ← held-out item" if item == target else ""
             console.print(f"   {best} #{i:<2} {dataset.title(item)}{mark}")
+    if llm:
+        retriever = fitted["itemknn-seq"][0]
+        llm_rerank(dataset, prepared, retriever, "itemknn-seq", rows[:2], llm, console)
 
 
 def demo(
     dataset: DatasetOpt = "ml-100k",
     users: Annotated[int, typer.Option(help="Example users to show.")] = 5,
+    llm: Annotated[
+        str | None,
+        typer.Option(help="A local language model re-ranks for two users ('' = skip)."),
+    ] = "smollm2-135m",
     data_dir: DataDir = None,
 ) -> None:
-    """The main job (`make run`): every baseline under leave-one-out, and example users."""
-    run_demo(load(dataset, data_dir), users)
+    """The main job (`make run`): every baseline under leave-one-out, example users, and a
+    local language model re-ranking and explaining for two of them."""
+    run_demo(load(dataset, data_dir), users, llm=llm or None)
 
 
 def register(app: typer.Typer) -> None:

@@ -153,37 +153,59 @@ def llm_rank(
 def explain(
     dataset: DatasetOpt,
     user: Annotated[str, typer.Option(help="User id.")],
-    model: Annotated[str, typer.Option("--model", "-m")] = "itemknn-seq",
+    model: Annotated[str, typer.Option("--model", "-m", help="The recommending model.")] = (
+        "itemknn-seq"
+    ),
     k: int = 5,
-    endpoint: Annotated[
-        str | None, typer.Option(help="Optional LLM for a written profile.")
-    ] = None,
-    llm_model: Annotated[str, typer.Option("--llm-model")] = "",
+    llm: LLMOpt = None,
+    endpoint: EndpointOpt = None,
+    llm_model: Annotated[str, typer.Option("--llm-model", help="With --endpoint: its model.")] = "",
+    threads: ThreadsOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Recommend for a user and say why: supporting history items and shared attributes."""
+    """Recommend for a user and say why: supporting history items and shared attributes; with
+    --llm (or --endpoint) also a profile and reasons written by a language model, grounded."""
     from lmrec.core.fitted import ModelContext
     from lmrec.core.query import Query
-    from lmrec.llm.backends import OpenAICompatibleBackend
+    from lmrec.llm.backends import LLMBackend, OpenAICompatibleBackend
     from lmrec.llm.explain import Explainer
     from lmrec.models.registry import create_model
 
+    if llm and endpoint:
+        raise fail("give --llm or --endpoint, not both")
+    if endpoint and not llm_model:
+        raise fail("--endpoint needs --llm-model (the model name it serves)")
     ds = load(dataset, data_dir)
     inter = ds.interactions
     if user not in inter.user_vocab:
         raise fail(f"unknown user {user!r} in {dataset}")
+    backend: LLMBackend | None = None
+    if llm:
+        from lmrec.cli.llm_local import load_backend
+
+        found = load_backend(llm, threads, 2048, None)
+        assert isinstance(found, LLMBackend)
+        backend = found
+    elif endpoint:
+        backend = OpenAICompatibleBackend(endpoint, llm_model)
     recommender = create_model(model, None, ModelContext.for_dataset(ds)).fit(inter)
     history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
     explainer = Explainer(ds)
-    backend = OpenAICompatibleBackend(endpoint, llm_model) if endpoint else None
     profile = explainer.profile(history, backend=backend)
     console.print(f"[bold]user {user}[/]: {profile.n_items} items")
     for value, share in profile.interests:
         console.print(f"  {share:>5.0%}  {value}")
-    if profile.summary:
-        console.print(f"  [italic]{profile.summary}[/]")
-    for i, item in enumerate(recommender.recommend(Query(user=user, k=k)).items, start=1):
+    if profile.written is not None:
+        w = profile.written
+        console.print(f"  [italic]{w.text or '(nothing grounded was written)'}[/]")
+        console.print(f"  [dim]{w.seconds:.1f} s · {w.removed} ungrounded sentences removed[/]")
+    items = recommender.recommend(Query(user=user, k=k)).items
+    for i, item in enumerate(items, start=1):
         console.print(f"{i:>2}. {explainer.explain(history, item).text}")
+        if backend is not None:
+            w = explainer.written(history, item, backend, recommended=items)
+            text = w.text or w.error or "(nothing grounded was written)"
+            console.print(f"    [italic]{text}[/] [dim]({w.seconds:.1f} s, {w.removed} removed)[/]")
 
 
 def register(app: typer.Typer) -> None:

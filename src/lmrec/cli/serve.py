@@ -12,6 +12,8 @@ from lmrec.cli._common import (
     ConfigOpt,
     DataDir,
     DatasetOpt,
+    LLMOpt,
+    ThreadsOpt,
     console,
     fail,
     model_options,
@@ -39,9 +41,12 @@ def serve_cmd(
     max_body_kb: Annotated[int, typer.Option(help="Largest request body (KiB).")] = 256,
     config_file: ConfigFileOpt = None,
     settings: ConfigOpt = None,
+    llm: LLMOpt = None,
+    threads: ThreadsOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Serve recommendations for one dataset and model over HTTP."""
+    """Serve recommendations for one dataset and model over HTTP; with --llm, a local language
+    model writes the page's "why?" texts (grounded in the user's history)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from lmrec.data.errors import DataError
@@ -63,7 +68,11 @@ def serve_cmd(
         raise fail(f"store {url}: {exc}") from None
     import uvicorn
 
+    from lmrec.cli.llm_local import load_backend
     from lmrec.service.api import create_app
+
+    if llm:
+        service.writer = load_backend(llm, threads, 2048, None)
 
     console.print(
         f"serving {names[0]} on {dataset} at http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"

@@ -213,38 +213,20 @@ class CausalLM:
     def choose_order(
         self, prefix: Sequence[int], labels: Sequence[Sequence[int]], separator: Sequence[int]
     ) -> tuple[list[int], int]:
-        """Greedy decoding that may only write the labels, each once, joined by ``separator``:
-        at every step the allowed tokens are those that continue a label not yet written. Returns
-        the label positions in the order written and the number of tokens generated."""
+        """Greedy decoding that may only write the labels, each once, joined by ``separator``
+        (:func:`~lmrec.llm.constrained.constrained_order`)."""
         import torch
 
-        remaining = list(range(len(labels)))
-        order: list[int] = []
-        steps = 0
-        with torch.inference_mode():
-            cache, logp = self._prefix(prefix)
+        from lmrec.llm.constrained import constrained_order
 
-            def feed(token: int) -> Any:
-                nonlocal cache, steps
-                steps += 1
+        with torch.inference_mode():
+            cache, first = self._prefix(prefix)
+
+            def step(token: int) -> Any:
+                nonlocal cache
                 ids = torch.tensor([[token]], device=self.device)
                 result = self.network(input_ids=ids, cache=cache, use_cache=True)
                 cache = result.cache
-                return torch.log_softmax(result.logits[0, -1].float(), dim=-1)
+                return torch.log_softmax(result.logits[0, -1].float(), dim=-1).numpy()
 
-            while len(remaining) > 1:
-                alive, depth = list(remaining), 0
-                while len(alive) > 1 or depth < len(labels[alive[0]]):
-                    allowed = {labels[i][depth] for i in alive if depth < len(labels[i])}
-                    token = max(allowed, key=lambda t: float(logp[t]))
-                    alive = [
-                        i for i in alive if depth < len(labels[i]) and labels[i][depth] == token
-                    ]
-                    logp = feed(token)
-                    depth += 1
-                chosen = alive[0]
-                order.append(chosen)
-                remaining.remove(chosen)
-                for token in separator:
-                    logp = feed(token)
-        return order + remaining, steps
+            return constrained_order(first.numpy(), step, labels, separator)

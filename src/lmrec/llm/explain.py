@@ -2,18 +2,35 @@
 
 An explanation names the history items that support a recommended item and what they share with
 it: catalogue attributes (every token-sequence field but the title, e.g. genres) and
-knowledge-graph neighbours (from ``.kg``/``.link``). A profile lists the user's top attribute values
-with their share of the history; with an LLM backend it adds a written summary.
+knowledge-graph neighbours (from ``.kg``/``.link``). Entities without a readable name (Freebase
+ids such as ``m.0kprd8``) are shown by their relation only ("the same actor"). A profile lists
+the user's top attribute values with their share of the history; with a language model it adds a
+written summary, and :meth:`Explainer.written` a written explanation, both grounded
+(:mod:`lmrec.llm.written`).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lmrec.data.containers import Dataset, FieldType
-from lmrec.llm.backends import GenerationParams, LLMBackend
+from lmrec.llm.backends import LLMBackend
+from lmrec.llm.prompts import Domain
+from lmrec.llm.written import Grounding, Written, explanation_prompt, profile_prompt, write
+
+_OPAQUE = re.compile(r"^[mg]\.[0-9a-z_]+$|^Q\d+$")  # Freebase / Wikidata ids
+_GENERIC = {"film", "films_in_this_genre", "film_of", "award"}
+
+
+def readable_fact(relation: str, entity: str) -> str:
+    """``relation → entity`` when the entity has a name, else the kind of link it is."""
+    if not _OPAQUE.match(entity):
+        return f"{relation} → {entity}"
+    parts = [p for p in relation.split(".") if p not in _GENERIC]
+    return f"the same {(parts[-1] if parts else relation).replace('_', ' ')}"
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class Profile:
     interests: tuple[tuple[str, float], ...]  # ("class: Comedy", share of history items)
     n_items: int
     summary: str | None = None
+    written: Written | None = None
 
 
 class Explainer:
@@ -47,6 +65,8 @@ class Explainer:
                 if f.type == FieldType.TOKEN_SEQ and f.name != catalog.title_field
             ]
         )
+        self.domain = Domain.for_dataset(dataset.name)
+        self._grounding: Grounding | None = None
         self._entities: dict[str, list[int]] = {}
         self._facts: dict[str, set[str]] = {}  # item → its KG facts, computed once per item
         kg = dataset.kg
@@ -95,7 +115,9 @@ class Explainer:
         top = scored[:n_support]
         supporting = tuple(h for *_, h, _, _ in top)
         shared = tuple(sorted(set().union(*(a for *_, a, _ in top)))) if top else ()
-        relations = tuple(sorted(set().union(*(f for *_, f in top)))) if top else ()
+        raw = sorted(set().union(*(f for *_, f in top))) if top else []
+        # shared on the raw facts (the same actor entity), shown in words
+        relations = tuple(dict.fromkeys(readable_fact(*f.split(" → ", 1)) for f in raw))
         title = self.dataset.title
         if supporting:
             because = ", ".join(f'"{title(h)}"' for h in supporting)
@@ -113,14 +135,36 @@ class Explainer:
             counts.update(self.attributes(h))
         n = max(len(history), 1)
         interests = tuple((value, count / n) for value, count in counts.most_common(top))
-        summary = None
-        if backend is not None and history:
-            titles = "; ".join(self.dataset.title(h) for h in history[-30:])
-            tops = ", ".join(f"{v} ({s:.0%})" for v, s in interests)
-            prompt = (
-                f"Items this user chose, oldest first: {titles}\nTop attributes: {tops}\n"
-                "In two sentences, describe this user's taste."
-            )
-            reply = backend.complete([prompt], GenerationParams(max_tokens=120))[0]
-            summary = reply.text.strip() or None
-        return Profile(interests, len(history), summary)
+        if backend is None or not history:
+            return Profile(interests, len(history))
+        titles = [self.dataset.title(h) for h in history]
+        tops = [f"{v} ({share:.0%})" for v, share in interests]
+        written = write(
+            backend, self.grounding(), profile_prompt(titles, tops, self.domain), titles
+        )
+        return Profile(interests, len(history), written.text or None, written)
+
+    def grounding(self) -> Grounding:
+        if self._grounding is None:
+            catalog = self.dataset.catalog
+            vocab = catalog.ids if catalog is not None else self.dataset.interactions.item_vocab
+            ids = vocab.ids
+            self._grounding = Grounding(self.dataset.title(i) for i in ids)
+        return self._grounding
+
+    def written(
+        self,
+        history: Sequence[str],
+        item: str,
+        backend: LLMBackend,
+        recommended: Sequence[str] = (),
+    ) -> Written:
+        """A short text by the language model on why ``item`` suits this history; titles it names
+        outside the history and ``recommended`` remove their sentence (counted)."""
+        title = self.dataset.title
+        found = self.explain(history, item)
+        shared = [*found.shared, *found.relations]
+        titles = [title(h) for h in history]
+        prompt = explanation_prompt(titles, title(item), shared, self.domain)
+        allowed = [*titles, title(item), *(title(r) for r in recommended)]
+        return write(backend, self.grounding(), prompt, allowed)

@@ -1,10 +1,9 @@
 """Ranking by likelihood: no text is generated, so every answer is valid and deterministic.
 
 - **By title**: the prompt tells the history as a story that the next item's title continues
-  (built-in template ``next_item``); each candidate is scored by the mean log-probability of its
-  title's tokens. Optionally calibrated: the same title's score after a prompt with no history is
-  subtracted (pointwise mutual information), which removes what the model thinks of the title on
-  its own.
+  (built-in template ``next_item``); each candidate is scored by its title tokens'
+  log-probabilities (:class:`TitleScorer`), partly calibrated against the same title after no
+  history, which discounts what the model thinks of the title on its own.
 - **By index** (LlamaRec's verbalizer, Yue et al. 2023): the candidates are listed with numbers
   as in the generation prompts and the answer is begun with ``[``; each candidate is scored by the
   log-probability of its number and the closing bracket.
@@ -17,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from lmrec.llm.backends import ScoresContinuations
 
@@ -26,33 +26,53 @@ def _order(scores: Sequence[float]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argsort(-np.asarray(scores), kind="stable"))
 
 
-def title_scores(
-    backend: ScoresContinuations,
-    prompt: str,
-    titles: Sequence[str],
-    null_prompt: str | None = None,
-    raw: bool = True,
-) -> list[float]:
-    prompt = prompt.rstrip()  # the titles continue the last line
-    null_prompt = null_prompt.rstrip() if null_prompt is not None else None
-    continuations = [f" {t}" for t in titles]
-    scores = [float(s.mean()) for s in backend.continuation_scores(prompt, continuations, raw=raw)]
-    if null_prompt is not None:
-        prior = backend.continuation_scores(null_prompt, continuations, raw=raw)
-        scores = [s - float(p.mean()) for s, p in zip(scores, prior, strict=True)]
-    return scores
+class TitleScorer:
+    """Scores titles as continuations of a story prompt.
 
+    A title's score is the sum of its tokens' log-probabilities divided by
+    ``tokens ** length_norm`` (1: the mean, 0: the sum), minus ``calibrate`` times the same
+    score after the prompt with no history (the title's prior; remembered per title, since that
+    prompt is the same for every user). Defaults chosen on ML-1M validation users, never on a
+    test file (see the LLM results page).
+    """
 
-def title_order(
-    backend: ScoresContinuations,
-    prompt: str,
-    titles: Sequence[str],
-    null_prompt: str | None = None,
-    raw: bool = True,
-) -> tuple[int, ...]:
-    """Positions into ``titles``, the likeliest next title first. ``raw``: the prompt as plain
-    text, without a chat model's template (the story is a text to continue, not a question)."""
-    return _order(title_scores(backend, prompt, titles, null_prompt, raw))
+    def __init__(
+        self,
+        backend: ScoresContinuations,
+        null_prompt: str,
+        length_norm: float = 0.5,
+        calibrate: float = 0.5,
+        raw: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.null_prompt = null_prompt.rstrip()
+        self.length_norm = length_norm
+        self.calibrate = calibrate
+        self.raw = raw
+        self._prior: dict[str, float] = {}
+
+    def _aggregate(self, logprobs: npt.NDArray[np.float32]) -> float:
+        return float(logprobs.sum()) / float(max(len(logprobs), 1) ** self.length_norm)
+
+    def _raw_scores(self, prompt: str, titles: Sequence[str]) -> list[float]:
+        continuations = [f" {t}" for t in titles]  # the titles continue the prompt's last line
+        found = self.backend.continuation_scores(prompt.rstrip(), continuations, raw=self.raw)
+        return [self._aggregate(s) for s in found]
+
+    def scores(self, prompt: str, titles: Sequence[str]) -> list[float]:
+        out = self._raw_scores(prompt, titles)
+        if not self.calibrate:
+            return out
+        missing = [t for t in dict.fromkeys(titles) if t not in self._prior]
+        if missing:
+            self._prior.update(
+                zip(missing, self._raw_scores(self.null_prompt, missing), strict=True)
+            )
+        return [s - self.calibrate * self._prior[t] for s, t in zip(out, titles, strict=True)]
+
+    def order(self, prompt: str, titles: Sequence[str]) -> tuple[int, ...]:
+        """Positions into ``titles``, the likeliest next title first."""
+        return _order(self.scores(prompt, titles))
 
 
 def index_order(backend: ScoresContinuations, prompt: str, n: int) -> tuple[int, ...]:

@@ -26,7 +26,38 @@ LABEL = "[{}]"
 SEPARATOR = "\n"
 
 
-class LocalBackend:
+class CachedReplies:
+    """Usage counting and the response cache, shared by the in-process backends."""
+
+    model: str
+    usage: Usage
+    cache: ResponseCache | None
+
+    def _cached(self, key: str) -> Completion | None:
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is None:
+            return None
+        self.usage.add(cache_hits=1)
+        return Completion(hit[0], hit[1], hit[2], cached=True)
+
+    def _store(self, key: str, completion: Completion) -> None:
+        self.usage.add(
+            calls=1,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            failures=int(completion.error is not None),
+        )
+        if self.cache is not None and completion.error is None:
+            self.cache.put(
+                key,
+                self.model,
+                completion.text,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+
+
+class LocalBackend(CachedReplies):
     """A :class:`CausalLM` behind the backend protocols. Load errors raise (a model that cannot
     load is a configuration error); a failed generation becomes a failed :class:`Completion`."""
 
@@ -55,29 +86,6 @@ class LocalBackend:
 
     def count_tokens(self, prompt: str) -> int:
         return self.lm.count_tokens(prompt)
-
-    def _cached(self, key: str) -> Completion | None:
-        hit = self.cache.get(key) if self.cache is not None else None
-        if hit is None:
-            return None
-        self.usage.add(cache_hits=1)
-        return Completion(hit[0], hit[1], hit[2], cached=True)
-
-    def _store(self, key: str, completion: Completion) -> None:
-        self.usage.add(
-            calls=1,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            failures=int(completion.error is not None),
-        )
-        if self.cache is not None and completion.error is None:
-            self.cache.put(
-                key,
-                self.model,
-                completion.text,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-            )
 
     def complete(
         self, prompts: Sequence[str], params: GenerationParams | None = None, raw: bool = False

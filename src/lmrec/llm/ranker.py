@@ -35,7 +35,7 @@ from lmrec.llm.backends import (
     LLMBackend,
     ScoresContinuations,
 )
-from lmrec.llm.likelihood import index_order, title_order
+from lmrec.llm.likelihood import TitleScorer, index_order
 from lmrec.llm.parsing import ParsedRanking, parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.protocols.base import EvalCases
@@ -71,8 +71,19 @@ class LLMRankConfig(BaseModel):
     likelihood_template: str = Field(
         "next_item", description="likelihood by title: the prompt the titles continue."
     )
-    calibrate: bool = Field(
-        False, description="likelihood by title: subtract each title's score after no history."
+    length_norm: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="likelihood by title: a title's score is the sum of its tokens' "
+        "log-probabilities over (tokens ** length_norm); 1 = mean, 0 = sum.",
+    )
+    calibrate: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="likelihood by title: subtract this share of the title's score after no "
+        "history (1 = pointwise mutual information, 0 = none).",
     )
     chat_template: bool = Field(
         False,
@@ -220,15 +231,15 @@ class LLMRanker(FittedModel):
                     index_order(backend, self._fit_context(self.templates[0], h, t), len(t))
                     for h, t in zip(hists, titles, strict=True)
                 ]
-            null = self.title_template.render([], [], self.domain) if cfg.calibrate else None
+            scorer = TitleScorer(
+                backend,
+                self.title_template.render([], [], self.domain),
+                cfg.length_norm,
+                cfg.calibrate,
+                raw=not cfg.chat_template,
+            )
             return [
-                title_order(
-                    backend,
-                    self._fit_context(self.title_template, h, []),
-                    t,
-                    null,
-                    raw=not cfg.chat_template,
-                )
+                scorer.order(self._fit_context(self.title_template, h, []), t)
                 for h, t in zip(hists, titles, strict=True)
             ]
         prompts = [

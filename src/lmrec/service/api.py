@@ -51,6 +51,21 @@ class RecommendResponse(BaseModel):
     items: list[RecommendedItem]
 
 
+class WhyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Id
+    item_id: str = Id
+
+
+class WhyResponse(BaseModel):
+    item_id: str
+    text: str
+    source: str
+    seconds: float
+    removed: int
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +140,12 @@ def create_app(service: RecommendService) -> FastAPI:
             result = service.complete(pending, best, scores)
         body = dataclasses.asdict(result)  # RecommendResult has RecommendResponse's fields
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
+
+    @app.post("/why", response_model=WhyResponse)
+    async def why(req: WhyRequest) -> WhyResponse:
+        """Why this item: a language model's grounded text when the service has one."""
+        view = await run_in_threadpool(service.why, req.user_id, req.item_id)
+        return WhyResponse(**dataclasses.asdict(view))
 
     @app.post("/feedback", response_model=FeedbackResponse)
     def feedback(

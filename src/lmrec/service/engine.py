@@ -110,8 +110,18 @@ class UserView:
     interests: tuple[tuple[str, float], ...]
 
 
+@dataclass(frozen=True)
+class WhyView:
+    item_id: str
+    text: str
+    source: str  # the language model's name, or "attributes"
+    seconds: float
+    removed: int  # sentences dropped for naming a title the user never saw
+
+
 class RecommendService:
-    """One dataset, one fitted model, one store."""
+    """One dataset, one fitted model, one store; ``writer`` (a language model backend, optional)
+    writes the "why?" texts."""
 
     def __init__(
         self,
@@ -133,6 +143,7 @@ class RecommendService:
         )
         self.batcher = ScoreBatcher(model, max_batch=max_batch)
         self._explainer: Any = None
+        self.writer: Any = None  # an LLMBackend; set by build_service when asked for
         self._titles = [dataset.title(i) for i in self.items.ids]
         self.schema_revision = store.revision()
 
@@ -296,6 +307,20 @@ class RecommendService:
             f'"{self.title(item)}": similar to "{self.title(history[-50:][best])}" in your '
             f"history (text similarity {float(sims[best]):.2f})"
         )
+
+    def why(self, user_id: str, item_id: str) -> WhyView:
+        """A written, grounded reason for one recommendation (the attribute one without a model)."""
+        history = self.store.history(user_id, self.limits.history_window)
+        if history is None:
+            raise NotFound(f"unknown user {user_id!r}", "user_id")
+        if item_id not in self.items:
+            raise NotFound(f"unknown item {item_id!r}", "item_id")
+        if self.writer is None:
+            return WhyView(item_id, self.explain(history, item_id), "attributes", 0.0, 0)
+        written = self.explainer.written(history, item_id, self.writer)
+        text = written.text or self.explain(history, item_id)  # all removed: say what we know
+        source = str(self.writer.model) if written.text else "attributes"
+        return WhyView(item_id, text, source, written.seconds, written.removed)
 
     def user(self, user_id: str) -> UserView:
         history = self.store.history(user_id, self.limits.history_window)

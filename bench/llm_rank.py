@@ -28,6 +28,7 @@ from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
 from lmrec.experiment.run import Prepared, run_model
 from lmrec.llm.ranker import LLMRanker
+from lmrec.models.fusion import RankFusion
 from lmrec.protocols.named import llmrank_dir
 from lmrec.testing.scripted import FunctionBackend, candidates_in
 
@@ -75,7 +76,9 @@ class Row:
         return c
 
 
-def rows(users: int, few: int) -> list[Row]:
+def rows(users: int, few: int, gen: int) -> list[Row]:
+    """Likelihood by title on ``users``; the numbered prompts on ``few``; free generation (300
+    tokens a reply, 10-15 s a user on one thread) on ``gen``."""
     out = []
     for m in MODELS:
         out.append(Row(m, "likelihood", "title-mean", 1, users))
@@ -83,8 +86,9 @@ def rows(users: int, few: int) -> list[Row]:
         for passes in (1, 3):
             out.append(Row(m, "likelihood", "index", passes, few))
             out.append(Row(m, "constrained", "sequential", passes, few))
-            out.append(Row(m, "generate", "sequential", passes, few))
-        out += [Row(m, "generate", t, 1, few) for t in ("recency", "in_context")]
+            out.append(Row(m, "generate", "sequential", passes, gen))
+        out += [Row(m, "generate", t, 1, gen) for t in ("recency", "in_context")]
+    out.append(Row("+".join(MODELS), "likelihood", "title", 1, users))
     return out
 
 
@@ -113,10 +117,22 @@ def run_row(
     part = prepared.first(row.users)
     start = time.perf_counter()
     config = row.config(threads, cache_dir, runtime)
-    model, result = run_model(part, "llm", config, ks=KS)
+    if "+" in row.model:  # both models, fused by reciprocal rank (equal weights, k = 60)
+        members = [
+            {"model": "llm", "config": {**config, "llm": name}} for name in row.model.split("+")
+        ]
+        model, result = run_model(part, "ensemble", {"members": members}, ks=KS)
+        assert isinstance(model, RankFusion)
+        rankers = [m for m in model.members if isinstance(m, LLMRanker)]
+    else:
+        model, result = run_model(part, "llm", config, ks=KS)
+        assert isinstance(model, LLMRanker)
+        rankers = [model]
     seconds = time.perf_counter() - start
-    assert isinstance(model, LLMRanker)
-    usage = model.backend.usage.as_dict()
+    usage = {
+        k: sum(r.backend.usage.as_dict()[k] for r in rankers)
+        for k in ("prompt_tokens", "completion_tokens", "cache_hits")
+    }
     n = len(part.cases)
     return {
         "row": row.__dict__,
@@ -124,8 +140,8 @@ def run_row(
         "users": n,
         "ranks": result.evaluation.ranks.tolist(),
         "positions": target_positions(part),
-        "parse": model.stats.as_dict(),
-        "examples": model.stats.examples,
+        "parse": rankers[0].stats.as_dict(),
+        "examples": rankers[0].stats.examples,
         "tokens_per_user": (usage["prompt_tokens"] + usage["completion_tokens"]) / n,
         "generated_per_user": usage["completion_tokens"] / n,
         "cache_hits": usage["cache_hits"],
@@ -160,7 +176,8 @@ def print_tables(name: str, results: dict[str, dict[str, Any]], control: dict[st
         print(
             f"| {row['model']} | {row['method']} ({r.get('runtime', 'torch')}) | {row['prompt']} | {row['passes']} | {r['users']} "
             f"| {s['ndcg@1']:.2f} | {s['ndcg@5']:.2f} | {s['ndcg@10']:.2f} ± {s['se@10']:.2f} "
-            f"| {s['ndcg@20']:.2f} | {parse} | {r['tokens_per_user']:.0f} | {r['seconds_per_user']:.2f} |"
+            f"| {s['ndcg@20']:.2f} | {parse} | {r['tokens_per_user']:.0f} | {r['seconds_per_user']:.2f}"
+            f"{' (cached)' if r['cache_hits'] else ''} |"
         )
     s = summarise(np.asarray(control["ranks"]))
     print(
@@ -197,7 +214,8 @@ def print_tables(name: str, results: dict[str, dict[str, Any]], control: dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200, help="users for likelihood by title")
-    parser.add_argument("--few", type=int, default=50, help="users for the slower rows")
+    parser.add_argument("--few", type=int, default=50, help="users for the numbered prompts")
+    parser.add_argument("--gen", type=int, default=20, help="users for free generation")
     parser.add_argument(
         "--only", default="", help="run only rows whose key contains one of these (comma-separated)"
     )
@@ -214,7 +232,7 @@ def main() -> None:
         folder = args.results / name
         folder.mkdir(parents=True, exist_ok=True)
         results: dict[str, dict[str, Any]] = {}
-        for row in rows(args.users, args.few):
+        for row in rows(args.users, args.few, args.gen):
             path = folder / f"{row.key}.json"
             if path.exists() and not args.fresh:
                 results[row.key] = json.loads(path.read_text())

@@ -397,3 +397,31 @@ def test_llm_rank_passes_max_tokens_and_temperature(data_dir: Path, tmp_path: Pa
     assert {(b["max_tokens"], b["temperature"]) for b in bodies} == {(7, 0.5)}
     config = json.loads(out.read_text())["provenance"]["model_config"]
     assert config["max_tokens"] == 7 and config["endpoint"] == server.url
+
+
+def test_title_scorer_normalises_length_and_discounts_the_prior() -> None:
+    from lmrec.llm.likelihood import TitleScorer
+
+    calls: list[str] = []
+
+    class Fake:
+        """Log-probs: -1 per token after a history, -0.5 per token after none."""
+
+        def continuation_scores(
+            self, prompt: str, continuations: list[str], answer_prefix: str = "", raw: bool = False
+        ) -> list[np.ndarray]:
+            calls.append(prompt)
+            per = -0.5 if prompt == "null:" else -1.0
+            return [np.full(len(c.split()), per, dtype=np.float32) for c in continuations]
+
+    titles = ["A", "B C D E", "F G"]  # 1, 4 and 2 tokens
+    plain = TitleScorer(Fake(), "null:", length_norm=0.0, calibrate=0.0)
+    assert plain.scores("story:", titles) == [-1.0, -4.0, -2.0]  # sums
+    mean = TitleScorer(Fake(), "null:", length_norm=1.0, calibrate=0.0)
+    assert mean.scores("story:", titles) == [-1.0, -1.0, -1.0]
+    half = TitleScorer(Fake(), "null:", length_norm=0.5, calibrate=1.0)
+    got = half.scores("story:", titles)
+    np.testing.assert_allclose(got, [-0.5, -1.0, -2 / np.sqrt(2) + 1 / np.sqrt(2)], atol=1e-6)
+    assert half.order("story:", titles) == (0, 2, 1)
+    # the no-history prior is computed once per title, whatever the prompt
+    assert calls.count("null:") == 1

@@ -43,8 +43,14 @@ def llm_rank(
         str, typer.Option(help="likelihood: score each title or each candidate number (index).")
     ] = "title",
     calibrate: Annotated[
-        bool, typer.Option(help="likelihood by title: subtract the no-history score.")
-    ] = False,
+        float, typer.Option(help="likelihood by title: share of the no-history score subtracted.")
+    ] = 0.5,
+    length_norm: Annotated[
+        float, typer.Option(help="likelihood by title: 1 = mean token log-prob, 0 = sum.")
+    ] = 0.5,
+    runtime: Annotated[
+        str, typer.Option(help="Local model: torch, or llama-cpp (generate/constrained only).")
+    ] = "torch",
     protocol: ProtocolOpt = "llmrank-20",
     candidates: CandidatesOpt = None,
     template: Annotated[str, typer.Option(help="Prompt template name or file.")] = "sequential",
@@ -89,6 +95,8 @@ def llm_rank(
         "method": method,
         "score_by": score_by,
         "calibrate": calibrate,
+        "length_norm": length_norm,
+        "runtime": runtime,
         "threads": threads,
         "context": context,
         "template": template,

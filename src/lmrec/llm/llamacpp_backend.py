@@ -130,21 +130,13 @@ class LlamaCppBackend(CachedReplies):
     ) -> list[Completion]:
         from lmrec.llm.constrained import constrained_order
 
-        out = []
-        for prompt, n in zip(prompts, sizes, strict=True):
-            key = cache_key(self.identity, {"constrained": n, "prefix": answer_prefix}, prompt)
-            if (hit := self._cached(key)) is not None:
-                out.append(hit)
-                continue
+        def decode(prompt: str, n: int) -> tuple[list[int], int, int]:
             prefix = self._ids(self._prompt_text(prompt) + answer_prefix)
             self.llama.reset()
             self.llama.eval(prefix)
             labels = [self._ids(LABEL.format(i), continuation=True) for i in range(1, n + 1)]
             separator = self._ids(SEPARATOR, continuation=True)
             order, steps = constrained_order(self._logprobs(), self._step, labels, separator)
-            completion = Completion(
-                SEPARATOR.join(LABEL.format(i + 1) for i in order), len(prefix), steps
-            )
-            self._store(key, completion)
-            out.append(completion)
-        return out
+            return order, len(prefix), steps
+
+        return self._constrained(prompts, sizes, answer_prefix, decode)

@@ -9,7 +9,7 @@ Every answer is cached like the HTTP backend's, keyed by the model's name and fi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,6 +32,29 @@ class CachedReplies:
     model: str
     usage: Usage
     cache: ResponseCache | None
+
+    @property
+    def identity(self) -> str:
+        raise NotImplementedError
+
+    def _constrained(
+        self,
+        prompts: Sequence[str],
+        sizes: Sequence[int],
+        answer_prefix: str,
+        decode: Callable[[str, int], tuple[list[int], int, int]],
+    ) -> list[Completion]:
+        """Cached constrained replies; ``decode(prompt, n)`` gives (order, prompt tokens, steps)."""
+        out = []
+        for prompt, n in zip(prompts, sizes, strict=True):
+            key = cache_key(self.identity, {"constrained": n, "prefix": answer_prefix}, prompt)
+            if (hit := self._cached(key)) is None:
+                order, prompt_tokens, steps = decode(prompt, n)
+                text = SEPARATOR.join(LABEL.format(i + 1) for i in order)
+                hit = Completion(text, prompt_tokens, steps)
+                self._store(key, hit)
+            out.append(hit)
+        return out
 
     def _cached(self, key: str) -> Completion | None:
         hit = self.cache.get(key) if self.cache is not None else None
@@ -131,20 +154,14 @@ class LocalBackend(CachedReplies):
         self, prompts: Sequence[str], sizes: Sequence[int], answer_prefix: str = ""
     ) -> list[Completion]:
         """Replies that name every candidate number once (``[3]`` per line), by construction."""
-        out = []
-        for prompt, n in zip(prompts, sizes, strict=True):
-            key = cache_key(self.identity, {"constrained": n, "prefix": answer_prefix}, prompt)
-            if (hit := self._cached(key)) is not None:
-                out.append(hit)
-                continue
+
+        def decode(prompt: str, n: int) -> tuple[list[int], int, int]:
             prefix = self.lm.prompt_ids(prompt, answer_prefix)
             labels = [self.lm.encode(LABEL.format(i)) for i in range(1, n + 1)]
             order, steps = self.lm.choose_order(prefix, labels, self.lm.encode(SEPARATOR))
-            text = SEPARATOR.join(LABEL.format(i + 1) for i in order)
-            completion = Completion(text, len(prefix), steps)
-            self._store(key, completion)
-            out.append(completion)
-        return out
+            return order, len(prefix), steps
+
+        return self._constrained(prompts, sizes, answer_prefix, decode)
 
     def continuation_scores(
         self, prompt: str, continuations: Sequence[str], answer_prefix: str = "", raw: bool = False

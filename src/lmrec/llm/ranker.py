@@ -41,6 +41,7 @@ from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.protocols.base import EvalCases
 
 NIR_STEPS = ("nir_preferences", "nir_representative", "nir_recommend")
+CHUNK = 32  # users per call to the backend (an HTTP backend sends them concurrently)
 
 
 class LLMRankConfig(BaseModel):
@@ -192,6 +193,9 @@ class LLMRanker(FittedModel):
         points = np.zeros((n, c), dtype=np.float64)
         title_only = cfg.method == "likelihood" and cfg.score_by == "title"
         passes = 1 if title_only else cfg.passes  # the title prompt shows no candidates
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n * passes, desc=f"llm {cfg.method}", unit="prompt", disable=n < 2)
         for _ in range(passes):
             shown = [rng.permutation(c) if passes > 1 else np.arange(c) for _ in range(n)]
             hists, titles = [], []
@@ -200,9 +204,13 @@ class LLMRanker(FittedModel):
                 hists.append(
                     [self.title(vocab.ids[i]) for i in list(histories[row])[-cfg.max_history :]]
                 )
-            for row, ranked in enumerate(self._rank(hists, titles)):
-                for rank, position in enumerate(ranked):
-                    points[row, shown[row][position]] += c - rank
+            for start in range(0, n, CHUNK):  # in chunks, so the progress bar moves
+                rows = slice(start, start + CHUNK)
+                for row, ranked in enumerate(self._rank(hists[rows], titles[rows]), start):
+                    for rank, position in enumerate(ranked):
+                        points[row, shown[row][position]] += c - rank
+                bar.update(len(hists[rows]))
+        bar.close()
         # Borda fusion; ties keep the order the candidates came in (the retriever's order)
         best = np.argsort(-points, axis=1, kind="stable")
         return [candidates[row, best[row]].tolist() for row in range(n)]

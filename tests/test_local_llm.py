@@ -220,3 +220,21 @@ def test_llama_cpp_runtime_generates_and_ranks(tmp_path: Path) -> None:
     assert sorted(parse_ranking(ranked.text, MOVIES).order) == list(range(20))
     assert parse_ranking(ranked.text, MOVIES).named == 20
     assert backend.complete([prompt], GenerationParams(max_tokens=30))[0].cached
+
+
+def test_llm_rank_command_with_a_local_model(data_dir: Path, tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    out = tmp_path / "r.json"
+    result = run_cli(
+        data_dir,
+        "llm-rank -d ml-100k --llm smollm2-135m --method constrained --users 2 --threads 1 "
+        f"--context 1024 --cache-dir {tmp_path} -o {out}",
+    )
+    assert result.exit_code == 0, result.output
+    assert "llm (smollm2-135m)" in result.output and "replies 2: full 2" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["parsing"]["full"] == 2 and len(saved["sample_replies"]) == 2
+    assert saved["provenance"]["model_config"]["method"] == "constrained"
+    missing = run_cli(data_dir, "llm-rank -d ml-100k --llm ./nowhere.gguf --users 1")
+    assert missing.exit_code != 0 and "no such model file or folder" in missing.output

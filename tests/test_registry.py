@@ -142,3 +142,28 @@ def test_joint_dataset_by_name(data_dir: Path, tmp_path: Path) -> None:
         load_dataset("ml-100k+", data_dir, download=False)
     with pytest.raises(DataError, match="unknown dataset 'nope'"):
         load_dataset("ml-100k+nope", tmp_path)
+
+
+def test_new_amazon_domains_and_reviewer_ids_that_join_them(data_dir: Path) -> None:
+    from lmrec.experiment import ProtocolChoice, prepare
+
+    counts = {"amazon-scientific": (8442, 4385, 59384), "amazon-office": (4905, 2420, 53258)}
+    loaded = {}
+    for name, (users, items, rows) in counts.items():
+        ds = load_dataset(name, data_dir, download=False)
+        inter = ds.interactions
+        assert (inter.n_users, inter.n_items, len(inter)) == (users, items, rows)
+        assert ds.catalog is not None and ds.title(inter.item_vocab.ids[0])  # item text
+        prepared = prepare(ds, ProtocolChoice("loo"))
+        assert len(prepared.cases) == users  # the fixed test file: one target per user
+        loaded[name] = ds
+    assert loaded["amazon-office"].users is None  # Office ships no reviewer ids
+
+    def reviewers(name: str) -> set[str]:
+        table = (loaded.get(name) or load_dataset(name, data_dir, download=False)).users
+        assert table is not None
+        field = next(f for f in table.fields if f.name == "reviewer_id")
+        return {str(v) for v in field.values}
+
+    # the same people in two domains (../shared/data/README.md: 556)
+    assert len(reviewers("amazon-games") & reviewers("amazon-scientific")) == 556

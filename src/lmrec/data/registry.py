@@ -82,15 +82,27 @@ def _load_movielens(name: str) -> Callable[[Path], Dataset]:
     return load
 
 
-def _load_games(folder: Path) -> Dataset:
-    return Dataset(
-        name="amazon-games",
-        interactions=load_sequence_interactions(folder / "amazon-games.test.inter"),
-        catalog=load_item_catalog(folder / "amazon-games.item", title_field="title"),
-        prep="5-core Amazon 2018 Video Games as processed for UniSRec/LLMRank; each user's test "
-        "row (history, at most 50 items, then target) in order, timestamps = positions, so "
-        "leave-one-out reproduces the fixed valid/test files",
-    )
+def _load_amazon(name: str, prep: str) -> Callable[[Path], Dataset]:
+    """An Amazon set in UniSRec's layout: fixed valid/test sequence files, an item text file, and
+    (where present) ``.user``: user id → Amazon reviewer id, which joins people across domains."""
+
+    def load(folder: Path) -> Dataset:
+        users = folder / f"{name}.user"
+        return Dataset(
+            name=name,
+            interactions=load_sequence_interactions(folder / f"{name}.test.inter"),
+            catalog=load_item_catalog(folder / f"{name}.item", title_field="title"),
+            users=load_user_table(users) if users.exists() else None,
+            prep=prep,
+        )
+
+    return load
+
+
+_UNISREC_PREP = (
+    "5-core {what} as processed for {by}; each user's test row (history, {cap}, then target) "
+    "in order, timestamps = positions, so leave-one-out reproduces the fixed valid/test files"
+)
 
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
@@ -119,7 +131,43 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             "Amazon Reviews 2018 Video Games, 5-core: 50,546 users, 16,859 items",
             ("amazon-games.item", "amazon-games.valid.inter", "amazon-games.test.inter"),
             "https://nijianmo.github.io/amazon/ (processed as in UniSRec: github.com/RUCAIBox/UniSRec)",
-            _load_games,
+            _load_amazon(
+                "amazon-games",
+                _UNISREC_PREP.format(
+                    what="Amazon 2018 Video Games", by="UniSRec", cap="at most 50 items"
+                )
+                + " (LLMRank uses the same copy)",
+            ),
+        ),
+        "amazon-scientific": DatasetSpec(
+            "amazon-scientific",
+            "Amazon Reviews 2018 Industrial & Scientific, 5-core (UniSRec's downstream set): "
+            "8,442 users, 4,385 items; item text is 'title. categories. brand.'",
+            (
+                "amazon-scientific.item",
+                "amazon-scientific.valid.inter",
+                "amazon-scientific.test.inter",
+            ),
+            "https://nijianmo.github.io/amazon/ (processed as in UniSRec: github.com/RUCAIBox/UniSRec)",
+            _load_amazon(
+                "amazon-scientific",
+                _UNISREC_PREP.format(
+                    what="Amazon 2018 Industrial & Scientific", by="UniSRec", cap="at most 50 items"
+                ),
+            ),
+        ),
+        "amazon-office": DatasetSpec(
+            "amazon-office",
+            "Amazon Reviews 2014 Office Products, 5-core: 4,905 users, 2,420 items; item text is "
+            "'title category brand'",
+            ("amazon-office.item", "amazon-office.valid.inter", "amazon-office.test.inter"),
+            "https://jmcauley.ucsd.edu/data/amazon/ (5-core as in ReChorus' Office_Products)",
+            _load_amazon(
+                "amazon-office",
+                _UNISREC_PREP.format(
+                    what="Amazon 2014 Office Products", by="ReChorus", cap="no cap"
+                ),
+            ),
         ),
     }
 )

@@ -40,6 +40,8 @@ class Domain:
             return cls("movie", "watched", "watch")
         if "games" in name:
             return cls("game", "played", "play")
+        if name.startswith("amazon-"):
+            return cls("product", "bought", "buy")
         return cls()
 
 

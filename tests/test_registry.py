@@ -167,3 +167,43 @@ def test_new_amazon_domains_and_reviewer_ids_that_join_them(data_dir: Path) -> N
 
     # the same people in two domains (../shared/data/README.md: 556)
     assert len(reviewers("amazon-games") & reviewers("amazon-scientific")) == 556
+
+
+def test_a_folder_of_atomic_files_is_a_dataset_by_name_or_path(tmp_path: Path) -> None:
+    from conftest import run_cli
+    from lmrec.data.errors import DatasetNotFoundError
+
+    mine = tmp_path / "mydata"
+    mine.mkdir()
+    rows = [f"u{u}\ti{(u + k) % 7}\t{k}" for u in range(6) for k in range(5)]
+    (mine / "mydata.inter").write_text(
+        "user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n"
+    )
+    items = [f"i{i}\tThing number {i}\t{i}" for i in range(7)]
+    (mine / "mydata.item").write_text(
+        "item_id:token\tname:token_seq\tsize:float\n" + "\n".join(items) + "\n"
+    )
+    by_name = load_dataset("mydata", tmp_path, download=False)
+    assert by_name.name == "mydata" and len(by_name.interactions) == 30
+    assert by_name.title("i3") == "Thing number 3"  # the "name" field is the title
+    by_path = load_dataset(str(mine), Path("/nonexistent"), download=False)
+    assert by_path.interactions.n_users == 6
+    seq = tmp_path / "seqdata"
+    seq.mkdir()
+    (seq / "seqdata.test.inter").write_text(
+        "user_id:token\titem_id_list:token_seq\titem_id:token\nu1\ta b c\td\nu2\tb c\ta\n"
+    )
+    assert len(load_dataset("seqdata", tmp_path, download=False).interactions) == 7
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(
+        DatasetNotFoundError, match=r"neither empty\.inter .* nor empty\.test\.inter"
+    ):
+        load_dataset("empty", tmp_path, download=False)
+    with pytest.raises(DataError, match="unknown dataset 'nope': not registered"):
+        load_dataset("nope", tmp_path, download=False)
+    listed = run_cli(tmp_path, "data list")
+    assert listed.exit_code == 0 and "mydata" in listed.output and "seqdata" in listed.output
+    info = run_cli(tmp_path, f"data info {mine}")
+    assert info.exit_code == 0 and "30" in info.output
+    evaluated = run_cli(tmp_path, "evaluate -d mydata -m pop")
+    assert evaluated.exit_code == 0, evaluated.output

@@ -15,13 +15,18 @@ data_app = typer.Typer(no_args_is_help=True, help="Datasets: list and inspect.")
 
 @data_app.command("list")
 def data_list(data_dir: DataDir = None) -> None:
-    """List the registered datasets and whether their files are present."""
-    from lmrec.data.registry import DATASETS, dataset_dir, missing_files
+    """List the registered datasets (present or not) and the folders of atomic files found in the
+    data directory."""
+    from lmrec.data.discover import discovered
+    from lmrec.data.registry import DATASETS, dataset_dir, default_data_dir, missing_files
 
     table = Table("name", "description", "present", "folder")
     for name, spec in DATASETS.items():
         present = "yes" if not missing_files(name, data_dir) else "no"
         table.add_row(name, spec.description, present, str(dataset_dir(name, data_dir)))
+    root = data_dir or default_data_dir()
+    for name in discovered(root, set(DATASETS)):
+        table.add_row(name, "found in the data directory (not registered)", "yes", str(root / name))
     console.print(table)
 
 

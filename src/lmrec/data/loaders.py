@@ -98,6 +98,9 @@ def _fields(table: AtomicTable, skip: str) -> tuple[Field, ...]:
     )
 
 
+TITLE_WORDS = ("title", "name", "text", "description")
+
+
 def load_item_catalog(
     path: str | Path, id_field: str = "item_id", title_field: str | None = None
 ) -> ItemCatalog:
@@ -107,7 +110,10 @@ def load_item_catalog(
     check_unique(table, id_field)
     fields = _fields(table, id_field)
     if title_field is None:
-        title_field = next((f.name for f in fields if "title" in f.name), None)
+        title_field = next(
+            (f.name for word in TITLE_WORDS for f in fields if word in f.name),
+            next((f.name for f in fields if f.type == FieldType.TOKEN_SEQ), None),
+        )
     elif not table.has(title_field):
         table.position(title_field)
     return ItemCatalog(Vocabulary("item", tuple(table.raw(id_field))), fields, title_field)

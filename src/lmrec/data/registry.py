@@ -194,12 +194,26 @@ def missing_files(name: str, data_dir: Path | None = None) -> list[Path]:
 
 def load_dataset(name: str, data_dir: Path | None = None, download: bool = True) -> Dataset:
     """Load a named dataset, downloading it from its official source first when missing;
-    ``"a+b"`` is the joint dataset of a and b (:func:`lmrec.data.joint.join`)."""
+    ``"a+b"`` is the joint dataset of a and b (:func:`lmrec.data.joint.join`). A name that is
+    not registered is a folder of atomic files under the data directory, or a path to one
+    (:mod:`lmrec.data.discover`)."""
+    from lmrec.data.discover import dataset_folder, discover
+
+    root = data_dir or default_data_dir()
     if JOINER in name:
         names = joint_names(name)
-        for part in names:
-            get_spec(part)  # an unknown name fails before anything loads
+        for part in names:  # an unknown name fails before anything loads
+            if part not in DATASETS and not dataset_folder(part, root).is_dir():
+                get_spec(part)
         return join([load_dataset(n, data_dir, download) for n in names])
+    if name not in DATASETS:
+        found = discover(name, root)
+        if found is None:
+            raise DataError(
+                f"unknown dataset {name!r}: not registered ({', '.join(DATASETS)}) and no folder "
+                f"{dataset_folder(name, root)} of RecBole atomic files"
+            )
+        return found
     spec = get_spec(name)
     folder = dataset_dir(name, data_dir)
     if missing_files(name, data_dir):

@@ -13,10 +13,12 @@ from lmrec.service.store import Store, sqlite_url
 
 
 def default_store_url(dataset: str) -> str:
-    """SQLite in the user data directory, one file per dataset (created on first start)."""
+    """SQLite in the user data directory, one file per dataset (created on first start); a
+    dataset given by path is named by its folder."""
     import platformdirs
 
-    return sqlite_url(Path(platformdirs.user_data_dir("lmrec")) / "service" / f"{dataset}.sqlite")
+    name = Path(dataset).name if "/" in dataset else dataset
+    return sqlite_url(Path(platformdirs.user_data_dir("lmrec")) / "service" / f"{name}.sqlite")
 
 
 def build_model(

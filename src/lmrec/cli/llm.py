@@ -191,9 +191,7 @@ def explain(
     if llm:
         from lmrec.cli.llm_local import load_backend
 
-        found = load_backend(llm, threads, 2048, None)
-        assert isinstance(found, LLMBackend)
-        backend = found
+        backend = load_backend(llm, threads, 2048, None)
     elif endpoint:
         backend = OpenAICompatibleBackend(endpoint, llm_model)
     recommender = create_model(model, None, ModelContext.for_dataset(ds)).fit(inter)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lmrec.cli._common import LLMOpt, ThreadsOpt, console, fail
 
+if TYPE_CHECKING:
+    from lmrec.llm.local_backend import LocalBackend
+
 llm_app = typer.Typer(no_args_is_help=True, help="Local language models: list and serve.")
 
 
-def load_backend(llm: str, threads: int | None, context: int, cache_dir: Path | None) -> object:
+def load_backend(
+    llm: str, threads: int | None, context: int, cache_dir: Path | None
+) -> LocalBackend:
     """A :class:`~lmrec.llm.local_backend.LocalBackend`, or a clear error naming what is missing."""
     from lmrec.data.errors import DataError
     from lmrec.llm.cache import ResponseCache
@@ -63,11 +68,9 @@ def serve(
     """Serve a local model as an OpenAI-compatible endpoint (default: loopback only)."""
     import uvicorn
 
-    from lmrec.llm.local_backend import LocalBackend
     from lmrec.llm.server import create_app
 
     backend = load_backend(llm or "smollm2-135m", threads, context, cache_dir)
-    assert isinstance(backend, LocalBackend)
     console.print(
         f"serving {backend.model} ({'chat' if backend.lm.chat else 'base'} model, context "
         f"{backend.context_length}) at http://{host}:{port}/v1 — use it with "

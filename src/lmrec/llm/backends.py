@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -124,7 +124,44 @@ class RetryableError(Exception):
         self.retry_after = retry_after
 
 
-class OpenAICompatibleBackend:
+class CachedReplies:
+    """Usage counting and the response cache, shared by every backend."""
+
+    model: str
+    usage: Usage
+    cache: ResponseCache | None
+
+    @property
+    def identity(self) -> str:
+        raise NotImplementedError
+
+    def _cached(self, key: str) -> Completion | None:
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is None:
+            return None
+        self.usage.add(cache_hits=1)
+        return Completion(hit[0], hit[1], hit[2], cached=True)
+
+    def _store(self, key: str, completion: Completion, cost: float = 0.0) -> None:
+        """Counts the call; caches it unless it failed (a failed or empty reply never is)."""
+        self.usage.add(
+            calls=1,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            failures=int(completion.error is not None),
+            cost=cost,
+        )
+        if self.cache is not None and completion.error is None:
+            self.cache.put(
+                key,
+                self.model,
+                completion.text,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+
+
+class OpenAICompatibleBackend(CachedReplies):
     """Chat completions over HTTP (vLLM, Ollama, llama.cpp server, hosted APIs).
 
     The API key is read from the environment variable ``api_key_env`` (none is sent when unset).
@@ -184,9 +221,8 @@ class OpenAICompatibleBackend:
     ) -> Completion:
         settings = asdict(params) if schema is None else {**asdict(params), "schema": schema}
         key = cache_key(self.identity, settings, prompt)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            self.usage.add(cache_hits=1)
-            return Completion(hit[0], hit[1], hit[2], cached=True)
+        if (hit := self._cached(key)) is not None:
+            return hit
         error = ""
         for attempt in range(self.retries + 1):
             try:
@@ -203,34 +239,17 @@ class OpenAICompatibleBackend:
                 error = str(exc)
                 break
             if not completion.text.strip():  # a failure, not an answer: counted, never cached
-                self.usage.add(
-                    calls=1,
-                    failures=1,
-                    prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens,
-                )
+                self._store(key, replace(completion, error="empty reply"))
                 return Completion("", completion.prompt_tokens, error="empty reply")
             cost = (
                 completion.prompt_tokens * self.price_per_1k[0]
                 + completion.completion_tokens * self.price_per_1k[1]
             ) / 1000
-            self.usage.add(
-                calls=1,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                cost=cost,
-            )
-            if self.cache is not None:
-                self.cache.put(
-                    key,
-                    self.model,
-                    completion.text,
-                    completion.prompt_tokens,
-                    completion.completion_tokens,
-                )
+            self._store(key, completion, cost)
             return completion
-        self.usage.add(calls=1, failures=1)
-        return Completion("", error=error or "request failed")
+        failed = Completion("", error=error or "request failed")
+        self._store(key, failed)
+        return failed
 
     def _request(
         self, prompt: str, params: GenerationParams, schema: dict[str, Any] | None = None

@@ -136,15 +136,14 @@ class CausalLM:
 
     def generate(
         self,
-        prompts: Sequence[str],
+        rows: Sequence[list[int]],
         max_tokens: int,
         temperature: float = 0.0,
         seed: int = 0,
-        raw: bool = False,
     ) -> list[Generated]:
+        """Replies to prompts already turned into tokens (:meth:`prompt_ids`)."""
         import torch
 
-        rows = [self.prompt_ids(p, raw=raw) for p in prompts]
         width = max(len(r) for r in rows)
         pad = int(self.tokenizer.pad_token_id)
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)

@@ -21,10 +21,10 @@ from lmrec.llm.backends import Completion, GenerationParams, Usage
 from lmrec.llm.cache import ResponseCache, cache_key
 from lmrec.llm.causal import default_threads
 from lmrec.llm.local import LocalModel
-from lmrec.llm.local_backend import LABEL, SEPARATOR, CachedReplies
+from lmrec.llm.local_backend import LABEL, SEPARATOR, ConstrainedReplies
 
 
-class LlamaCppBackend(CachedReplies):
+class LlamaCppBackend(ConstrainedReplies):
     """Generation and constrained ranking through ``llama_cpp.Llama``."""
 
     def __init__(

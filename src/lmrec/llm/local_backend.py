@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.llm.backends import Completion, GenerationParams, Usage
+from lmrec.llm.backends import CachedReplies, Completion, GenerationParams, Usage
 from lmrec.llm.cache import ResponseCache, cache_key
 from lmrec.llm.causal import CausalLM
 from lmrec.llm.local import LocalModel
@@ -26,16 +26,8 @@ LABEL = "[{}]"
 SEPARATOR = "\n"
 
 
-class CachedReplies:
-    """Usage counting and the response cache, shared by the in-process backends."""
-
-    model: str
-    usage: Usage
-    cache: ResponseCache | None
-
-    @property
-    def identity(self) -> str:
-        raise NotImplementedError
+class ConstrainedReplies(CachedReplies):
+    """The cached constrained replies shared by the in-process backends."""
 
     def _constrained(
         self,
@@ -56,31 +48,8 @@ class CachedReplies:
             out.append(hit)
         return out
 
-    def _cached(self, key: str) -> Completion | None:
-        hit = self.cache.get(key) if self.cache is not None else None
-        if hit is None:
-            return None
-        self.usage.add(cache_hits=1)
-        return Completion(hit[0], hit[1], hit[2], cached=True)
 
-    def _store(self, key: str, completion: Completion) -> None:
-        self.usage.add(
-            calls=1,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            failures=int(completion.error is not None),
-        )
-        if self.cache is not None and completion.error is None:
-            self.cache.put(
-                key,
-                self.model,
-                completion.text,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-            )
-
-
-class LocalBackend(CachedReplies):
+class LocalBackend(ConstrainedReplies):
     """A :class:`CausalLM` behind the backend protocols. Load errors raise (a model that cannot
     load is a configuration error); a failed generation becomes a failed :class:`Completion`."""
 
@@ -128,14 +97,12 @@ class LocalBackend(CachedReplies):
         return [c if c is not None else Completion("", error="not generated") for c in out]
 
     def _generate(self, prompts: list[str], p: GenerationParams, raw: bool) -> list[Completion]:
-        sizes = [len(self.lm.prompt_ids(x, raw=raw)) for x in prompts]
-        too_long = [n + p.max_tokens > self.context_length for n in sizes]
-        fits = [x for x, long in zip(prompts, too_long, strict=True) if not long]
+        rows = [self.lm.prompt_ids(x, raw=raw) for x in prompts]  # tokenized once
+        too_long = [len(r) + p.max_tokens > self.context_length for r in rows]
+        fits = [r for r, long in zip(rows, too_long, strict=True) if not long]
         try:
             seed = p.seed or 0
-            done = iter(
-                self.lm.generate(fits, p.max_tokens, p.temperature, seed, raw) if fits else []
-            )
+            done = iter(self.lm.generate(fits, p.max_tokens, p.temperature, seed) if fits else [])
         except (RuntimeError, ValueError, IndexError) as exc:
             return [Completion("", error=f"generation failed: {exc}") for _ in prompts]
         out = []

@@ -28,6 +28,7 @@ class ModelSpec:
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
+    from lmrec.models.classic.factorization import ALS, BPR, ALSConfig, BPRConfig
     from lmrec.models.classic.itemknn import ItemKNN, ItemKNNConfig
     from lmrec.models.classic.popularity import Popularity, PopularityConfig
     from lmrec.models.classic.random import RandomConfig, RandomScores
@@ -46,6 +47,18 @@ def model_specs() -> Mapping[str, ModelSpec]:
             ItemKNNConfig,
             lambda c, _: ItemKNN(c),
             MappingProxyType({"decay": 0.5}),
+        ),
+        ModelSpec(
+            "bpr",
+            "BPR-MF, pairwise ranking matrix factorisation (implicit library)",
+            BPRConfig,
+            BPR,
+        ),
+        ModelSpec(
+            "als",
+            "ALS, weighted matrix factorisation, query history folded in (implicit library)",
+            ALSConfig,
+            ALS,
         ),
         ModelSpec("random", "uniform random scores", RandomConfig, lambda c, _: RandomScores(c)),
         ModelSpec(

@@ -23,6 +23,7 @@ QUICK: dict[str, dict[str, object]] = {
     for name in ("sasrec", "gru4rec", "textseq")
 }
 QUICK["ensemble"] = {"members": [{"model": "pop"}, {"model": "itemknn", "weight": 2.0}]}
+QUICK["two-stage"] = {"reranker": "itemknn", "retriever": "pop", "depth": 3}
 
 
 def _reverse_order(prompt: str) -> tuple[int, str, float]:

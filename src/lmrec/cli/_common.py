@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -34,7 +35,8 @@ DatasetOpt = Annotated[
     typer.Option(
         "--dataset",
         "-d",
-        help="Dataset name (see `lmrec data list`); 'a+b' is the joint dataset of a and b.",
+        help="Dataset name (see `lmrec data list`), or a path to a folder of RecBole atomic "
+        "files; 'a+b' is the joint dataset of a and b.",
     ),
 ]
 ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help=protocol_help())]
@@ -97,16 +99,71 @@ def load(name: str, data_dir: Path | None) -> Dataset:
 
 
 def prepare(
-    ds: Dataset, protocol: str, candidates: Path | None, seed: int, cutoff: float, split: str
+    ds: Dataset,
+    protocol: str,
+    candidates: Path | None,
+    seed: int,
+    cutoff: float,
+    split: str,
+    candidate_set: CandidateSetOptions | None = None,
 ) -> Prepared:
     from lmrec.data.errors import DataError
     from lmrec.experiment.run import prepare as prepare_run
     from lmrec.protocols.named import ProtocolChoice
 
+    if candidates is not None and protocol not in ("llmrank-20", "candidates"):
+        raise fail(
+            f"--candidates is read by -p candidates (any file) or -p llmrank-20; "
+            f"-p {protocol} would ignore it"
+        )
+    options = candidate_set or CandidateSetOptions()
     try:
-        return prepare_run(ds, ProtocolChoice(protocol, candidates, seed, cutoff), split)
+        choice = ProtocolChoice(
+            protocol,
+            candidates,
+            seed,
+            cutoff,
+            candidates_size=options.size,
+            ensure_target=options.ensure_target,
+            seen=options.seen,
+        )
+        return prepare_run(ds, choice, split)
     except (DataError, ValueError, OSError) as exc:
         raise fail(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class CandidateSetOptions:
+    """``-p candidates``: how many listed items to keep, whether the target is added, and whether
+    the user's seen items compete."""
+
+    size: int = 0
+    ensure_target: bool = False
+    seen: Literal["compete", "mask"] = "compete"
+
+
+CandidatesSizeOpt = Annotated[
+    int,
+    typer.Option("--candidates-size", help="-p candidates: keep the first N listed (0 = all)."),
+]
+EnsureTargetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ensure-target/--no-ensure-target",
+        help="-p candidates: add the target when it is missing (default: a miss scores 0).",
+    ),
+]
+SeenOpt = Annotated[
+    str, typer.Option("--seen", help="-p candidates: history items compete | mask.")
+]
+
+
+def candidate_set_options(size: int, ensure_target: bool, seen: str) -> CandidateSetOptions:
+    if seen not in ("compete", "mask"):
+        raise fail(f"--seen must be compete or mask, got {seen!r}")
+    if size < 0:
+        raise fail(f"--candidates-size must be 0 (all) or positive, got {size}")
+    return CandidateSetOptions(size, ensure_target, "mask" if seen == "mask" else "compete")
 
 
 def parse_set(pairs: list[str] | None) -> dict[str, Any]:
@@ -186,6 +243,12 @@ def report(
     keys = prepared.protocol.report_columns
     title = f"{dataset} · {prepared.protocol.describe()} · {prepared.split_name}"
     console.print(metrics_table(title, results, keys))
+    hit = results[0].provenance.get("candidate_hit_rate") if results else None
+    if hit is not None:
+        console.print(
+            f"candidate hit rate {hit:.4f}: the share of the {len(prepared.cases):,} cases whose "
+            "target is among their candidates (no re-ranker can do better)"
+        )
     if output is not None:
         payload: dict[str, Any] = (
             results[0].to_json()

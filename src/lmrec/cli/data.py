@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from lmrec.cli._common import DataDir, DatasetOpt, console, fail, load
 
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: list and inspect.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, inspect and import.")
 
 
 @data_app.command("list")
@@ -28,6 +29,61 @@ def data_list(data_dir: DataDir = None) -> None:
     for name in discovered(root, set(DATASETS)):
         table.add_row(name, "found in the data directory (not registered)", "yes", str(root / name))
     console.print(table)
+
+
+@data_app.command("import")
+def data_import(
+    name: Annotated[str, typer.Argument(help="The new dataset's name (its folder's name).")],
+    source: Annotated[
+        Path, typer.Option("--from", help="Interaction log: .csv, .tsv or .parquet.")
+    ],
+    user: Annotated[str, typer.Option(help="Column of user ids.")] = "user_id",
+    item: Annotated[str, typer.Option(help="Column of item ids.")] = "item_id",
+    time_column: Annotated[
+        str | None,
+        typer.Option("--time", help="Column of timestamps (numbers or dates; default: row order)."),
+    ] = None,
+    rating: Annotated[str | None, typer.Option(help="Column of ratings.")] = None,
+    sep: Annotated[str, typer.Option(help="Field separator of a .csv file.")] = ",",
+    items: Annotated[
+        Path | None,
+        typer.Option(help="Item catalogue: .csv, .tsv, .parquet or JSON lines (.jsonl)."),
+    ] = None,
+    item_id: Annotated[str, typer.Option(help="Catalogue field of item ids.")] = "item_id",
+    text: Annotated[
+        list[str] | None,
+        typer.Option("--text", help="Catalogue text field to keep (repeatable; default: title)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing dataset folder.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write your own log (and catalogue) as a dataset folder of atomic files, usable by name."""
+    from lmrec.data.errors import DataError
+    from lmrec.data.importer import ItemSource, import_dataset
+    from lmrec.data.registry import default_data_dir
+    from lmrec.data.tabular import ColumnMapping
+
+    mapping = ColumnMapping(user=user, item=item, timestamp=time_column, rating=rating)
+    catalogue = ItemSource(items, item_id, tuple(text or ("title",))) if items else None
+    root = data_dir or default_data_dir()
+    try:
+        report = import_dataset(name, source, mapping, root, catalogue, force, sep)
+    except (DataError, OSError) as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{name}: {report.interactions:,} interactions, {report.users:,} users, "
+        f"{report.items:,} items → {report.folder}"
+    )
+    if catalogue is not None:
+        console.print(f"catalogue: {report.catalogue:,} items")
+        if report.uncatalogued:
+            console.print(
+                f"[yellow]warning:[/] {report.uncatalogued:,} interacted items are not in the "
+                "catalogue (their text is empty)"
+            )
+    if time_column is None:
+        console.print("no --time column: the file's row order is each user's time order")
+    console.print(f"use it: lmrec evaluate -d {name} -m pop --data-dir {root}")
 
 
 @data_app.command("info")

@@ -10,13 +10,17 @@ from rich.table import Table
 
 from lmrec.cli._common import (
     CandidatesOpt,
+    CandidatesSizeOpt,
     ConfigFileOpt,
     ConfigOpt,
     CutoffOpt,
     DataDir,
     DatasetOpt,
+    EnsureTargetOpt,
     OutputOpt,
     ProtocolOpt,
+    SeenOpt,
+    candidate_set_options,
     console,
     fail,
     fit_and_evaluate,
@@ -28,7 +32,9 @@ from lmrec.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from lmrec.core.recommender import Recommender
     from lmrec.data.containers import Dataset
+    from lmrec.experiment.run import Prepared, RunResult
 
 
 def models() -> None:
@@ -44,11 +50,25 @@ def models() -> None:
 def evaluate_cmd(
     dataset: DatasetOpt,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Model name (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model name (repeatable); `lmrec models` lists them all."
+        ),
     ] = None,
     config_file: ConfigFileOpt = None,
     protocol: ProtocolOpt = "loo",
     candidates: CandidatesOpt = None,
+    candidates_size: CandidatesSizeOpt = 0,
+    ensure_target: EnsureTargetOpt = False,
+    seen: SeenOpt = "compete",
+    retriever: Annotated[
+        str | None,
+        typer.Option(
+            help="Two-stage: every -m model re-ranks this model's top --depth items "
+            "(a model name, nir-user or nir-item)."
+        ),
+    ] = None,
+    depth: Annotated[int, typer.Option(help="Two-stage: how many retrieved items compete.")] = 50,
     split: Annotated[str, typer.Option(help="valid | test")] = "test",
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
@@ -56,17 +76,39 @@ def evaluate_cmd(
     settings: ConfigOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Fit models on the training split and print a metrics table (and write JSON)."""
+    """Fit models on the training split and print a metrics table (and write JSON).
+
+    Model names: `lmrec models`. With --retriever, each model re-ranks the retriever's top
+    --depth items (--set options go to the re-ranker)."""
     names, config = model_options(model, config_file, settings)
+    if depth < 1:
+        raise fail("--depth must be at least 1")
+    options = candidate_set_options(candidates_size, ensure_target, seen)
     ds = load(dataset, data_dir)
-    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
-    results = [fit_and_evaluate(prepared, name, config)[1] for name in names]
+    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split, options)
+    runs = [(name, config) for name in names]
+    if retriever is not None:
+        runs = [
+            (
+                "two-stage",
+                {
+                    "reranker": name,
+                    "reranker_config": config,
+                    "retriever": retriever,
+                    "depth": depth,
+                },
+            )
+            for name in names
+        ]
+    results = [fit_and_evaluate(prepared, name, cfg)[1] for name, cfg in runs]
     report(dataset, prepared, results, output)
 
 
 def recommend_cmd(
     dataset: DatasetOpt,
-    model: Annotated[str, typer.Option("--model", "-m")] = "pop",
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: pop).")
+    ] = None,
     user: Annotated[str | None, typer.Option(help="User id (original).")] = None,
     text: Annotated[
         list[str] | None,
@@ -84,23 +126,34 @@ def recommend_cmd(
     ] = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-dir",
+            help="Use a checkpoint written by `lmrec train` (its model is read from it) "
+            "instead of fitting.",
+        ),
+    ] = None,
     settings: ConfigOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
-    from lmrec.core.fitted import ModelContext
     from lmrec.core.query import Query
-    from lmrec.experiment.run import run_model
-    from lmrec.models.registry import create_model
 
     if k < 1:
         raise fail("--k must be at least 1")
+    if model_dir is not None:
+        saved = checkpoint_model(model_dir)
+        if model is not None and model != saved:
+            raise fail(f"--model {model} but {model_dir} holds a {saved!r} checkpoint")
+        model = saved
+    model = model or "pop"
     ds = load(dataset, data_dir)
     if all_users:
         if output is None:
             raise fail("--all-users needs --output FILE.tsv")
         prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
-        fitted, result = run_model(prepared, model, parse_set(settings), ks=(k,), progress=True)
+        fitted, result = _fit_or_load(prepared, model, parse_set(settings), model_dir, k)
         from lmrec.experiment.export import write_rankings
 
         n = write_rankings(
@@ -122,11 +175,12 @@ def recommend_cmd(
     inter = ds.interactions
     if user not in inter.user_vocab:
         raise fail(f"unknown user {user!r} in {dataset}")
-    recommender = create_model(
-        model, parse_set(settings), ModelContext.for_dataset(ds, progress=True)
-    ).fit(inter)
-    ranking = recommender.recommend(Query(user=user, k=k))
-    history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)][-10:])
+    full_history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
+    recommender = _model_for(ds, model, parse_set(settings), model_dir)
+    # the whole logged history, also for a checkpoint trained before the latest events
+    known = [i for i in full_history if i in recommender.item_vocab]
+    ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k))
+    history = full_history[-10:]
     console.print(f"[bold]user {user}[/], last {len(history)} items:")
     for item in history:
         console.print(f"  {item:>6}  {ds.title(item)}")
@@ -134,6 +188,61 @@ def recommend_cmd(
     for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
         table.add_row(str(i), item, ds.title(item), f"{score:.4g}")
     console.print(table)
+
+
+def checkpoint_model(model_dir: Path) -> str:
+    """The registered model a checkpoint folder holds (from its ``config.json``)."""
+    import json
+
+    meta = model_dir / "config.json"
+    if not meta.is_file():
+        raise fail(f"{meta}: no checkpoint here (write one with `lmrec train ... -o {model_dir}`)")
+    try:
+        name = json.loads(meta.read_text(encoding="utf-8")).get("model")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise fail(f"{meta}: not a checkpoint config ({exc})") from None
+    if not isinstance(name, str):
+        raise fail(f"{meta}: no 'model' field")
+    return name
+
+
+def _model_for(
+    ds: Dataset, name: str, config: dict[str, Any], model_dir: Path | None
+) -> Recommender:
+    """Fitted on the whole dataset, or loaded from the checkpoint."""
+    from lmrec.data.errors import DataError
+    from lmrec.service.build import build_model
+
+    try:
+        return build_model(ds, name, config, model_dir, progress=True)
+    except (DataError, KeyError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _fit_or_load(
+    prepared: Prepared, name: str, config: dict[str, Any], model_dir: Path | None, k: int
+) -> tuple[Recommender, RunResult]:
+    """Fitted on the split's training data and evaluated, or a checkpoint evaluated as it is."""
+    from lmrec.experiment.run import describe_run, run_model
+    from lmrec.metrics.evaluate import evaluate
+
+    if model_dir is None:
+        return run_model(prepared, name, config, ks=(k,), progress=True)
+    model = _model_for(prepared.dataset, name, config, model_dir)
+    if model.item_vocab.ids != prepared.split.train.item_vocab.ids:
+        raise fail(
+            f"{model_dir}: the checkpoint's items differ from {prepared.dataset.name!r}'s; "
+            "--all-users needs a checkpoint trained on this dataset"
+        )
+    evaluation = evaluate(
+        model,
+        prepared.cases,
+        ks=(k,),
+        exclude_history=prepared.protocol.exclude_history,
+        popularity=prepared.split.train.item_counts(),
+        progress=True,
+    )
+    return model, describe_run(prepared, name, model, evaluation)
 
 
 def _recommend_text(ds: Dataset, sentences: list[str], k: int, config: dict[str, Any]) -> None:

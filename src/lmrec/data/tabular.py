@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +28,51 @@ class ColumnMapping:
     rating: str | None = None
 
 
+def check_text_table(path: Path, sep: str) -> None:
+    """Refuse, naming file, line and column: an empty file, bytes that are not UTF-8, a header
+    that names a column twice."""
+    import csv
+    import io
+
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataFormatError(path, "empty file (a header row is required)", line=1)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataFormatError(
+            path, f"not valid UTF-8 ({exc.reason}); save the file as UTF-8", line, column
+        ) from None
+    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataFormatError(
+                path,
+                f"column {name!r} appears twice in the header (also column {seen[name]})",
+                line=1,
+                column=position,
+            )
+        seen[name] = position
+
+
+def _times(
+    column: Any, numbers: Callable[[str], npt.NDArray[np.float64]], name: str
+) -> npt.NDArray[np.float64]:
+    """Numbers as they are; otherwise dates and times (ISO 8601 and the like) as Unix seconds."""
+    import pandas as pd
+
+    if pd.to_numeric(column, errors="coerce").notna().all():
+        return numbers(name)
+    moments = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
+    if moments.isna().any():
+        return numbers(name)  # names the first value that is neither
+    seconds = (moments.dt.tz_localize(None) - pd.Timestamp(0)).dt.total_seconds()
+    return np.asarray(seconds, dtype=np.float64)
+
+
 def read_table(
     path: str | Path, mapping: ColumnMapping | None = None, sep: str = ","
 ) -> Interactions:
@@ -45,10 +92,12 @@ def read_table(
             ) from exc
         line_offset = 0
     elif suffix in {".csv", ".tsv", ".txt"}:
+        sep = "\t" if suffix == ".tsv" else sep
+        check_text_table(path, sep)
         try:
             frame = pd.read_csv(
                 path,
-                sep="\t" if suffix == ".tsv" else sep,
+                sep=sep,
                 dtype=str,
                 keep_default_na=False,
                 encoding="utf-8",
@@ -75,12 +124,13 @@ def read_table(
 
     def numbers(name: str) -> npt.NDArray[np.float64]:
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(np.isnan(values))
+        bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             i = int(bad[0])
             raise DataFormatError(
                 path,
-                f"not a number: {frame[name].iloc[i]!r}",
+                f"not a number{' or a date' if name == mapping.timestamp else ''}: "
+                f"{frame[name].iloc[i]!r}",
                 line=i + line_offset if line_offset else None,
                 column=columns.index(name) + 1,
                 column_name=name,
@@ -97,7 +147,7 @@ def read_table(
         seconds = (moments - pd.Timestamp(0)).dt.total_seconds()
         timestamps = np.asarray(seconds, dtype=np.float64)
     else:
-        timestamps = numbers(mapping.timestamp)
+        timestamps = _times(frame[mapping.timestamp], numbers, mapping.timestamp)
     users, user_vocab = encode("user", frame[mapping.user].astype(str).tolist())
     items, item_vocab = encode("item", frame[mapping.item].astype(str).tolist())
     ratings = None if mapping.rating is None else numbers(mapping.rating).astype(np.float32)

@@ -20,6 +20,7 @@ from lmrec.data.containers import Dataset
 from lmrec.metrics.evaluate import Evaluation, evaluate
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
+from lmrec.protocols.candidates import candidate_hit_rate
 from lmrec.protocols.named import ProtocolChoice
 
 
@@ -86,7 +87,14 @@ def run_model(
     # early stopping reads the validation cases, never the test cases
     model.fit(prepared.split.train, prepared.split.valid)
     popularity = prepared.split.train.item_counts()
-    evaluation = evaluate(model, prepared.cases, ks=ks, popularity=popularity, progress=progress)
+    evaluation = evaluate(
+        model,
+        prepared.cases,
+        ks=ks,
+        exclude_history=prepared.protocol.exclude_history,
+        popularity=popularity,
+        progress=progress,
+    )
     return model, describe_run(prepared, model_name, model, evaluation)
 
 
@@ -105,6 +113,7 @@ def describe_run(
         "split": prepared.split_name,
         "leakage": prepared.split.leakage,
         "users_evaluated": len(np.unique(prepared.cases.users)),
+        "candidate_hit_rate": candidate_hit_rate(prepared.cases),
         "cases": len(prepared.cases),
         "exclude_history": evaluation.exclude_history,
         "tie_break": "ascending item id",

@@ -44,19 +44,33 @@ def _unit_rows(m: Any) -> Any:
 
 
 class NIRFilter(FittedModel):
-    """NIR's candidate filters as a recommender (so they can feed the LLM ranker directly).
+    """NIR's candidate filters as a recommender (so they can feed any re-ranker directly).
 
-    ``user``: score = how many of the ``neighbors`` users most similar to the history (cosine of
-    binary item vectors; the user is not their own neighbour) interacted with the item.
-    ``item``: score = summed cosine similarity (of user sets) to the history's items.
+    ``user``: score = how many of the ``neighbors`` users most similar to the history interacted
+    with the item. ``item``: score = summed cosine similarity (of user sets) to the history's items.
     Ties: more popular first, then ascending id.
+
+    ``recipe="lmrec"`` (the default) compares the whole history by cosine of binary item vectors,
+    leaves the user out of their own neighbours and counts each neighbour once. ``recipe="nir"``
+    follows NIR's released code: the last 50 history items, dot product, the user counted among
+    the 12 neighbours, counts weighted by similarity. On ML-100K's LLMRank users the lmrec recipe
+    finds the target slightly more often (hit rate 0.191 against 0.180 for NIR's code), so it is
+    the default.
     """
 
     name: ClassVar[str] = "nir"
 
-    def __init__(self, mode: Literal["user", "item"] = "user", neighbors: int = 10) -> None:
+    def __init__(
+        self,
+        mode: Literal["user", "item"] = "user",
+        neighbors: int | None = None,
+        recipe: Literal["lmrec", "nir"] = "lmrec",
+    ) -> None:
+        if recipe not in ("lmrec", "nir"):
+            raise ValueError(f"NIR recipe must be 'lmrec' or 'nir', got {recipe!r}")
         self.mode = mode
-        self.neighbors = neighbors
+        self.recipe = recipe
+        self.neighbors = neighbors if neighbors is not None else (12 if recipe == "nir" else 10)
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> NIRFilter:
         self._state = FittedState.from_train(train)
@@ -68,18 +82,27 @@ class NIRFilter(FittedModel):
         return self
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
-        queries = _binary(batch.histories, len(self.prior))
+        histories = batch.histories.truncate(50) if self.recipe == "nir" else batch.histories
+        queries = _binary(histories, len(self.prior))
         if self.mode == "item":
             scores = np.asarray((queries @ self.unit_items @ self.unit_items.T).todense())
             result: npt.NDArray[np.float32] = (scores + self.prior).astype(np.float32)
             return result
-        sim = np.asarray((_unit_rows(queries) @ self.unit_users.T).todense(), dtype=np.float32)
-        known = np.flatnonzero(batch.users >= 0)
-        sim[known, batch.users[known]] = -np.inf
+        if self.recipe == "nir":
+            sim = np.asarray((queries @ self.users.T).todense(), dtype=np.float32)
+        else:
+            sim = np.asarray((_unit_rows(queries) @ self.unit_users.T).todense(), dtype=np.float32)
+            known = np.flatnonzero(batch.users >= 0)
+            sim[known, batch.users[known]] = -np.inf
         nearest = top_k(sim, self.neighbors)
         out = np.empty((len(batch), len(self.prior)), dtype=np.float32)
         for row in range(len(batch)):
-            out[row] = np.asarray(self.users[nearest[row]].sum(axis=0)).ravel()
+            weights = sim[row, nearest[row]] if self.recipe == "nir" else None
+            picked = self.users[nearest[row]]
+            if weights is not None:
+                out[row] = np.asarray(picked.T @ weights).ravel()
+            else:
+                out[row] = np.asarray(picked.sum(axis=0)).ravel()
         return out + self.prior
 
 

@@ -318,7 +318,13 @@ class LLMRanker(FittedModel):
             out = (-ranks - self.config.n_candidates).astype(np.float32)
             candidates = order[:, : self.config.n_candidates].astype(np.int32)
         histories = [batch.histories[row].tolist() for row in range(n)]
-        for row, ordered in enumerate(self.orders(histories, candidates)):
-            c = len(ordered)
-            out[row, ordered] = np.arange(c, 0, -1, dtype=np.float32)
+        widths = (candidates >= 0).sum(axis=1)  # rows of a general candidate set pad with -1
+        for width in np.unique(widths):
+            rows = np.flatnonzero(widths == width)
+            if not width:
+                continue
+            same = np.stack([candidates[r][candidates[r] >= 0] for r in rows])
+            ordered = self.orders([histories[r] for r in rows], same)
+            for row, items in zip(rows, ordered, strict=True):
+                out[row, items] = np.arange(len(items), 0, -1, dtype=np.float32)
         return out

@@ -78,8 +78,9 @@ def score_cases(
     targets = cases.targets[rows]
     if cases.candidates is not None:
         kept = np.full_like(scores, -np.inf)
-        cand = cases.candidates[rows]
-        np.put_along_axis(kept, cand, np.take_along_axis(scores, cand, axis=1), axis=1)
+        r, c = np.nonzero(cases.candidates[rows] >= 0)  # -1 pads short rows
+        cols = cases.candidates[rows][r, c]
+        kept[r, cols] = scores[r, cols]
         scores = kept
     if exclude_history and len(hist.items):
         r = hist.row_ids()

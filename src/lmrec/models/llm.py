@@ -14,14 +14,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from lmrec.core.fitted import ModelContext, ModelFactory
-from lmrec.core.recommender import Recommender
 from lmrec.llm.backends import LLMBackend, OpenAICompatibleBackend
 from lmrec.llm.cache import ResponseCache
-from lmrec.llm.candidates import NIRFilter
 from lmrec.llm.prompts import Domain
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
-
-NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-item": "item"}
+from lmrec.models.two_stage import create_retriever
 
 
 class LLMRecommenderConfig(LLMRankConfig):
@@ -108,21 +105,13 @@ def build_backend(config: LLMRecommenderConfig) -> LLMBackend:
     )
 
 
-def build_retriever(
-    config: LLMRecommenderConfig, context: ModelContext, create: ModelFactory
-) -> Recommender:
-    if config.retriever in NIR_RETRIEVERS:
-        return NIRFilter(NIR_RETRIEVERS[config.retriever])
-    return create(config.retriever, config.retriever_config, context)
-
-
 def build_llm_ranker(
     config: LLMRecommenderConfig, context: ModelContext, create: ModelFactory
 ) -> LLMRanker:
     """An :class:`LLMRanker` over the configured backend, titles from the context's catalogue."""
     catalog = context.catalog
     title = catalog.title if catalog is not None else str
-    retriever = build_retriever(config, context, create)
+    retriever = create_retriever(config.retriever, config.retriever_config, context, create)
     # the whole config is the ranker's (a subclass of its own), so provenance records the backend
     return LLMRanker(
         build_backend(config), title, config, retriever, Domain.for_dataset(context.dataset)

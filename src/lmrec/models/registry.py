@@ -36,6 +36,7 @@ def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.llm import LLMRecommenderConfig, build_llm_ranker
     from lmrec.models.sequential.model import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
     from lmrec.models.textseq import TextSeqRec, TextSeqRecConfig
+    from lmrec.models.two_stage import TwoStage, TwoStageConfig
     from lmrec.models.zeroshot.model import ZeroShotConfig, ZeroShotTextRecommender
 
     specs = [
@@ -94,6 +95,13 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "weighted reciprocal rank fusion of registered models (config: members)",
             RankFusionConfig,
             lambda c, context: RankFusion(c, context, create_model),
+            trained=True,
+        ),
+        ModelSpec(
+            "two-stage",
+            "a retriever's top items re-ranked by any model (config: reranker, retriever, depth)",
+            TwoStageConfig,
+            lambda c, context: TwoStage(c, context, create_model),
             trained=True,
         ),
         ModelSpec(

@@ -17,7 +17,8 @@ class EvalCases:
     """One evaluation step per row: user index, held-out target item, the history the model sees.
 
     ``candidates`` is ``None`` for full ranking (every item of the vocabulary competes) or an
-    ``(n_cases, C)`` array of item indices, each row containing its target.
+    ``(n_cases, C)`` array of item indices, rows padded with ``-1``; a row need not contain its
+    target (that case then scores 0).
     """
 
     users: npt.NDArray[np.int32]
@@ -32,8 +33,8 @@ class EvalCases:
             object.__setattr__(self, "candidates", frozen_array(self.candidates, np.int32))
             if self.candidates.ndim != 2 or len(self.candidates) != len(self.users):
                 raise DataError("EvalCases.candidates must be (n_cases, C)")
-            if not (self.candidates == self.targets[:, None]).any(axis=1).all():
-                raise DataError("every candidate row must contain its target")
+            if len(self.candidates) and self.candidates.min() < -1:
+                raise DataError("EvalCases.candidates holds an index below -1 (the padding)")
         if not len(self.users) == len(self.targets) == len(self.histories):
             raise DataError("EvalCases arrays must have the same length")
 

@@ -1,9 +1,15 @@
-"""Candidate-set protocols: rank only a small per-user set that contains the target."""
+"""Candidate-set protocols: rank only a small per-user set of items.
+
+:class:`Candidates` is LLMRank's recipe (19 + the target, always present); :class:`CandidateSet`
+is the general one: any size, target not guaranteed, duplicates dropped, seen items competing or
+masked. Rows shorter than the widest are padded with ``-1``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,12 +26,14 @@ class CandidateFile:
     path: Path
     users: tuple[str, ...]
     lists: tuple[tuple[str, ...], ...]
+    line_numbers: tuple[int, ...] = ()  # the file line of each list (blank lines skipped)
 
     @classmethod
     def read(cls, path: str | Path) -> CandidateFile:
         path = Path(path)
         users: list[str] = []
         lists: list[tuple[str, ...]] = []
+        numbers: list[int] = []
         seen: dict[str, int] = {}
         with path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
@@ -43,11 +51,25 @@ class CandidateFile:
                         column=1,
                     )
                 seen[user] = n
+                numbers.append(n)
                 users.append(user)
                 lists.append(tuple(rest.split()))
         if not users:
             raise DataFormatError(path, "no candidate lists in file", line=1)
-        return cls(path, tuple(users), tuple(lists))
+        return cls(path, tuple(users), tuple(lists), tuple(numbers))
+
+    def indices(self, row: int, items: Vocabulary) -> npt.NDArray[np.int32]:
+        """Item indices of list ``row``; an unknown item is an error naming its line."""
+        listed = self.lists[row]
+        idx = items.lookup(listed)
+        if (idx < 0).any():
+            bad = listed[int(np.flatnonzero(idx < 0)[0])]
+            raise DataFormatError(
+                self.path,
+                f"candidate item {bad!r} is not in the dataset's item vocabulary",
+                line=self.line_numbers[row],
+            )
+        return idx.astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -90,26 +112,19 @@ class Candidates:
         rows: list[int] = []
         cand = np.empty((len(self.file.users), self.n_negatives + 1), dtype=np.int32)
         rng = np.random.default_rng(self.seed)
-        for line, (user, listed) in enumerate(zip(self.file.users, self.file.lists, strict=True)):
+        for line, user in enumerate(self.file.users):
             row = row_of_user.get(user)
             if row is None:
                 continue
             target = int(cases.targets[row])
-            idx = items.lookup(listed)
-            if (idx < 0).any():
-                bad = listed[int(np.flatnonzero(idx < 0)[0])]
-                raise DataFormatError(
-                    self.file.path,
-                    f"candidate item {bad!r} is not in the dataset's item vocabulary",
-                    line=line + 1,
-                )
+            idx = self.file.indices(line, items)
             negatives = idx[idx != target][: self.n_negatives]
             if len(negatives) < self.n_negatives:
                 raise DataFormatError(
                     self.file.path,
                     f"user {user!r} has only {len(negatives)} "
                     f"candidates besides the target; need {self.n_negatives}",
-                    line=line + 1,
+                    line=self.file.line_numbers[line],
                 )
             cand[len(rows)] = rng.permutation(np.append(negatives, target))
             rows.append(row)
@@ -129,3 +144,81 @@ class Candidates:
             negatives = rng.choice(pool, size=self.n_negatives, replace=False)
             out[i] = rng.permutation(np.append(negatives, cases.targets[i]))
         return out
+
+
+PAD = -1
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """Rank each user's listed candidates, as the file gives them.
+
+    Per user: the listed items with duplicates dropped (first occurrence kept), cut to the first
+    ``size`` (``0`` keeps all). With ``ensure_target`` a missing target replaces the last kept
+    item (or is appended when the list is short) and the row is shuffled with ``seed``, so its
+    position says nothing; otherwise the file's order stays and a user whose target is missing
+    scores 0 but still counts. ``seen="mask"`` takes the user's history items out of the ranking
+    (the target never); ``"compete"`` leaves them in. Users absent from the file are not evaluated.
+    Histories are cut to the most recent ``max_history`` items (``None`` keeps all).
+    """
+
+    file: CandidateFile
+    size: int = 0
+    ensure_target: bool = False
+    seen: Literal["compete", "mask"] = "compete"
+    seed: int = 0
+    max_history: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            raise ValueError(
+                f"candidate set size must be 0 (all listed) or positive, got {self.size}"
+            )
+        if self.seen not in ("compete", "mask"):
+            raise ValueError(f"seen must be 'compete' or 'mask', got {self.seen!r}")
+
+    @property
+    def name(self) -> str:
+        size = self.size or "all"
+        return f"candidates({self.file.path.name}, size={size}, ensure_target={self.ensure_target})"
+
+    def apply(self, cases: EvalCases, users: Vocabulary, items: Vocabulary) -> EvalCases:
+        if self.max_history is not None:
+            cases = cases.truncate_histories(self.max_history)
+        row_of_user = {u: i for i, u in enumerate(users.decode(cases.users))}
+        rng = np.random.default_rng(self.seed)
+        rows: list[int] = []
+        lists: list[npt.NDArray[np.int32]] = []
+        for line, user in enumerate(self.file.users):
+            row = row_of_user.get(user)
+            if row is None:
+                continue
+            idx = self.file.indices(line, items)
+            _, first = np.unique(idx, return_index=True)
+            kept = idx[np.sort(first)].astype(np.int32)
+            if self.size:
+                kept = kept[: self.size]
+            target = int(cases.targets[row])
+            if self.ensure_target and target not in kept:
+                full = self.size and len(kept) >= self.size
+                kept = np.append(kept[:-1] if full else kept, np.int32(target))
+                kept = rng.permutation(kept)
+            rows.append(row)
+            lists.append(kept)
+        if not rows:
+            raise DataFormatError(
+                self.file.path, "no user of the evaluated split has a candidate list here", line=1
+            )
+        width = max(len(c) for c in lists)
+        cand = np.full((len(rows), width), PAD, dtype=np.int32)
+        for i, c in enumerate(lists):
+            cand[i, : len(c)] = c
+        return cases.select(np.asarray(rows, dtype=np.int64)).with_candidates(cand)
+
+
+def candidate_hit_rate(cases: EvalCases) -> float | None:
+    """Share of cases whose target is among their candidates (the best any re-ranker can reach);
+    ``None`` under full ranking."""
+    if cases.candidates is None:
+        return None
+    return float((cases.candidates == cases.targets[:, None]).any(axis=1).mean())

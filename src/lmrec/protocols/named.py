@@ -1,7 +1,9 @@
 """The named evaluation protocols, in one table: how each is built, described and reported.
 
 ``loo`` (leave-one-out, full ranking), ``llmrank-20`` (19 candidates + target, LLMRank's files or
-sampled) and ``temporal`` (full ranking after a global cut-off). The CLI, the experiment runner
+sampled), ``candidates`` (leave-one-out target, any candidate file: any size, target not
+guaranteed, seen items competing or masked) and ``temporal`` (full ranking after a global
+cut-off). The CLI, the experiment runner
 and the benchmarks all look protocols up here; nothing else switches on a protocol's name.
 """
 
@@ -17,11 +19,11 @@ from typing import Literal
 from lmrec.data.containers import Interactions
 from lmrec.data.registry import default_data_dir
 from lmrec.protocols.base import SplitProtocol
-from lmrec.protocols.candidates import CandidateFile, Candidates
+from lmrec.protocols.candidates import CandidateFile, Candidates, CandidateSet
 from lmrec.protocols.leave_one_out import LeaveOneOut
 from lmrec.protocols.temporal import Temporal
 
-ProtocolName = Literal["loo", "llmrank-20", "temporal"]
+ProtocolName = Literal["loo", "llmrank-20", "candidates", "temporal"]
 LLMRANK_ENV = "LMREC_LLMRANK_DIR"
 
 FULL_RANKING_COLUMNS = ("hr@10", "ndcg@10", "mrr@10", "ndcg@20", "coverage@20")
@@ -36,7 +38,7 @@ class NamedProtocol:
     name: ProtocolName
     summary: str
     splitter: Callable[[ProtocolChoice, Interactions], SplitProtocol]
-    candidates: Callable[[ProtocolChoice], Candidates | None]
+    candidates: Callable[[ProtocolChoice], Candidates | CandidateSet | None]
     describe: Callable[[ProtocolChoice], str]
     report_columns: tuple[str, ...]
 
@@ -58,6 +60,27 @@ def _llmrank_candidates(choice: ProtocolChoice) -> Candidates | None:
     """From the file when given, else sampled with the seed."""
     file = CandidateFile.read(choice.candidates_file) if choice.candidates_file else None
     return Candidates(n_negatives=19, seed=choice.seed, max_history=50, file=file)
+
+
+def _candidate_set(choice: ProtocolChoice) -> CandidateSet:
+    if choice.candidates_file is None:
+        raise ValueError("protocol 'candidates' needs --candidates FILE (user<TAB>item item …)")
+    file = CandidateFile.read(choice.candidates_file)
+    return CandidateSet(
+        file, choice.candidates_size, choice.ensure_target, choice.seen, choice.seed
+    )
+
+
+def _describe_candidate_set(choice: ProtocolChoice) -> str:
+    name = choice.candidates_file.name if choice.candidates_file else "?"
+    size = f"first {choice.candidates_size}" if choice.candidates_size else "all listed"
+    target = (
+        f"target added when missing, shuffled with seed {choice.seed}"
+        if choice.ensure_target
+        else "target not guaranteed (a missing target scores 0)"
+    )
+    seen = "seen items masked" if choice.seen == "mask" else "seen items compete"
+    return f"leave-one-out target, candidates from {name} ({size}, duplicates dropped), {target}; {seen}"
 
 
 def _describe_loo(choice: ProtocolChoice) -> str:
@@ -103,6 +126,14 @@ NAMED: Mapping[str, NamedProtocol] = MappingProxyType(
                 CANDIDATE_COLUMNS,
             ),
             NamedProtocol(
+                "candidates",
+                "any candidate file: --candidates-size, --ensure-target, --seen",
+                _leave_one_out,
+                _candidate_set,
+                _describe_candidate_set,
+                CANDIDATE_COLUMNS,
+            ),
+            NamedProtocol(
                 "temporal",
                 "global time cut-off, full ranking",
                 _temporal,
@@ -124,12 +155,16 @@ def protocol_help() -> str:
 class ProtocolChoice:
     """A named protocol with its options: ``candidates_file`` (llmrank-20; sampled when absent),
     ``seed`` (candidate sampling and shuffling) and ``cutoff_quantile`` (temporal: cut-off at
-    that quantile of timestamps; validation at 1 − 2·(1 − cut-off))."""
+    that quantile of timestamps; validation at 1 − 2·(1 − cut-off)); for ``candidates`` also
+    ``candidates_size`` (0 = all listed), ``ensure_target`` and ``seen`` (compete | mask)."""
 
     name: str = "loo"
     candidates_file: Path | None = None
     seed: int = 0
     cutoff_quantile: float = 0.9
+    candidates_size: int = 0
+    ensure_target: bool = False
+    seen: Literal["compete", "mask"] = "compete"
 
     def __post_init__(self) -> None:
         if self.name not in NAMED:
@@ -144,8 +179,13 @@ class ProtocolChoice:
     def splitter(self, data: Interactions) -> SplitProtocol:
         return self.spec.splitter(self, data)
 
-    def candidates(self) -> Candidates | None:
+    def candidates(self) -> Candidates | CandidateSet | None:
         return self.spec.candidates(self)
+
+    @property
+    def exclude_history(self) -> bool | None:
+        """Whether history items are masked (``None``: the evaluator's default for the shape)."""
+        return self.seen == "mask" if self.name == "candidates" else None
 
     def describe(self) -> str:
         return self.spec.describe(self)

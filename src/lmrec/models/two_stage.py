@@ -1,0 +1,116 @@
+"""Two-stage pipelines: a retriever's top ``depth`` items, re-ranked by any registered model.
+
+``lmrec evaluate -m sasrec --retriever itemknn-seq --depth 50`` builds one; so does the registered
+model ``two-stage`` from a config file. The re-ranker sees a :class:`QueryBatch` whose
+``candidates`` are the retriever's top ``depth`` unseen items (in the retriever's order), so LLM and
+non-LLM re-rankers are compared on exactly the same candidates. Items below the cut keep the
+retriever's order after the re-ranked ones: a case whose target the retriever missed is ranked
+as the retriever ranked it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender
+from lmrec.data.containers import Interactions
+from lmrec.data.errors import DataError
+from lmrec.protocols.base import EvalCases
+
+NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-item": "item"}
+
+
+class TwoStageConfig(BaseModel):
+    """The re-ranker, the retriever and how many of the retriever's items are re-ranked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reranker: str = Field(description="A registered model name.")
+    reranker_config: dict[str, Any] = Field(default_factory=dict)
+    retriever: str = Field(
+        "itemknn-seq", description="A registered model name, nir-user or nir-item."
+    )
+    retriever_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The retriever's config (nir-*: neighbors, recipe = lmrec | nir).",
+    )
+    depth: int = Field(50, ge=1, description="How many of the retriever's top items compete.")
+
+
+def create_retriever(
+    name: str, config: dict[str, Any], context: ModelContext, create: ModelFactory
+) -> Recommender:
+    """A registered model, or NIR's user / item filter (``nir-user`` / ``nir-item``)."""
+    if name in NIR_RETRIEVERS:
+        from lmrec.llm.candidates import NIRFilter
+
+        unknown = set(config) - {"neighbors", "recipe"}
+        if unknown:
+            raise ValueError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+        return NIRFilter(NIR_RETRIEVERS[name], **config)
+    return create(name, config, context)
+
+
+class TwoStage(FittedModel):
+    """The retriever narrows every query to ``depth`` items; the re-ranker orders them."""
+
+    name: ClassVar[str] = "two-stage"
+
+    def __init__(self, config: TwoStageConfig, context: ModelContext, create: ModelFactory):
+        if config.reranker == self.name:
+            raise DataError("a two-stage re-ranker may not itself be a two-stage pipeline")
+        self.config = config
+        self.retriever = create_retriever(
+            config.retriever, config.retriever_config, context, create
+        )
+        self.reranker = create(config.reranker, config.reranker_config, context)
+
+    def run_label(self, name: str) -> str:
+        c = self.config
+        return f"{c.retriever}→{c.reranker}@{c.depth}"
+
+    def fit(self, train: Interactions, valid: EvalCases | None = None) -> TwoStage:
+        state = FittedState.from_train(train)
+        for stage in (self.retriever, self.reranker):
+            stage.fit(train, valid)
+            if stage.item_vocab.ids != state.item_vocab.ids:
+                raise DataError(f"{type(stage).__name__} scores another item set")
+        self._state = state
+        return self
+
+    def candidates(self, batch: QueryBatch) -> npt.NDArray[np.int32]:
+        """The retriever's top ``depth`` unseen items per query, best first (ties: lower index)."""
+        return self._retrieve(batch)[1]
+
+    def _retrieve(self, batch: QueryBatch) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        base = np.array(self.retriever.score(batch), dtype=np.float32)
+        hist = batch.histories
+        base[hist.row_ids(), hist.items] = -np.inf  # a seen item is not worth a slot
+        order = np.argsort(-base, axis=1, kind="stable")
+        depth = min(self.config.depth, base.shape[1])
+        return order, order[:, :depth].astype(np.int32)
+
+    def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
+        self.fitted_state()
+        if batch.candidates is not None:  # a candidate protocol already chose the set
+            return np.asarray(self.reranker.score(batch), dtype=np.float32)
+        order, cand = self._retrieve(batch)
+        n, n_items = order.shape
+        rows = np.arange(n)[:, None]
+        out = np.empty((n, n_items), dtype=np.float32)
+        out[rows, order] = -np.arange(1, n_items + 1, dtype=np.float32)[None, :]
+        scores = np.asarray(
+            self.reranker.score(QueryBatch(batch.users, batch.histories, cand)), dtype=np.float32
+        )
+        picked = np.take_along_axis(scores, cand, axis=1)
+        best = np.argsort(-picked, axis=1, kind="stable")  # ties keep the retriever's order
+        reranked = np.take_along_axis(cand, best, axis=1)
+        depth = cand.shape[1]
+        out[rows, reranked] = np.arange(depth, 0, -1, dtype=np.float32)[None, :]
+        return out

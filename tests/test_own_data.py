@@ -152,6 +152,7 @@ def test_every_command_by_name_and_by_path(
     assert len(exported.read_text().splitlines()) >= N_USERS  # every evaluated user
     embedded = run_cli(root, f"embed -d {d}")
     assert embedded.exit_code == 0 and f"{N_ITEMS} item texts" in embedded.output, embedded.output
+    assert "{title}. {description}" in embedded.output  # the default text: every text field
     serve_and_ask(d, root, tmp_path)
 
 

@@ -26,7 +26,7 @@ def test_template_renders_fields() -> None:
         ItemTextTemplate("{title} ({year})").render(catalog, ["10"])
     with pytest.raises(DataError, match="plain field name"):
         ItemTextTemplate("{title!r}").fields()
-    assert default_template("whatever", catalog).template == "{title}"
+    assert default_template("whatever", catalog).template == "{title}. {genre}"  # all text
     assert "{genre}" in default_template("ml-1m", catalog).template
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from lmrec.data.containers import ItemCatalog
+from lmrec.data.containers import FieldType, ItemCatalog
 from lmrec.data.errors import DataError
 
 DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
@@ -70,9 +70,12 @@ def item_template(
 
 
 def default_template(dataset: str, catalog: ItemCatalog) -> ItemTextTemplate:
-    """The bundled template for a known dataset, else the title field, else every field."""
+    """The bundled template for a known dataset; else the title field followed by the other text
+    fields (``token`` and ``token_seq``), joined by ". "; else every field."""
     if dataset in DEFAULT_TEMPLATES:
         return ItemTextTemplate(DEFAULT_TEMPLATES[dataset])
+    text = [f.name for f in catalog.fields if f.type in (FieldType.TOKEN, FieldType.TOKEN_SEQ)]
     if catalog.title_field is not None:
-        return ItemTextTemplate("{" + catalog.title_field + "}")
-    return ItemTextTemplate(". ".join("{" + name + "}" for name in catalog.field_names))
+        text = [catalog.title_field, *(n for n in text if n != catalog.title_field)]
+    names = text or list(catalog.field_names)
+    return ItemTextTemplate(". ".join("{" + name + "}" for name in names))

@@ -6,6 +6,9 @@ share (console, options, load / prepare / report) is in :mod:`lmrec.cli._common`
 
 from __future__ import annotations
 
+import warnings
+from typing import Annotated, Any
+
 import typer
 
 from lmrec.cli import data, demo, evaluate, llm, llm_local, serve, train
@@ -13,6 +16,37 @@ from lmrec.cli import data, demo, evaluate, llm, llm_local, serve, train
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="lmrec: language-model-powered recommendation."
 )
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse data that only earns a warning (rows repeated exactly, interacted "
+            "items missing from the catalogue).",
+        ),
+    ] = False,
+) -> None:
+    """lmrec: language-model-powered recommendation."""
+    from lmrec.cli._common import console
+    from lmrec.data.checks import DataWarning
+
+    ctx.with_resource(warnings.catch_warnings())  # filters are restored when the command ends
+    warnings.simplefilter("error" if strict else "always", DataWarning)
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, DataWarning):
+            console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+
+
 for module in (data, evaluate, train, llm, llm_local, serve, demo):
     module.register(app)
 

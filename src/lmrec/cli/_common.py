@@ -87,15 +87,33 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def check_output(path: Path | None, folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work starts."""
+    import os
+
+    if path is None:
+        return
+    if folder and path.exists() and not path.is_dir():
+        raise fail(f"{path} is a file; this option takes a folder")
+    if not folder and path.is_dir():
+        raise fail(f"{path} is a folder; this option takes a file name (e.g. {path}/out.json)")
+    existing = path if folder and path.exists() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise fail(f"cannot write {path}: {existing} is not a writable folder")
+
+
 def load(name: str, data_dir: Path | None) -> Dataset:
+    from lmrec.data.checks import DataWarning
     from lmrec.data.errors import DataError
     from lmrec.data.registry import load_dataset
 
     with console.status(f"loading {name}"):
         try:
             return load_dataset(name, data_dir)
-        except DataError as exc:
-            raise fail(str(exc)) from None
+        except (DataError, DataWarning) as exc:  # a warning is an error under --strict
+            raise fail(f"{exc}" if isinstance(exc, DataError) else f"--strict: {exc}") from None
 
 
 def prepare(

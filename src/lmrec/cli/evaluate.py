@@ -21,6 +21,7 @@ from lmrec.cli._common import (
     ProtocolOpt,
     SeenOpt,
     candidate_set_options,
+    check_output,
     console,
     fail,
     fit_and_evaluate,
@@ -81,6 +82,7 @@ def evaluate_cmd(
     Model names: `lmrec models`. With --retriever, each model re-ranks the retriever's top
     --depth items (--set options go to the re-ranker)."""
     names, config = model_options(model, config_file, settings)
+    check_output(output)
     if depth < 1:
         raise fail("--depth must be at least 1")
     options = candidate_set_options(candidates_size, ensure_target, seen)
@@ -142,6 +144,7 @@ def recommend_cmd(
 
     if k < 1:
         raise fail("--k must be at least 1")
+    check_output(output)
     if model_dir is not None:
         saved = checkpoint_model(model_dir)
         if model is not None and model != saved:

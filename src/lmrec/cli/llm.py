@@ -21,6 +21,7 @@ from lmrec.cli._common import (
     OutputOpt,
     ProtocolOpt,
     ThreadsOpt,
+    check_output,
     console,
     fail,
     fit_and_evaluate,
@@ -110,6 +111,7 @@ def llm_rank(
         "api_key_env": api_key_env,
         "cache_dir": str(cache_dir) if cache_dir else None,
     }
+    check_output(output)
     try:  # refuse bad options before any data loads
         LLMRecommenderConfig.model_validate(settings)
     except ValidationError as exc:

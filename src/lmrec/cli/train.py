@@ -15,6 +15,7 @@ from lmrec.cli._common import (
     DataDir,
     DatasetOpt,
     ProtocolOpt,
+    check_output,
     console,
     fit_and_evaluate,
     load,
@@ -43,6 +44,7 @@ def train_cmd(
     from lmrec.core.recommender import Persistable
 
     names, config = model_options([model] if model else None, config_file, settings)
+    check_output(output_dir, folder=True)
     ds = load(dataset, data_dir)
     prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
     fitted, result = fit_and_evaluate(prepared, names[0], config)

@@ -213,7 +213,7 @@ def load_dataset(name: str, data_dir: Path | None = None, download: bool = True)
                 f"unknown dataset {name!r}: not registered ({', '.join(DATASETS)}) and no folder "
                 f"{dataset_folder(name, root)} of RecBole atomic files"
             )
-        return found
+        return _checked(found)
     spec = get_spec(name)
     folder = dataset_dir(name, data_dir)
     if missing_files(name, data_dir):
@@ -221,7 +221,17 @@ def load_dataset(name: str, data_dir: Path | None = None, download: bool = True)
             fetch(spec, folder)
         else:
             raise DatasetNotFoundError(_where_to_put(spec, folder, reason=None))
-    return spec.load(folder)
+    return _checked(spec.load(folder))
+
+
+def _checked(dataset: Dataset) -> Dataset:
+    """The dataset, after warning about interacted items its catalogue does not describe."""
+    from lmrec.data.checks import warn_uncatalogued
+
+    if dataset.catalog is not None:
+        interacted = dataset.interactions.item_vocab.ids
+        warn_uncatalogued(dataset.name, interacted, dataset.catalog.ids.ids)
+    return dataset
 
 
 def _where_to_put(spec: DatasetSpec, folder: Path, reason: str | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.data.checks import check_ids
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataFormatError
 from lmrec.data.loaders import encode
@@ -148,6 +149,8 @@ def read_table(
         timestamps = np.asarray(seconds, dtype=np.float64)
     else:
         timestamps = _times(frame[mapping.timestamp], numbers, mapping.timestamp)
+    for name in (mapping.user, mapping.item):
+        check_ids(path, frame[name].astype(str).tolist(), name, columns.index(name) + 1)
     users, user_vocab = encode("user", frame[mapping.user].astype(str).tolist())
     items, item_vocab = encode("item", frame[mapping.item].astype(str).tolist())
     ratings = None if mapping.rating is None else numbers(mapping.rating).astype(np.float32)

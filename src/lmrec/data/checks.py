@@ -1,0 +1,102 @@
+"""Checks on an interaction log as it is read, so a bad file never turns into a quiet result.
+
+Refused (a :class:`DataFormatError` naming file, line, column and value): a timestamp or rating
+that is NaN or infinite, an empty user or item id, and ids that differ only by surrounding spaces
+(``"7"`` and ``" 7"`` would be two users). Accepted with a :class:`DataWarning` and a count: rows
+that repeat another row exactly (same user, item, time and rating), and interacted items that the
+catalogue does not describe. Turn warnings into errors with ``warnings.simplefilter("error",
+DataWarning)`` — the CLI's ``--strict``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from lmrec.data.errors import DataFormatError
+
+
+class DataWarning(UserWarning):
+    """Something in a data file that lmrec accepts but the user should know about."""
+
+
+def check_finite(
+    path: Path, values: npt.NDArray[np.float64], name: str, column: int | None, first_line: int = 2
+) -> None:
+    """Refuse NaN and ±inf; the error names the first bad row's line."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        i = int(bad[0])
+        raise DataFormatError(
+            path,
+            f"{name} must be a finite number, got {float(values[i])!r}"
+            + (f" ({len(bad):,} such rows)" if len(bad) > 1 else ""),
+            line=i + first_line,
+            column=column,
+            column_name=name,
+        )
+
+
+def check_ids(
+    path: Path, values: Sequence[str], name: str, column: int | None, first_line: int = 2
+) -> None:
+    """Refuse empty ids and ids that differ only by surrounding whitespace (checked on the
+    distinct values, so a million rows cost little)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+
+    def line_of(unique: int) -> int:
+        return int(np.argmax(codes == unique)) + first_line
+
+    spelled: dict[str, int] = {}
+    for j, raw in enumerate(uniques.tolist()):
+        bare = str(raw).strip()
+        if not bare:
+            raise DataFormatError(
+                path, f"empty {name}", line=line_of(j), column=column, column_name=name
+            )
+        other = spelled.setdefault(bare, j)
+        if other != j:
+            raise DataFormatError(
+                path,
+                f"{name} {raw!r} and {uniques[other]!r} (line {line_of(other)}) differ only by "
+                "surrounding spaces; they would be two different ids",
+                line=line_of(j),
+                column=column,
+                column_name=name,
+            )
+
+
+def warn_duplicate_rows(path: Path, columns: Sequence[npt.ArrayLike], first_line: int = 2) -> int:
+    """Count rows that repeat an earlier row exactly; warn (with the first one's line) if any."""
+    import pandas as pd
+
+    frame = pd.DataFrame({i: np.asarray(c) for i, c in enumerate(columns)})
+    repeated = np.flatnonzero(frame.duplicated(keep="first").to_numpy())
+    if len(repeated):
+        warnings.warn(
+            f"{path}: {len(repeated):,} rows repeat an earlier row exactly (first on line "
+            f"{int(repeated[0]) + first_line}); they are kept, each counts as an interaction",
+            DataWarning,
+            stacklevel=3,
+        )
+    return len(repeated)
+
+
+def warn_uncatalogued(source: str, interacted: Sequence[str], described: Sequence[str]) -> int:
+    """Count interacted items the catalogue lacks; warn (naming one) if any."""
+    known = set(described)
+    missing = [i for i in interacted if i not in known]
+    if missing:
+        warnings.warn(
+            f"{source}: {len(missing):,} of {len(interacted):,} interacted items are not in the "
+            f"item catalogue (e.g. {missing[0]!r}); text models see only their id",
+            DataWarning,
+            stacklevel=3,
+        )
+    return len(missing)

@@ -206,3 +206,12 @@ def test_nir_retriever_and_its_exact_recipe() -> None:
     with pytest.raises(ValueError, match="unknown option"):
         bad = {"reranker": "pop", "retriever": "nir-user", "retriever_config": {"neighbours": 3}}
         create_model("two-stage", bad)
+
+
+def test_a_candidate_file_that_is_not_utf8_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes(b"a\ti01 i02\nb\ti03 caf\xe9\n")
+    with pytest.raises(DataFormatError, match=r"latin1\.tsv, line 2, column 10: not valid UTF-8"):
+        CandidateFile.read(path)
+    with pytest.raises(DataFormatError, match="no such candidate file"):
+        CandidateFile.read(tmp_path / "missing.tsv")

@@ -110,7 +110,8 @@ class AtomicTable:
         return tuple(out)
 
 
-def _decode(path: Path, data: bytes) -> str:
+def decode_utf8(path: Path, data: bytes) -> str:
+    """``data`` as UTF-8; an error names the file, line and column of the first bad byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -150,7 +151,7 @@ def parse_header(path: Path, line: str) -> tuple[Column, ...]:
 def read_atomic(path: str | Path) -> AtomicTable:
     """Read an atomic file into raw string columns, checking the header and every row's width."""
     path = Path(path)
-    text = _decode(path, path.read_bytes())
+    text = decode_utf8(path, path.read_bytes())
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.split("\n")

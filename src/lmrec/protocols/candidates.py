@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.data.atomic import decode_utf8
 from lmrec.data.containers import Vocabulary
 from lmrec.data.errors import DataFormatError
 from lmrec.protocols.base import EvalCases
@@ -35,25 +36,27 @@ class CandidateFile:
         lists: list[tuple[str, ...]] = []
         numbers: list[int] = []
         seen: dict[str, int] = {}
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
-                if not line:
-                    continue
-                user, sep, rest = line.partition("\t")
-                if not sep or not rest.strip():
-                    raise DataFormatError(path, "expected 'user_id<TAB>item item …'", line=n)
-                if user in seen:
-                    raise DataFormatError(
-                        path,
-                        f"user {user!r} listed twice (first on line {seen[user]})",
-                        line=n,
-                        column=1,
-                    )
-                seen[user] = n
-                numbers.append(n)
-                users.append(user)
-                lists.append(tuple(rest.split()))
+        if not path.is_file():
+            raise DataFormatError(path, "no such candidate file")
+        text = decode_utf8(path, path.read_bytes())
+        for n, line in enumerate(text.split("\n"), start=1):
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            user, sep, rest = line.partition("\t")
+            if not sep or not rest.strip():
+                raise DataFormatError(path, "expected 'user_id<TAB>item item …'", line=n)
+            if user in seen:
+                raise DataFormatError(
+                    path,
+                    f"user {user!r} listed twice (first on line {seen[user]})",
+                    line=n,
+                    column=1,
+                )
+            seen[user] = n
+            numbers.append(n)
+            users.append(user)
+            lists.append(tuple(rest.split()))
         if not users:
             raise DataFormatError(path, "no candidate lists in file", line=1)
         return cls(path, tuple(users), tuple(lists), tuple(numbers))

@@ -53,7 +53,7 @@ def recs(client: httpx.Client, **body: Any) -> list[str]:
 
 def test_health_docs_and_page(api: httpx.Client) -> None:
     health = api.get("/health").json()
-    assert health["status"] == "ok" and health["items"] == 6 and health["schema_revision"] == "0001"
+    assert health["status"] == "ok" and health["items"] == 6 and health["schema_revision"] == "0002"
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/recommend", "/feedback", "/users/{user_id}", "/items", "/health"} <= set(paths)
     page = api.get("/")
@@ -84,6 +84,20 @@ def test_feedback_shapes_the_next_recommendation_at_once(api: httpx.Client) -> N
     user = api.get("/users/u4").json()
     assert [h["item_id"] for h in user["history"]] == ["10", "20", "30", "50"]
     assert user["n_interactions"] == 4
+
+
+def test_history_is_in_event_time_and_far_timestamps_are_refused(api: httpx.Client) -> None:
+    def send(item: str, when: float, key: str) -> httpx.Response:
+        body = {"user_id": "late", "item_id": item, "kind": "click", "timestamp": when}
+        return api.post("/feedback", json={**body, "idempotency_key": key})
+
+    assert send("30", 2_000_000_000.0 - 86_400 * 3650, "late-1").status_code == 200
+    assert send("10", 2_000_000_000.0 - 86_400 * 3660, "late-2").status_code == 200  # earlier
+    history = [h["item_id"] for h in api.get("/users/late").json()["history"]]
+    assert history == ["10", "30"]  # the late arrival sits where it happened
+    for when in (-1e300, -1.0, 1e300):
+        refused = send("20", when, f"far-{when}")
+        assert refused.status_code == 422 and refused.json()["field"] == "timestamp"
 
 
 def test_feedback_idempotency_by_body_or_header(api: httpx.Client) -> None:

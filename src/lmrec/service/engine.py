@@ -24,6 +24,9 @@ from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, Store
 FEEDBACK_KINDS = ("click", "rating", "purchase")
 
 
+MAX_CLOCK_SKEW = 86_400.0  # a client clock may run this far ahead of the server's
+
+
 @dataclass(frozen=True)
 class ServiceLimits:
     """Bounds on what one request may ask for (each violation is a 4xx naming the field)."""
@@ -362,9 +365,13 @@ class RecommendService:
                 raise Invalid(f"a rating needs a value between {low:g} and {high:g}", "value")
         elif value is not None:
             raise Invalid(f"a {kind} event carries no value", "value")
-        when = time.time() if timestamp is None else timestamp
-        if not math.isfinite(when):
-            raise Invalid("timestamp must be a finite number of seconds", "timestamp")
+        now = time.time()
+        when = now if timestamp is None else timestamp
+        if not math.isfinite(when) or not 0.0 <= when <= now + MAX_CLOCK_SKEW:
+            raise Invalid(
+                "timestamp must be seconds since 1970, at most a day ahead of the server's clock",
+                "timestamp",
+            )
         event = FeedbackEvent(idempotency_key, user_id, item_id, kind, value, when)
         try:
             return self.store.append_feedback(event)

@@ -68,6 +68,7 @@ interactions = Table(
     Column("rating", Float, nullable=True),
     Column("feedback_id", BigId, ForeignKey("feedback.id"), nullable=True),
     Index("ix_interactions_user_id_id", "user_id", "id"),
+    Index("ix_interactions_user_id_timestamp_id", "user_id", "timestamp", "id"),
 )
 
 imports = Table(

@@ -230,7 +230,8 @@ class Store:
     # -- reads --------------------------------------------------------------------------------
 
     def history(self, user_id: str, limit: int) -> list[str] | None:
-        """The user's last ``limit`` items, oldest first; ``None`` for an unknown user.
+        """The user's last ``limit`` items in event time (ties: arrival order), oldest first;
+        ``None`` for an unknown user.
 
         On the hot path of every request: one plain DB-API query (SQLAlchemy's statement
         machinery cost ~4x the query itself on SQLite; measured in bench/service_load.py).
@@ -241,7 +242,7 @@ class Store:
             cursor = conn.cursor()
             cursor.execute(
                 "SELECT item_id FROM interactions WHERE user_id = "
-                f"{marker} ORDER BY id DESC LIMIT {marker}",
+                f"{marker} ORDER BY timestamp DESC, id DESC LIMIT {marker}",
                 (user_id, limit),
             )
             rows = cursor.fetchall()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -116,3 +117,14 @@ def test_unsupported_or_unreachable_database_fails_clearly(tmp_path: Path) -> No
 
     with pytest.raises(OperationalError):
         Store.open("postgresql+psycopg://127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_unsupported_or_driverless_store_urls_say_what_to_use() -> None:
+    cases = {
+        "mysql://u@h/db": "'mysql' is not supported; use SQLite",
+        "nonsense": "cannot read store URL 'nonsense'",
+        "postgresql+nosuchdriver://h/db": "its driver is not installed",
+    }
+    for url, said in cases.items():
+        with pytest.raises(StoreError, match=re.escape(said)):
+            Store.open(url)

@@ -100,6 +100,22 @@ def test_history_is_in_event_time_and_far_timestamps_are_refused(api: httpx.Clie
         assert refused.status_code == 422 and refused.json()["field"] == "timestamp"
 
 
+def test_refusals_whose_input_json_cannot_carry_stay_422(api: httpx.Client) -> None:
+    headers = {"Content-Type": "application/json"}
+    for raw in (
+        b'{"user_id": "u1", "k": NaN}',
+        b'{"user_id": "u1", "k": Infinity}',
+        b'{"user_id": "u1", "\\ud800": 1}',
+        b'{"user_id": ["\\ud800"]}',
+    ):
+        answer = api.post("/recommend", content=raw, headers=headers)
+        assert answer.status_code == 422, (raw, answer.text)
+        detail = answer.json()["detail"]
+        assert detail and {"loc", "msg", "type"} <= set(detail[0])  # the documented shape
+        assert "input" not in detail[0]
+    assert api.get("/health").status_code == 200  # the keep-alive connection survived
+
+
 def test_feedback_idempotency_by_body_or_header(api: httpx.Client) -> None:
     event = {"user_id": "new-user", "item_id": "30", "kind": "rating", "value": 4.5}
     first = api.post("/feedback", json=event, headers={"Idempotency-Key": "h-1"}).json()

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +100,25 @@ class ItemsResponse(BaseModel):
     items: list[dict[str, str]]
 
 
+def _printable(value: Any) -> str | int:
+    """A location part or message that JSON (UTF-8, no NaN) can always carry."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def safe_errors(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors as ``{loc, msg, type}`` (the documented schema), without the input."""
+    return [
+        {
+            "loc": [_printable(p) for p in e.get("loc", ())],
+            "msg": _printable(e.get("msg", "")),
+            "type": _printable(e.get("type", "")),
+        }
+        for e in errors
+    ]
+
+
 def create_app(service: RecommendService) -> FastAPI:
     """The app over a ready service (the caller owns the service's lifetime)."""
     app = FastAPI(
@@ -112,6 +132,11 @@ def create_app(service: RecommendService) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def refused(_request: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input, and NaN or a lone surrogate there made it a 500
+        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
 
     @app.get("/health")
     def health() -> dict[str, Any]:

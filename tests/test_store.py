@@ -51,6 +51,14 @@ def test_dataset_is_imported_once_in_chronological_order(store_url: str, tmp_pat
     other = tiny_dataset(tmp_path).__class__(name="other", interactions=ds.interactions)
     with pytest.raises(StoreError, match="already holds dataset 'tiny'"):
         store.import_dataset(other)
+    # the same name with an item the store never saw (a re-imported folder, say)
+    from lmrec.data.containers import Dataset, Interactions, Vocabulary
+
+    inter = ds.interactions
+    renamed = Vocabulary("item", ("new-item", *inter.item_vocab.ids[1:]))
+    changed = Interactions(inter.users, inter.items, inter.timestamps, inter.user_vocab, renamed)
+    with pytest.raises(StoreError, match="another version of 'tiny'.*'new-item'"):
+        store.import_dataset(Dataset(name="tiny", interactions=changed))
     store.close()
 
 

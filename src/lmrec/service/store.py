@@ -194,6 +194,19 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(schema.imports.c.dataset)).scalar()
 
+    def _check_same_items(self, dataset: Dataset) -> None:
+        """A store imported from an earlier version of the dataset must still hold every item
+        (feedback for a missing one would break a foreign key)."""
+        with self.engine.connect() as conn:
+            stored = {r[0] for r in conn.execute(select(schema.items.c.item_id))}
+        missing = [i for i in dataset.interactions.item_vocab.ids if i not in stored]
+        if missing:
+            raise StoreError(
+                f"{self.url} was imported from another version of {dataset.name!r}: "
+                f"{len(missing):,} of its items are not in the store (e.g. {missing[0]!r}); "
+                "serve it with a new --store"
+            )
+
     def import_dataset(self, dataset: Dataset, progress: bool = False) -> ImportReport | None:
         """Copy the dataset's items, users and interactions in, once; ``None`` if already there.
 
@@ -201,6 +214,7 @@ class Store:
         """
         present = self.imported_dataset()
         if present == dataset.name:
+            self._check_same_items(dataset)
             return None
         if present is not None:
             raise StoreError(

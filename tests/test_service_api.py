@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,12 @@ def test_refusals_whose_input_json_cannot_carry_stay_422(api: httpx.Client) -> N
         assert detail and {"loc", "msg", "type"} <= set(detail[0])  # the documented shape
         assert "input" not in detail[0]
     assert api.get("/health").status_code == 200  # the keep-alive connection survived
+    for bad in ("a\x00b", "tab\there", "\ud800"):  # the database cannot hold these ids
+        body = {"user_id": bad, "item_id": "10", "kind": "click", "idempotency_key": "ctl"}
+        raw = json.dumps(body).encode()
+        answer = api.post("/feedback", content=raw, headers=headers)
+        assert answer.status_code == 422, (bad, answer.text)
+        assert answer.json()["detail"][0]["loc"][-1] == "user_id"
 
 
 def test_feedback_idempotency_by_body_or_header(api: httpx.Client) -> None:

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmrec.service.engine import Invalid, RecommendQuery, RecommendService, ServiceError
 
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
-Id = Field(min_length=1, max_length=128)
+# ids go into SQL text columns: no control characters (PostgreSQL refuses NUL)
+NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
+Id = Field(min_length=1, max_length=128, pattern=NO_CONTROL)
 
 
 class RecommendRequest(BaseModel):
@@ -79,6 +81,7 @@ class FeedbackRequest(BaseModel):
         None,
         min_length=1,
         max_length=128,
+        pattern=NO_CONTROL,
         description="Unique per event; a retry with the same key is recorded once. "
         "May be sent as the Idempotency-Key header instead.",
     )
@@ -175,7 +178,9 @@ def create_app(service: RecommendService) -> FastAPI:
     @app.post("/feedback", response_model=FeedbackResponse)
     def feedback(
         req: FeedbackRequest,
-        idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128),
+        idempotency_key: str | None = Header(
+            None, alias="Idempotency-Key", max_length=128, pattern=NO_CONTROL
+        ),
     ) -> FeedbackResponse:
         key = req.idempotency_key or idempotency_key
         if not key:

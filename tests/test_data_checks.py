@@ -97,3 +97,16 @@ def test_output_paths_are_checked_before_any_work(tmp_path: Path) -> None:
     assert "is a file" in run_cli(tmp_path, f"train -d x -m pop -o {a_file}").output
     blocked = run_cli(tmp_path, f"recommend -d x --all-users -o {a_file}/deeper/out.tsv")
     assert blocked.exit_code != 0 and "is not a writable folder" in " ".join(blocked.output.split())
+
+
+def test_csv_errors_name_the_physical_line_after_blank_lines_and_quoted_newlines(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.csv"
+    # records start on lines 2, 4 (after a blank line) and 5 (spanning 5-6 by a quoted newline)
+    path.write_text('who,what,when\n1,a,1\n\n2,b,2\n"3\nx",c,3\n4,d,soon\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"log\.csv, line 7, column 3 \(when\)"):
+        read_table(path, ColumnMapping(user="who", item="what", timestamp="when"))
+    path.write_text("who,what\n1,a\n\n\n 1,b\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"line 5, column 1 \(who\).*\(line 2\)"):
+        read_table(path, ColumnMapping(user="who", item="what", timestamp=None))

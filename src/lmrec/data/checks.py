@@ -24,8 +24,17 @@ class DataWarning(UserWarning):
     """Something in a data file that lmrec accepts but the user should know about."""
 
 
+Lines = int | Sequence[int]
+"""Where row ``i`` is in its file: ``i + lines`` (an int: header lines + 1), or ``lines[i]`` (the
+physical line of every record, for CSV files with blank lines or quoted newlines)."""
+
+
+def line_of(lines: Lines, row: int) -> int:
+    return row + lines if isinstance(lines, int) else int(lines[row])
+
+
 def check_finite(
-    path: Path, values: npt.NDArray[np.float64], name: str, column: int | None, first_line: int = 2
+    path: Path, values: npt.NDArray[np.float64], name: str, column: int | None, first_line: Lines = 2
 ) -> None:
     """Refuse NaN and ±inf; the error names the first bad row's line."""
     bad = np.flatnonzero(~np.isfinite(values))
@@ -35,14 +44,14 @@ def check_finite(
             path,
             f"{name} must be a finite number, got {float(values[i])!r}"
             + (f" ({len(bad):,} such rows)" if len(bad) > 1 else ""),
-            line=i + first_line,
+            line=line_of(first_line, i),
             column=column,
             column_name=name,
         )
 
 
 def check_ids(
-    path: Path, values: Sequence[str], name: str, column: int | None, first_line: int = 2
+    path: Path, values: Sequence[str], name: str, column: int | None, first_line: Lines = 2
 ) -> None:
     """Refuse empty ids and ids that differ only by surrounding whitespace (checked on the
     distinct values, so a million rows cost little)."""
@@ -50,29 +59,31 @@ def check_ids(
 
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
 
-    def line_of(unique: int) -> int:
-        return int(np.argmax(codes == unique)) + first_line
+    def first(unique: int) -> int:
+        return line_of(first_line, int(np.argmax(codes == unique)))
 
     spelled: dict[str, int] = {}
     for j, raw in enumerate(uniques.tolist()):
         bare = str(raw).strip()
         if not bare:
             raise DataFormatError(
-                path, f"empty {name}", line=line_of(j), column=column, column_name=name
+                path, f"empty {name}", line=first(j), column=column, column_name=name
             )
         other = spelled.setdefault(bare, j)
         if other != j:
             raise DataFormatError(
                 path,
-                f"{name} {raw!r} and {uniques[other]!r} (line {line_of(other)}) differ only by "
+                f"{name} {raw!r} and {uniques[other]!r} (line {first(other)}) differ only by "
                 "surrounding spaces; they would be two different ids",
-                line=line_of(j),
+                line=first(j),
                 column=column,
                 column_name=name,
             )
 
 
-def warn_duplicate_rows(path: Path, columns: Sequence[npt.ArrayLike], first_line: int = 2) -> int:
+def warn_duplicate_rows(
+    path: Path, columns: Sequence[npt.ArrayLike], first_line: Lines = 2
+) -> int:
     """Count rows that repeat an earlier row exactly; warn (with the first one's line) if any."""
     import pandas as pd
 
@@ -81,7 +92,7 @@ def warn_duplicate_rows(path: Path, columns: Sequence[npt.ArrayLike], first_line
     if len(repeated):
         warnings.warn(
             f"{path}: {len(repeated):,} rows repeat an earlier row exactly (first on line "
-            f"{int(repeated[0]) + first_line}); they are kept, each counts as an interaction",
+            f"{line_of(first_line, int(repeated[0]))}); they are kept, each counts as an interaction",
             DataWarning,
             stacklevel=3,
         )

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.data.checks import check_ids
+from lmrec.data.checks import Lines, check_ids
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataFormatError
 from lmrec.data.loaders import encode
@@ -29,9 +29,10 @@ class ColumnMapping:
     rating: str | None = None
 
 
-def check_text_table(path: Path, sep: str) -> None:
+def check_text_table(path: Path, sep: str) -> list[int]:
     """Refuse, naming file, line and column: an empty file, bytes that are not UTF-8, a header
-    that names a column twice."""
+    that names a column twice. Returns the physical line where each record starts (blank lines
+    skipped, quoted newlines spanned), for errors that name a row."""
     import csv
     import io
 
@@ -46,7 +47,14 @@ def check_text_table(path: Path, sep: str) -> None:
         raise DataFormatError(
             path, f"not valid UTF-8 ({exc.reason}); save the file as UTF-8", line, column
         ) from None
-    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader)
+    starts: list[int] = []
+    last = reader.line_num
+    for row in reader:
+        if row:  # pandas skips blank lines too
+            starts.append(last + 1)
+        last = reader.line_num
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
         if name in seen:
@@ -57,6 +65,7 @@ def check_text_table(path: Path, sep: str) -> None:
                 column=position,
             )
         seen[name] = position
+    return starts
 
 
 def _times(
@@ -92,9 +101,10 @@ def read_table(
                 "reading Parquet needs pyarrow: pip install 'lmrec[parquet]'"
             ) from exc
         line_offset = 0
+        starts = []
     elif suffix in {".csv", ".tsv", ".txt"}:
         sep = "\t" if suffix == ".tsv" else sep
-        check_text_table(path, sep)
+        starts = check_text_table(path, sep)
         try:
             frame = pd.read_csv(
                 path,
@@ -132,7 +142,7 @@ def read_table(
                 path,
                 f"not a number{' or a date' if name == mapping.timestamp else ''}: "
                 f"{frame[name].iloc[i]!r}",
-                line=i + line_offset if line_offset else None,
+                line=starts[i] if line_offset and i < len(starts) else None,
                 column=columns.index(name) + 1,
                 column_name=name,
             )
@@ -150,7 +160,8 @@ def read_table(
     else:
         timestamps = _times(frame[mapping.timestamp], numbers, mapping.timestamp)
     for name in (mapping.user, mapping.item):
-        check_ids(path, frame[name].astype(str).tolist(), name, columns.index(name) + 1)
+        at: Lines = starts if len(starts) == len(frame) else 2
+        check_ids(path, frame[name].astype(str).tolist(), name, columns.index(name) + 1, at)
     users, user_vocab = encode("user", frame[mapping.user].astype(str).tolist())
     items, item_vocab = encode("item", frame[mapping.item].astype(str).tolist())
     ratings = None if mapping.rating is None else numbers(mapping.rating).astype(np.float32)

@@ -34,7 +34,11 @@ def line_of(lines: Lines, row: int) -> int:
 
 
 def check_finite(
-    path: Path, values: npt.NDArray[np.float64], name: str, column: int | None, first_line: Lines = 2
+    path: Path,
+    values: npt.NDArray[np.float64],
+    name: str,
+    column: int | None,
+    first_line: Lines = 2,
 ) -> None:
     """Refuse NaN and ±inf; the error names the first bad row's line."""
     bad = np.flatnonzero(~np.isfinite(values))
@@ -81,9 +85,7 @@ def check_ids(
             )
 
 
-def warn_duplicate_rows(
-    path: Path, columns: Sequence[npt.ArrayLike], first_line: Lines = 2
-) -> int:
+def warn_duplicate_rows(path: Path, columns: Sequence[npt.ArrayLike], first_line: Lines = 2) -> int:
     """Count rows that repeat an earlier row exactly; warn (with the first one's line) if any."""
     import pandas as pd
 

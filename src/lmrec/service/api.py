@@ -18,7 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.service.engine import Invalid, RecommendQuery, RecommendService, ServiceError
+from lmrec.service.admission import Admission
+from lmrec.service.engine import (
+    Invalid,
+    Overloaded,
+    RecommendQuery,
+    RecommendService,
+    ServiceError,
+)
 
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
 # ids go into SQL text columns: no control characters (PostgreSQL refuses NUL)
@@ -132,9 +139,15 @@ def create_app(service: RecommendService) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=service.limits.max_body_bytes)
     app.state.service = service
 
+    admission = Admission(service.limits)
+    app.state.admission = admission
+    limits = service.limits
+
     @app.exception_handler(ServiceError)
     async def refused(_request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+        body = {"detail": exc.message, "field": exc.field}
+        return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -142,7 +155,7 @@ def create_app(service: RecommendService) -> FastAPI:
         return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:  # on the event loop: never queued behind scoring
         stats = service.batcher.stats
         return {
             "status": "ok",
@@ -153,19 +166,23 @@ def create_app(service: RecommendService) -> FastAPI:
             "schema_revision": service.schema_revision,
             "scored_batches": stats.batches,
             "mean_batch": round(stats.mean_batch, 2),
+            **admission.stats.as_dict(),
         }
 
     @app.post("/recommend", response_model=RecommendResponse)
     async def recommend(req: RecommendRequest) -> Response:
         """Top-k items for a stored user, an ad-hoc history of item ids, or a free text."""
         query = RecommendQuery(**req.model_dump())
-        if req.text or req.explain:  # encoder / explanation work: off the event loop
-            result = await run_in_threadpool(service.recommend, query)
-        else:  # read the history, queue the scoring job, await it without holding a thread
-            pending = service.start(query)
-            assert pending.job is not None
-            best, scores = await asyncio.wrap_future(pending.job.future)
-            result = service.complete(pending, best, scores)
+        async with admission.slot():  # past max_pending: 503 at once
+            if req.text or req.explain:  # encoder / explanation work: its own few threads
+                work = admission.in_threads("text", limits.text_workers, service.recommend, query)
+                result = await admission.within_deadline(work)
+            else:  # read the history, queue the scoring job, await it without holding a thread
+                pending = service.start(query)
+                assert pending.job is not None
+                job = asyncio.wrap_future(pending.job.future)
+                best, scores = await admission.within_deadline(job)
+                result = service.complete(pending, best, scores)
         body = dataclasses.asdict(result)  # RecommendResult has RecommendResponse's fields
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
@@ -176,7 +193,7 @@ def create_app(service: RecommendService) -> FastAPI:
         return WhyResponse(**dataclasses.asdict(view))
 
     @app.post("/feedback", response_model=FeedbackResponse)
-    def feedback(
+    async def feedback(
         req: FeedbackRequest,
         idempotency_key: str | None = Header(
             None, alias="Idempotency-Key", max_length=128, pattern=NO_CONTROL
@@ -187,7 +204,9 @@ def create_app(service: RecommendService) -> FastAPI:
             raise Invalid(
                 "give an idempotency_key (body) or an Idempotency-Key header", "idempotency_key"
             )
-        stored = service.feedback(key, req.user_id, req.item_id, req.kind, req.value, req.timestamp)
+        event = (key, req.user_id, req.item_id, req.kind, req.value, req.timestamp)
+        # writes on a pool of their own: a scoring burst never holds them up
+        stored = await admission.in_threads("feedback", 16, service.feedback, *event)
         return FeedbackResponse(id=stored.id, duplicate=stored.duplicate)
 
     @app.get("/users/{user_id}", response_model=UserResponse)

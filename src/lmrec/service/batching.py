@@ -103,6 +103,9 @@ class ScoreBatcher:
             self._score(jobs)
 
     def _score(self, jobs: list[ScoreJob]) -> None:
+        jobs = [j for j in jobs if not j.future.cancelled()]  # past their deadline: dropped
+        if not jobs:
+            return
         try:
             batch = QueryBatch(
                 np.array([j.user for j in jobs], dtype=np.int32),
@@ -115,7 +118,8 @@ class ScoreBatcher:
             else:
                 found = rank_rows(self.model.score(batch), k, excluded)
             for job, (best, scores) in zip(jobs, found, strict=True):
-                job.future.set_result((best[: job.k], scores[: job.k]))
+                if not job.future.done():  # cancelled while scoring
+                    job.future.set_result((best[: job.k], scores[: job.k]))
         except Exception as exc:  # the callers see the model's error, the worker lives on
             for job in jobs:
                 if not job.future.done():

@@ -40,6 +40,9 @@ class ServiceLimits:
     max_body_bytes: int = 256 * 1024
     max_search: int = 50
     rating_range: tuple[float, float] = (0.0, 5.0)
+    max_pending: int = 256  # scoring requests queued or running; more get 503 + Retry-After
+    deadline: float = 5.0  # seconds a scoring request may take before it is answered 503
+    text_workers: int = 2  # threads for text encoding and explanations (never the whole pool)
 
 
 class ServiceError(Exception):
@@ -63,6 +66,16 @@ class Invalid(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class Overloaded(ServiceError):
+    """Too much work queued, or a request past its deadline: come back in ``retry_after`` s."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

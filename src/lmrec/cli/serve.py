@@ -39,6 +39,12 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     max_k: Annotated[int, typer.Option(help="Largest k a request may ask for.")] = 100,
     max_body_kb: Annotated[int, typer.Option(help="Largest request body (KiB).")] = 256,
+    max_pending: Annotated[
+        int, typer.Option(help="Scoring requests in flight; more are answered 503 + Retry-After.")
+    ] = 256,
+    deadline: Annotated[
+        float, typer.Option(help="Seconds a scoring request may take before a 503.")
+    ] = 5.0,
     config_file: ConfigFileOpt = None,
     settings: ConfigOpt = None,
     llm: LLMOpt = None,
@@ -55,7 +61,14 @@ def serve_cmd(
     from lmrec.service.store import StoreError
 
     names, config = model_options([model] if model else None, config_file, settings)
-    limits = ServiceLimits(max_k=max_k, max_body_bytes=max_body_kb * 1024)
+    if max_pending < 1 or deadline <= 0:
+        raise fail("--max-pending must be at least 1 and --deadline positive")
+    limits = ServiceLimits(
+        max_k=max_k,
+        max_body_bytes=max_body_kb * 1024,
+        max_pending=max_pending,
+        deadline=deadline,
+    )
     url = store or default_store_url(dataset)
     console.print(f"store: {url}")
     try:

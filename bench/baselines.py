@@ -13,6 +13,7 @@ stopping on the validation item under a wall-time budget per dataset (``--sasrec
 
 Run (2 CPU cores, about an hour for all five):
   LMREC_DATA_DIR=../shared/data .venv/bin/python bench/baselines.py [--datasets ml-100k,ml-1m]
+  ... --datasets amazon-scientific,amazon-office --sasrec-dropout 0.5 --sasrec-max-len 50
 Figures are also written to results/baselines/<dataset>.json.
 """
 
@@ -53,7 +54,7 @@ PUBLISHED = {
 }
 
 
-def run_dataset(name: str, sasrec_minutes: float, out_dir: Path) -> None:
+def run_dataset(name: str, sasrec: dict[str, Any], out_dir: Path) -> None:
     ds = load_dataset(name, download=False)
     test = prepare(ds, ProtocolChoice("loo"), "test")
     valid = test.split.valid
@@ -78,7 +79,7 @@ def run_dataset(name: str, sasrec_minutes: float, out_dir: Path) -> None:
         ("bpr", GRIDS["bpr"]),
         ("als", GRIDS["als"]),
         ("zeroshot", [{}]),
-        ("sasrec", [{**SASREC, "train": {**SASREC["train"], "max_minutes": sasrec_minutes}}]),
+        ("sasrec", [sasrec]),
     ]
     for model_name, grid in models:
         best: tuple[float, Any, dict[str, Any], float] | None = None
@@ -129,13 +130,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--sasrec-minutes", type=float, default=10.0)
+    parser.add_argument("--sasrec-dropout", type=float, default=SASREC["dropout"])
+    parser.add_argument("--sasrec-max-len", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("results/baselines"))
     args = parser.parse_args()
     for name in args.datasets.split(","):
         if missing_files(name):
             print(f"\n{name}: not in the data directory, skipped")
             continue
-        run_dataset(name, args.sasrec_minutes, args.out)
+        sasrec = {
+            **SASREC,
+            "dropout": args.sasrec_dropout,
+            "max_len": args.sasrec_max_len,
+            "train": {**SASREC["train"], "max_minutes": args.sasrec_minutes},
+        }
+        run_dataset(name, sasrec, args.out)
 
 
 if __name__ == "__main__":

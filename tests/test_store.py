@@ -71,8 +71,9 @@ def test_feedback_appends_to_history_once_per_key(store_url: str, tmp_path: Path
     again = store.append_feedback(event("k1", user="u1", item="60"))
     assert again.duplicate and again.id == first.id
     assert store.history_length("u1") == 5  # the retry wrote nothing
-    with pytest.raises(IdempotencyConflict, match="'k1' was used for another event"):
-        store.append_feedback(event("k1", user="u1", item="10"))
+    with pytest.raises(IdempotencyConflict, match="'k1' was already used") as clash:
+        store.append_feedback(event("k1", user="probe", item="10"))
+    assert "u1" not in str(clash.value) and "60" not in str(clash.value)  # no one else's data
     new_user = store.append_feedback(event("k2", user="brand-new", item="30", kind="rating"))
     assert store.history("brand-new", 5) == ["30"] and new_user.id > first.id
     # a new store object on the same database (a restarted server) sees the same rows

@@ -369,9 +369,10 @@ class Store:
                     select(fb).where(fb.c.idempotency_key == event_.idempotency_key)
                 ).one()
                 if not event_.same_as(row):
+                    # say nothing of the other event: it may be another user's
                     raise IdempotencyConflict(
-                        f"idempotency key {event_.idempotency_key!r} was used for another event "
-                        f"(user {row.user_id!r}, item {row.item_id!r}, kind {row.kind!r})"
+                        f"idempotency key {event_.idempotency_key!r} was already used for a "
+                        "different event; use a new key for a new event"
                     )
                 return StoredFeedback(int(row.id), duplicate=True)
             conn.execute(

@@ -23,14 +23,14 @@ def test_migrations_build_the_declared_schema_and_go_down_and_up(store_url: str)
     from lmrec.service.schema import metadata
 
     store = Store.open(store_url)
-    assert store.revision() == "0002"
+    assert store.revision() == "0003"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == [], f"migrations and schema.py disagree: {diff}"
     store.downgrade("base")
     assert store.revision() is None
     store.migrate()
-    assert store.revision() == "0002"
+    assert store.revision() == "0003"
     store.close()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,6 +45,14 @@ def serve_cmd(
     deadline: Annotated[
         float, typer.Option(help="Seconds a scoring request may take before a 503.")
     ] = 5.0,
+    auth: Annotated[
+        str,
+        typer.Option(
+            help="auto: writes need a write API key unless --host is loopback | required: every "
+            "endpoint but /health needs a key | off",
+        ),
+    ] = "auto",
+    read_only: Annotated[bool, typer.Option(help="Refuse every write (feedback).")] = False,
     config_file: ConfigFileOpt = None,
     settings: ConfigOpt = None,
     llm: LLMOpt = None,
@@ -58,8 +66,12 @@ def serve_cmd(
     from lmrec.data.errors import DataError
     from lmrec.service.build import build_service, default_store_url
     from lmrec.service.engine import ServiceLimits
+    from lmrec.service.keys import AuthPolicy
     from lmrec.service.store import StoreError
 
+    if auth not in ("auto", "required", "off"):
+        raise fail(f"--auth must be auto, required or off, got {auth!r}")
+    policy = AuthPolicy(auth, read_only, host)  # type: ignore[arg-type]
     names, config = model_options([model] if model else None, config_file, settings)
     if max_pending < 1 or deadline <= 0:
         raise fail("--max-pending must be at least 1 and --deadline positive")
@@ -90,11 +102,95 @@ def serve_cmd(
     console.print(
         f"serving {names[0]} on {dataset} at http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"
     )
+    writes = policy.needs(write=True)
+    console.print(
+        "writes: refused (read-only)"
+        if read_only
+        else f"API keys: reads {policy.needs(write=False) or 'open'}, writes {writes or 'open'}"
+        + ("" if writes else " (loopback only; use --auth required beyond it)")
+    )
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(service, policy), host=host, port=port, log_level="warning")
     finally:
         service.close()
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of a service's store.")
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="Database URL (default: the dataset's SQLite store).")
+]
+
+
+def _store(dataset: str, store: str | None) -> Any:
+    from lmrec.service.build import default_store_url
+    from lmrec.service.store import Store, StoreError
+
+    try:
+        return Store.open(store or default_store_url(dataset))
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    dataset: DatasetOpt,
+    scope: Annotated[str, typer.Option(help="read | write")] = "read",
+    label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Create an API key; it is printed once (the store keeps only its hash)."""
+    from lmrec.service.keys import create_key
+
+    if scope not in ("read", "write"):
+        raise fail(f"--scope must be read or write, got {scope!r}")
+    opened = _store(dataset, store)
+    try:
+        key, record = create_key(opened, scope, label)  # type: ignore[arg-type]
+    finally:
+        opened.close()
+    console.print(f"key {record.id} ({record.scope}{', ' + label if label else ''}):")
+    print(key)  # plain, so scripts can capture it
+    console.print("[yellow]shown once:[/] store it now; the service keeps only its hash")
+
+
+@keys_app.command("list")
+def keys_list(dataset: DatasetOpt, store: StoreOpt = None) -> None:
+    """List the store's API keys (id, scope, label, created, revoked)."""
+    import datetime
+
+    from rich.table import Table
+
+    from lmrec.service.keys import list_keys
+
+    opened = _store(dataset, store)
+    try:
+        table = Table("id", "scope", "label", "created (UTC)", "revoked")
+        for k in list_keys(opened):
+            when = datetime.datetime.fromtimestamp(k.created_at, datetime.timezone.utc)
+            table.add_row(str(k.id), k.scope, k.label, f"{when:%Y-%m-%d %H:%M}", str(k.revoked))
+        console.print(table)
+    finally:
+        opened.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    dataset: DatasetOpt,
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `lmrec keys list`).")],
+    store: StoreOpt = None,
+) -> None:
+    """Revoke an API key; requests with it are refused from then on."""
+    from lmrec.service.keys import revoke_key
+
+    opened = _store(dataset, store)
+    try:
+        if not revoke_key(opened, key_id):
+            raise fail(f"no API key with id {key_id}")
+    finally:
+        opened.close()
+    console.print(f"revoked key {key_id}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
+    app.add_typer(keys_app, name="keys")

@@ -26,6 +26,7 @@ from lmrec.service.engine import (
     RecommendService,
     ServiceError,
 )
+from lmrec.service.keys import AuthPolicy
 
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
 # ids go into SQL text columns: no control characters (PostgreSQL refuses NUL)
@@ -129,8 +130,17 @@ def safe_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
-def create_app(service: RecommendService) -> FastAPI:
-    """The app over a ready service (the caller owns the service's lifetime)."""
+def presented_key(request: Request) -> str | None:
+    """The API key of a request: ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``."""
+    bearer = request.headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        return bearer[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> FastAPI:
+    """The app over a ready service (the caller owns the service's lifetime); ``auth`` decides
+    which requests need an API key (default: writes need one unless bound to loopback)."""
     app = FastAPI(
         title="lmrec",
         summary="Recommendations, feedback, users and items of one dataset and model.",
@@ -138,6 +148,11 @@ def create_app(service: RecommendService) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=service.limits.max_body_bytes)
     app.state.service = service
+
+    policy = auth or AuthPolicy()
+
+    def authorize(request: Request, write: bool = False) -> None:
+        policy.check(service.store, write, presented_key(request))
 
     admission = Admission(service.limits)
     app.state.admission = admission
@@ -170,8 +185,9 @@ def create_app(service: RecommendService) -> FastAPI:
         }
 
     @app.post("/recommend", response_model=RecommendResponse)
-    async def recommend(req: RecommendRequest) -> Response:
+    async def recommend(req: RecommendRequest, request: Request) -> Response:
         """Top-k items for a stored user, an ad-hoc history of item ids, or a free text."""
+        authorize(request)
         query = RecommendQuery(**req.model_dump())
         async with admission.slot():  # past max_pending: 503 at once
             if req.text or req.explain:  # encoder / explanation work: its own few threads
@@ -187,18 +203,21 @@ def create_app(service: RecommendService) -> FastAPI:
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     @app.post("/why", response_model=WhyResponse)
-    async def why(req: WhyRequest) -> WhyResponse:
+    async def why(req: WhyRequest, request: Request) -> WhyResponse:
         """Why this item: a language model's grounded text when the service has one."""
+        authorize(request)
         view = await run_in_threadpool(service.why, req.user_id, req.item_id)
         return WhyResponse(**dataclasses.asdict(view))
 
     @app.post("/feedback", response_model=FeedbackResponse)
     async def feedback(
         req: FeedbackRequest,
+        request: Request,
         idempotency_key: str | None = Header(
             None, alias="Idempotency-Key", max_length=128, pattern=NO_CONTROL
         ),
     ) -> FeedbackResponse:
+        authorize(request, write=True)
         key = req.idempotency_key or idempotency_key
         if not key:
             raise Invalid(
@@ -210,7 +229,8 @@ def create_app(service: RecommendService) -> FastAPI:
         return FeedbackResponse(id=stored.id, duplicate=stored.duplicate)
 
     @app.get("/users/{user_id}", response_model=UserResponse)
-    def user(user_id: str) -> UserResponse:
+    def user(user_id: str, request: Request) -> UserResponse:
+        authorize(request)
         view = service.user(user_id)
         return UserResponse(
             user_id=view.user_id,
@@ -220,14 +240,17 @@ def create_app(service: RecommendService) -> FastAPI:
         )
 
     @app.get("/users")
-    def users(limit: int = Query(50, ge=1, le=500)) -> dict[str, list[str]]:
+    def users(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict[str, list[str]]:
+        authorize(request)
         return {"users": service.store.random_users(limit)}
 
     @app.get("/items", response_model=ItemsResponse)
     def items(
+        request: Request,
         q: str = Query("", description="Part of the title, case-insensitive."),
         limit: int = Query(20, ge=1),
     ) -> ItemsResponse:
+        authorize(request)
         found = service.search(q, limit)
         return ItemsResponse(items=[{"item_id": i, "title": t} for i, t in found])
 

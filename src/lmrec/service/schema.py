@@ -2,18 +2,20 @@
 
 - ``items``: the catalogue (id, display title, lower-cased title for search).
 - ``users``: every user with a history, from the dataset or first seen in feedback.
-- ``interactions``: each user's history; insertion order (``id``) is chronological order, so the
-  most recent item is the one with the largest ``id``. Dataset rows are imported once, feedback
-  rows are appended in the same transaction as their ``feedback`` row.
+- ``interactions``: each user's history, read in event time (``timestamp``, then ``id``). Dataset
+  rows are imported once, feedback rows are appended in the same transaction as their
+  ``feedback`` row.
 - ``feedback``: the event log as received (kind, value, client timestamp), one row per
   idempotency key.
 - ``imports``: which dataset the store holds, written in the import transaction.
+- ``api_keys``: hashed API keys with their scope (read | write); a key is shown once, at creation.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -79,4 +81,15 @@ imports = Table(
     Column("n_users", Integer, nullable=False),
     Column("n_interactions", Integer, nullable=False),
     Column("imported_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex; the key is not kept
+    Column("scope", String(8), nullable=False),  # read | write
+    Column("label", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False),
 )

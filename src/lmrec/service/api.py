@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -42,7 +42,7 @@ class RecommendRequest(BaseModel):
         None, description="Ad-hoc history of item ids, oldest first (overrides the stored one)."
     )
     text: list[str] | None = Field(None, description="Free-text history (text models only).")
-    k: int | None = Field(None, description="How many items (1..max_k; default 10 or max_k).")
+    k: int | None = Field(None, ge=1, description="How many items (1..max_k; default 10 or max_k).")
     exclude: list[str] = Field(default_factory=list, description="Item ids never to return.")
     exclude_history: bool = True
     explain: bool = False
@@ -82,7 +82,7 @@ class FeedbackRequest(BaseModel):
 
     user_id: str = Id
     item_id: str = Id
-    kind: str = Field(description="click | rating | purchase")
+    kind: Literal["click", "rating", "purchase"] = Field(description="The kind of event.")
     value: float | None = Field(None, description="The rating (ratings only).")
     timestamp: float | None = Field(None, description="Seconds since the epoch; default: now.")
     idempotency_key: str | None = Field(
@@ -130,6 +130,29 @@ def safe_errors(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
+class Refusal(BaseModel):
+    """Every 4xx / 503 answer: what is wrong, the field at fault, and (422) each error."""
+
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Refusal, "description": what}
+    for code, what in (
+        (400, "Malformed request"),
+        (401, "An API key is needed, or the one given is unknown or revoked"),
+        (403, "The API key's scope does not allow this, or the service is read-only"),
+        (404, "Unknown user or item"),
+        (409, "An idempotency key reused for a different event"),
+        (413, "Request body too large"),
+        (422, "A field the service refuses"),
+        (503, "Overloaded or past the deadline; retry after Retry-After seconds"),
+    )
+}
+
+
 def presented_key(request: Request) -> str | None:
     """The API key of a request: ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``."""
     bearer = request.headers.get("authorization", "")
@@ -145,6 +168,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
         title="lmrec",
         summary="Recommendations, feedback, users and items of one dataset and model.",
         version="0.1.0",
+        responses=REFUSALS,
     )
     app.add_middleware(BodyLimit, max_bytes=service.limits.max_body_bytes)
     app.state.service = service
@@ -166,8 +190,13 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default echoes the input, and NaN or a lone surrogate there made it a 500
-        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
+        # one shape for every refusal (Refusal); FastAPI's default also echoed the input, and
+        # NaN or a lone surrogate there made it a 500
+        errors = safe_errors(exc.errors())
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        field = ".".join(str(p) for p in first["loc"][1:]) or None
+        body = {"detail": f"{field or 'request'}: {first['msg']}", "field": field, "errors": errors}
+        return JSONResponse(body, status_code=422)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:  # on the event loop: never queued behind scoring
@@ -248,7 +277,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
     def items(
         request: Request,
         q: str = Query("", description="Part of the title, case-insensitive."),
-        limit: int = Query(20, ge=1),
+        limit: int = Query(20, ge=1, le=service.limits.max_search),
     ) -> ItemsResponse:
         authorize(request)
         found = service.search(q, limit)

@@ -1,4 +1,4 @@
-"""The service's persistent store behind SQLAlchemy: SQLite by default, any database URL otherwise.
+"""The service's persistent store behind SQLAlchemy: SQLite by default, or PostgreSQL.
 
 Durability: ``append_feedback`` returns only after its transaction committed (SQLite in WAL mode
 with ``synchronous=FULL``; PostgreSQL's commit), so an acknowledged event survives a killed process.
@@ -15,18 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from lmrec.data.containers import Dataset
 from lmrec.service import schema
+from lmrec.service.connect import StoreError as StoreError  # re-exported: callers import it here
+from lmrec.service.connect import create_store_engine
+from lmrec.service.retry import retry_disconnects
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 IMPORT_CHUNK = 20_000
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or does not hold what the service needs."""
 
 
 class IdempotencyConflict(ValueError):
@@ -75,57 +74,6 @@ class ImportReport:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.expanduser().resolve()}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.close()
-
-
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files (and their folder) are created on first use.
-
-    Only SQLite and PostgreSQL are supported; another database, an unreadable URL or a missing
-    driver is a :class:`StoreError` that says what to use or install.
-    """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(
-            f"cannot read store URL {url!r}: use sqlite:///path/file.sqlite or "
-            "postgresql+psycopg://user@host/database"
-        ) from None
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise StoreError(
-            f"store {parsed.render_as_string(hide_password=True)}: {parsed.get_backend_name()!r} "
-            "is not supported; use SQLite (sqlite:///file) or PostgreSQL (postgresql+psycopg://…)"
-        )
-    try:
-        return _engine(url)
-    except (ImportError, NoSuchModuleError) as exc:
-        raise StoreError(
-            f"store {parsed.render_as_string(hide_password=True)}: its driver is not installed "
-            f"({exc}); for PostgreSQL use postgresql+psycopg://… (psycopg 3 comes with "
-            "pip install 'lmrec[serve]')"
-        ) from None
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        database = url.split("///", 1)[1] if "///" in url else ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_size=8, max_overflow=32)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_size=8, max_overflow=32, pool_pre_ping=True)
 
 
 def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
@@ -195,8 +143,7 @@ class Store:
             return conn.execute(select(schema.imports.c.dataset)).scalar()
 
     def _check_same_items(self, dataset: Dataset) -> None:
-        """A store imported from an earlier version of the dataset must still hold every item
-        (feedback for a missing one would break a foreign key)."""
+        """An older import must hold every item (feedback for a missing one breaks a foreign key)."""
         with self.engine.connect() as conn:
             stored = {r[0] for r in conn.execute(select(schema.items.c.item_id))}
         missing = [i for i in dataset.interactions.item_vocab.ids if i not in stored]
@@ -336,6 +283,7 @@ class Store:
 
     # -- writes -------------------------------------------------------------------------------
 
+    @retry_disconnects  # idempotent by its key: one retry on a dropped connection is safe
     def append_feedback(self, event_: FeedbackEvent) -> StoredFeedback:
         """Record the event and append it to the user's history in one committed transaction.
 

@@ -23,14 +23,14 @@ def test_migrations_build_the_declared_schema_and_go_down_and_up(store_url: str)
     from lmrec.service.schema import metadata
 
     store = Store.open(store_url)
-    assert store.revision() == "0003"
+    assert store.revision() == "0004"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == [], f"migrations and schema.py disagree: {diff}"
     store.downgrade("base")
     assert store.revision() is None
     store.migrate()
-    assert store.revision() == "0003"
+    assert store.revision() == "0004"
     store.close()
 
 
@@ -71,9 +71,12 @@ def test_feedback_appends_to_history_once_per_key(store_url: str, tmp_path: Path
     again = store.append_feedback(event("k1", user="u1", item="60"))
     assert again.duplicate and again.id == first.id
     assert store.history_length("u1") == 5  # the retry wrote nothing
-    with pytest.raises(IdempotencyConflict, match="'k1' was already used") as clash:
-        store.append_feedback(event("k1", user="probe", item="10"))
-    assert "u1" not in str(clash.value) and "60" not in str(clash.value)  # no one else's data
+    with pytest.raises(IdempotencyConflict, match="'k1' was already used"):
+        store.append_feedback(event("k1", user="u1", item="10"))
+    # keys are per user: another user's "k1" is a new event, and learns nothing of u1's
+    other = store.append_feedback(event("k1", user="probe", item="10"))
+    assert not other.duplicate and other.id != first.id
+    assert store.history("probe", 5) == ["10"]
     new_user = store.append_feedback(event("k2", user="brand-new", item="30", kind="rating"))
     assert store.history("brand-new", 5) == ["30"] and new_user.id > first.id
     # a new store object on the same database (a restarted server) sees the same rows
@@ -137,3 +140,24 @@ def test_unsupported_or_driverless_store_urls_say_what_to_use() -> None:
     for url, said in cases.items():
         with pytest.raises(StoreError, match=re.escape(said)):
             Store.open(url)
+
+
+def test_migrations_keep_feedback_and_its_history_rows(store_url: str, tmp_path: Path) -> None:
+    """Down to 0003 and up again with feedback in the store (SQLite rebuilds the table that
+    interactions reference): every row and reference survives, and keys become per user."""
+    from sqlalchemy import text
+
+    store = Store.open(store_url)
+    store.import_dataset(tiny_dataset(tmp_path))
+    store.append_feedback(event("k1", user="u1", item="60"))
+    store.downgrade("0003")
+    store.append_feedback(event("k2", user="u2", item="10"))
+    store.migrate()
+    assert store.revision() == "0004"
+    with store.engine.connect() as conn:
+        linked = "SELECT count(*) FROM interactions WHERE feedback_id IS NOT NULL"
+        assert conn.execute(text("SELECT count(*) FROM feedback")).scalar() == 2
+        assert conn.execute(text(linked)).scalar() == 2
+    assert store.append_feedback(event("k1", user="u1", item="60")).duplicate
+    assert not store.append_feedback(event("k1", user="u2", item="60")).duplicate
+    store.close()

@@ -5,8 +5,8 @@
 - ``interactions``: each user's history, read in event time (``timestamp``, then ``id``). Dataset
   rows are imported once, feedback rows are appended in the same transaction as their
   ``feedback`` row.
-- ``feedback``: the event log as received (kind, value, client timestamp), one row per
-  idempotency key.
+- ``feedback``: the event log as received (kind, value, client timestamp), one row per user and
+  idempotency key (keys are scoped per user).
 - ``imports``: which dataset the store holds, written in the import transaction.
 - ``api_keys``: hashed API keys with their scope (read | write); a key is shown once, at creation.
 """
@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 # SQLite makes only INTEGER PRIMARY KEY an auto-incrementing rowid; elsewhere 64-bit ids.
@@ -51,13 +52,14 @@ feedback = Table(
     "feedback",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("idempotency_key", String(128), nullable=False),
     Column("user_id", String(128), ForeignKey("users.user_id"), nullable=False),
     Column("item_id", String(128), ForeignKey("items.item_id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("value", Float, nullable=True),
     Column("timestamp", Float, nullable=False),
     Column("received_at", Float, nullable=False),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_feedback_user_key"),
 )
 
 interactions = Table(

@@ -125,9 +125,26 @@ class Store:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            getattr(command, direction)(config, revision)
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as conn:
+            if sqlite:  # SQLite's way to rebuild a table others reference: keys off, then checked
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()  # a pragma outside any transaction
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    getattr(command, direction)(config, revision)
+                    broken = (
+                        conn.exec_driver_sql("PRAGMA foreign_key_check").all() if sqlite else []
+                    )
+                    if broken:
+                        raise StoreError(
+                            f"migration to {revision} broke foreign keys: {broken[:3]}"
+                        )
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     def revision(self) -> str | None:
         """The schema's current Alembic revision (``None`` for an empty database)."""
@@ -287,8 +304,9 @@ class Store:
     def append_feedback(self, event_: FeedbackEvent) -> StoredFeedback:
         """Record the event and append it to the user's history in one committed transaction.
 
-        The same idempotency key with the same event returns the first id (``duplicate=True``)
-        and writes nothing; with a different event raises :class:`IdempotencyConflict`.
+        Keys are scoped per user. The same user and key with the same event returns the first id
+        (``duplicate=True``) and writes nothing; with a different event raises
+        :class:`IdempotencyConflict`.
         """
         fb = schema.feedback
         with self.engine.begin() as conn:
@@ -314,11 +332,13 @@ class Store:
             ).scalar()
             if new_id is None:
                 row = conn.execute(
-                    select(fb).where(fb.c.idempotency_key == event_.idempotency_key)
+                    select(fb).where(
+                        fb.c.user_id == event_.user_id,
+                        fb.c.idempotency_key == event_.idempotency_key,
+                    )
                 ).one()
                 if not event_.same_as(row):
-                    # say nothing of the other event: it may be another user's
-                    raise IdempotencyConflict(
+                    raise IdempotencyConflict(  # keys are per user: this user's own other event
                         f"idempotency key {event_.idempotency_key!r} was already used for a "
                         "different event; use a new key for a new event"
                     )

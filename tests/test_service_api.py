@@ -150,6 +150,7 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("post", "/recommend", {"user_id": "nobody"}, 404, "unknown user 'nobody'"),
     ("post", "/recommend", {"history": []}, 422, "history is empty"),
     ("post", "/recommend", {}, 422, "history is empty"),
+    ("post", "/recommend", {"user_id": "a\x00b"}, 422, "user_id"),
     ("post", "/recommend", {"user_id": "u1", "k": 0}, 422, "k: Input should be greater than or"),
     ("post", "/recommend", {"user_id": "u1", "k": 10**6}, 422, "k must be between 1 and 5"),
     ("post", "/recommend", {"user_id": "u1", "k": "ten"}, 422, "k"),

@@ -35,9 +35,15 @@ Id = Field(min_length=1, max_length=128, pattern=NO_CONTROL)
 
 
 class RecommendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # the document says what the service needs: at least one of user_id, history, text
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": [f]} for f in ("user_id", "history", "text")]},
+    )
 
-    user_id: str | None = Field(None, min_length=1, max_length=128, description="A stored user.")
+    user_id: str | None = Field(
+        None, min_length=1, max_length=128, pattern=NO_CONTROL, description="A stored user."
+    )
     history: list[str] | None = Field(
         None, description="Ad-hoc history of item ids, oldest first (overrides the stored one)."
     )

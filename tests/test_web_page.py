@@ -97,3 +97,23 @@ def test_pick_user_click_feedback_and_see_the_list_update(
         assert stored[-1]["item_id"] == clicked
     finally:
         server.stop()
+
+
+def test_the_page_sends_an_api_key_from_its_address(
+    browser, data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from lmrec.service.keys import create_key
+    from lmrec.service.store import Store
+
+    url = f"sqlite:///{tmp_path / 'keyed.sqlite'}"
+    store = Store.open(url)
+    key, _ = create_key(store, "read", "page")
+    store.close()
+    server = ServerProcess(data_dir, url, "-d", "ml-100k", "-m", "itemknn", "--auth", "required")
+    try:
+        assert httpx.post(f"{server.url}/recommend", json={"user_id": "1"}).status_code == 401
+        wait = WebDriverWait(browser, 30)
+        browser.get(f"{server.url}/#key={key}")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#recs li")) == 10)
+    finally:
+        server.stop()

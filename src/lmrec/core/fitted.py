@@ -47,6 +47,14 @@ ModelFactory = Callable[[str, Mapping[str, Any], ModelContext], "Recommender"]
 build members or retrievers of their own, so they need not import the registry)."""
 
 
+def tie_break_prior(train: Interactions) -> npt.NDArray[np.float32]:
+    """Training popularity scaled to at most 1e-6: added to a model's scores, it breaks their ties
+    (more popular first) without reordering any real difference, and ranks an empty history."""
+    counts = train.item_counts().astype(np.float64)
+    prior: npt.NDArray[np.float32] = (1e-6 * counts / max(counts.max(), 1.0)).astype(np.float32)
+    return prior
+
+
 class NotFittedError(RuntimeError):
     """A model used before ``fit`` (or ``load``)."""
 

@@ -55,31 +55,35 @@ def check_finite(
 
 
 def check_ids(
-    path: Path, values: Sequence[str], name: str, column: int | None, first_line: Lines = 2
+    path: Path,
+    codes: npt.NDArray[np.int32],
+    ids: Sequence[str],
+    name: str,
+    column: int | None,
+    first_line: Lines = 2,
 ) -> None:
-    """Refuse empty ids and ids that differ only by surrounding whitespace (checked on the
-    distinct values, so a million rows cost little)."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False)
+    """Refuse empty ids and ids that differ only by surrounding whitespace. Works on an encoded
+    column (``codes`` index ``ids``), so only the distinct values are looked at."""
 
     def first(unique: int) -> int:
         return line_of(first_line, int(np.argmax(codes == unique)))
 
     spelled: dict[str, int] = {}
-    for j, raw in enumerate(uniques.tolist()):
-        bare = str(raw).strip()
+    for j, raw in enumerate(ids):
+        bare = raw.strip()
         if not bare:
             raise DataFormatError(
                 path, f"empty {name}", line=first(j), column=column, column_name=name
             )
         other = spelled.setdefault(bare, j)
         if other != j:
+            # name the later spelling first: the line where the clash appears
+            late, early = (j, other) if first(j) > first(other) else (other, j)
             raise DataFormatError(
                 path,
-                f"{name} {raw!r} and {uniques[other]!r} (line {first(other)}) differ only by "
+                f"{name} {ids[late]!r} and {ids[early]!r} (line {first(early)}) differ only by "
                 "surrounding spaces; they would be two different ids",
-                line=first(j),
+                line=first(late),
                 column=column,
                 column_name=name,
             )

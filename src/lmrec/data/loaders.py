@@ -42,17 +42,21 @@ def interactions_from_table(
     """Interactions from an atomic ``.inter`` table; without a time column, file order is time."""
     if len(table) == 0:
         raise DataFormatError(table.path, "no interactions after the header", line=2)
-    for name in (user, item):
-        check_ids(table.path, table.raw(name), name, table.position(name) + 1)
     users, user_vocab = encode("user", table.raw(user))
     items, item_vocab = encode("item", table.raw(item))
-    timestamps = table.floats(time) if table.has(time) else np.arange(len(table), dtype=np.float64)
-    row: list[npt.ArrayLike] = [users, items, timestamps]
-    for name in (time, rating):
-        if table.has(name):
-            check_finite(table.path, table.floats(name), name, table.position(name) + 1)
-    ratings = table.floats(rating).astype(np.float32) if table.has(rating) else None
+    for name, codes, vocab in ((user, users, user_vocab), (item, items, item_vocab)):
+        check_ids(table.path, codes, vocab.ids, name, table.position(name) + 1)
+    if table.has(time):
+        timestamps = table.floats(time)
+        check_finite(table.path, timestamps, time, table.position(time) + 1)
+    else:
+        timestamps = np.arange(len(table), dtype=np.float64)
+    ratings = None
+    if table.has(rating):
+        check_finite(table.path, table.floats(rating), rating, table.position(rating) + 1)
+        ratings = table.floats(rating).astype(np.float32)
     if table.has(time):  # without times, a repeated pair is a repeat visit, not a copy
+        row: list[npt.ArrayLike] = [users, items, timestamps]
         warn_duplicate_rows(table.path, row if ratings is None else [*row, ratings])
     return Interactions(users, items, timestamps, user_vocab, item_vocab, ratings)
 

@@ -159,10 +159,13 @@ def read_table(
         timestamps = np.asarray(seconds, dtype=np.float64)
     else:
         timestamps = _times(frame[mapping.timestamp], numbers, mapping.timestamp)
-    for name in (mapping.user, mapping.item):
-        at: Lines = starts if len(starts) == len(frame) else 2
-        check_ids(path, frame[name].astype(str).tolist(), name, columns.index(name) + 1, at)
     users, user_vocab = encode("user", frame[mapping.user].astype(str).tolist())
     items, item_vocab = encode("item", frame[mapping.item].astype(str).tolist())
+    at: Lines = starts if len(starts) == len(frame) else 2
+    for name, codes, vocab in (
+        (mapping.user, users, user_vocab),
+        (mapping.item, items, item_vocab),
+    ):
+        check_ids(path, codes, vocab.ids, name, columns.index(name) + 1, at)
     ratings = None if mapping.rating is None else numbers(mapping.rating).astype(np.float32)
     return Interactions(users, items, timestamps, user_vocab, item_vocab, ratings)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.fitted import FittedModel, FittedState, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions, Sequences
@@ -77,8 +77,7 @@ class NIRFilter(FittedModel):
         self.users = _binary(train.sequences(), train.n_items)
         self.unit_users = _unit_rows(self.users)
         self.unit_items = _unit_rows(self.users.T.tocsr())
-        counts = train.item_counts().astype(np.float32)
-        self.prior = 1e-6 * counts / max(float(counts.max()), 1.0)
+        self.prior = tie_break_prior(train)
         return self
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:

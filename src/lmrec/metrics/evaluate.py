@@ -76,10 +76,10 @@ def score_cases(
     if not np.isfinite(scores).all():
         raise ValueError(f"{type(model).__name__}.score returned non-finite scores")
     targets = cases.targets[rows]
-    if cases.candidates is not None:
+    if cand is not None:
         kept = np.full_like(scores, -np.inf)
-        r, c = np.nonzero(cases.candidates[rows] >= 0)  # -1 pads short rows
-        cols = cases.candidates[rows][r, c]
+        r, c = np.nonzero(cand >= 0)  # -1 pads short rows
+        cols = cand[r, c]
         kept[r, cols] = scores[r, cols]
         scores = kept
     if exclude_history and len(hist.items):

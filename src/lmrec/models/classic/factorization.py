@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.core.fitted import FittedModel, FittedState, ModelContext
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.models.common import load_state, save_state
@@ -85,6 +85,7 @@ class _ImplicitMF(FittedModel):
     and compute query factors."""
 
     name: ClassVar[str] = ""
+    config_class: ClassVar[type[_MFConfig]]
     config: ALSConfig | BPRConfig
 
     def __init__(self, config: Any = None, context: ModelContext | None = None) -> None:
@@ -107,8 +108,7 @@ class _ImplicitMF(FittedModel):
             model.fit(_counts(train.sequences(), train.n_items), show_progress=self.progress)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
-        counts = train.item_counts().astype(np.float64)
-        self.prior = (1e-6 * counts / max(counts.max(), 1.0)).astype(np.float32)
+        self.prior = tie_break_prior(train)
         return self
 
     def query_factors(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
@@ -133,11 +133,14 @@ class _ImplicitMF(FittedModel):
         )
 
     @classmethod
-    def _load_into(cls, model: _ImplicitMF, state: FittedState, tensors: dict[str, Any]) -> None:
+    def load(cls, directory: Path) -> _ImplicitMF:
+        state, config, tensors = load_state(directory, cls.name)
+        model = cls(cls.config_class.model_validate(config))
         model._state = state
         model.user_factors = tensors["user_factors"]
         model.item_factors = tensors["item_factors"]
         model.prior = tensors["prior"]
+        return model
 
 
 class ALS(_ImplicitMF):
@@ -145,6 +148,7 @@ class ALS(_ImplicitMF):
     2008), fitted by ``implicit``; every query's factor is solved from its own history."""
 
     name: ClassVar[str] = "als"
+    config_class: ClassVar[type[_MFConfig]] = ALSConfig
 
     def __init__(self, config: ALSConfig | None = None, context: ModelContext | None = None):
         super().__init__(config, context)
@@ -176,19 +180,13 @@ class ALS(_ImplicitMF):
             factors = self._solver.recalculate_user(np.arange(len(batch)), counts)
         return np.asarray(factors, dtype=np.float32).reshape(len(batch), -1)
 
-    @classmethod
-    def load(cls, directory: Path) -> ALS:
-        state, config, tensors = load_state(directory, cls.name)
-        model = cls(ALSConfig.model_validate(config))
-        cls._load_into(model, state, tensors)
-        return model
-
 
 class BPR(_ImplicitMF):
     """Bayesian personalised ranking on matrix factorisation (Rendle et al., UAI 2009), fitted by
     ``implicit``; item factors carry a bias column, matched by a constant 1 in every user factor."""
 
     name: ClassVar[str] = "bpr"
+    config_class: ClassVar[type[_MFConfig]] = BPRConfig
 
     def __init__(self, config: BPRConfig | None = None, context: ModelContext | None = None):
         super().__init__(config, context)
@@ -219,10 +217,3 @@ class BPR(_ImplicitMF):
             if len(history):
                 out[row, :-1] = self.item_factors[history, :-1].mean(axis=0)
         return out
-
-    @classmethod
-    def load(cls, directory: Path) -> BPR:
-        state, config, tensors = load_state(directory, cls.name)
-        model = cls(BPRConfig.model_validate(config))
-        cls._load_into(model, state, tensors)
-        return model

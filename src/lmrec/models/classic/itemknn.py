@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.fitted import FittedModel, FittedState, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
 from lmrec.models.common import load_state, save_state
@@ -67,8 +67,7 @@ class ItemKNN(FittedModel):
         denom = norms[pairs.row] * norms[pairs.col] + self.config.shrink
         sim = sp.csr_matrix((pairs.data / denom, (pairs.row, pairs.col)), shape=(n_items, n_items))
         self.similarity = _keep_top(sim, self.config.neighbors)
-        counts = train.item_counts().astype(np.float64)
-        self.prior = (1e-6 * counts / max(counts.max(), 1.0)).astype(np.float32)
+        self.prior = tie_break_prior(train)
         return self
 
     def history_weights(self, batch: QueryBatch) -> object:

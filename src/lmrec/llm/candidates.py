@@ -117,6 +117,14 @@ def item_filtering(train: Interactions, cases: EvalCases, n: int = 19) -> Candid
     return retriever_candidates(NIRFilter("item").fit(train), cases, n)
 
 
+def unseen_order(model: Recommender, batch: QueryBatch) -> npt.NDArray[np.int64]:
+    """Every item, best first by ``model``, the batch's history items last (a seen item is not
+    worth a candidate slot); ties: ascending index."""
+    base = np.array(model.score(batch), dtype=np.float32)
+    base[batch.histories.row_ids(), batch.histories.items] = -np.inf
+    return top_k(base, base.shape[1])
+
+
 def retriever_candidates(model: Recommender, cases: EvalCases, n: int = 19) -> Candidates:
     """A fitted lmrec model's top ``n`` items per case, history masked."""
     out = np.empty((len(cases), n), dtype=np.int64)

@@ -26,7 +26,6 @@ from lmrec.core.fitted import FittedModel, FittedState
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
-from lmrec.index.topk import top_k
 from lmrec.llm.backends import (
     Completion,
     ConstrainedRanking,
@@ -35,6 +34,7 @@ from lmrec.llm.backends import (
     LLMBackend,
     ScoresContinuations,
 )
+from lmrec.llm.candidates import unseen_order
 from lmrec.llm.likelihood import TitleScorer, index_order
 from lmrec.llm.parsing import ParsedRanking, parse_ranking
 from lmrec.llm.prompts import Domain, PromptTemplate
@@ -309,10 +309,7 @@ class LLMRanker(FittedModel):
         out = np.full((n, n_items), -1e6, dtype=np.float32)
         candidates = batch.candidates
         if candidates is None:
-            base = np.array(self.fitted_retriever().score(batch), dtype=np.float32)
-            # history items are not worth a slot in the prompt
-            base[batch.histories.row_ids(), batch.histories.items] = -np.inf
-            order = top_k(base, n_items)
+            order = unseen_order(self.fitted_retriever(), batch)
             ranks = np.empty_like(order)
             np.put_along_axis(ranks, order, np.arange(n_items)[None, :], axis=1)
             out = (-ranks - self.config.n_candidates).astype(np.float32)

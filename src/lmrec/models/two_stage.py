@@ -21,6 +21,7 @@ from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
+from lmrec.llm.candidates import unseen_order
 from lmrec.protocols.base import EvalCases
 
 NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-item": "item"}
@@ -86,21 +87,14 @@ class TwoStage(FittedModel):
 
     def candidates(self, batch: QueryBatch) -> npt.NDArray[np.int32]:
         """The retriever's top ``depth`` unseen items per query, best first (ties: lower index)."""
-        return self._retrieve(batch)[1]
-
-    def _retrieve(self, batch: QueryBatch) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        base = np.array(self.retriever.score(batch), dtype=np.float32)
-        hist = batch.histories
-        base[hist.row_ids(), hist.items] = -np.inf  # a seen item is not worth a slot
-        order = np.argsort(-base, axis=1, kind="stable")
-        depth = min(self.config.depth, base.shape[1])
-        return order, order[:, :depth].astype(np.int32)
+        return unseen_order(self.retriever, batch)[:, : self.config.depth].astype(np.int32)
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         self.fitted_state()
         if batch.candidates is not None:  # a candidate protocol already chose the set
             return np.asarray(self.reranker.score(batch), dtype=np.float32)
-        order, cand = self._retrieve(batch)
+        order = unseen_order(self.retriever, batch)
+        cand = order[:, : self.config.depth].astype(np.int32)
         n, n_items = order.shape
         rows = np.arange(n)[:, None]
         out = np.empty((n, n_items), dtype=np.float32)

@@ -128,3 +128,31 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     url, drop = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     yield url
     drop()
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised two-layer Llama (hidden 32) with SmolLM2's real tokenizer, saved
+    as a Hugging Face model folder: for contract tests of LLM code paths that need no skill."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from lmrec.llm.local import resolve_llm
+
+    smollm = resolve_llm("smollm2-135m")
+    tokenizer = AutoTokenizer.from_pretrained(smollm.source, gguf_file=smollm.gguf_file)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -46,6 +46,19 @@ def llm_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="module", autouse=True)
+def lora_base(tiny_lm_dir: Path) -> None:
+    """``llm-lora`` re-ranks with a tiny random Llama (its skill is tested in test_llm_lora.py)."""
+    QUICK["llm-lora"] = {
+        "base": str(tiny_lm_dir),
+        "retriever": "pop",
+        "depth": 5,
+        "epochs": 1,
+        "max_history": 3,
+        "threads": 1,
+    }
+
+
 @pytest.fixture
 def context(tmp_path: Path) -> ModelContext:
     return ModelContext(

@@ -79,5 +79,53 @@ def serve(
     uvicorn.run(create_app(backend), host=host, port=port, log_level="warning")
 
 
+def llm_score(
+    examples: Annotated[
+        Path, typer.Option("--examples", help="JSON list of instruction/input/output examples.")
+    ],
+    llm: Annotated[
+        str | None,
+        typer.Option("--llm", help="Base model (default: the one the adapter was trained on)."),
+    ] = None,
+    adapter: Annotated[
+        Path | None, typer.Option("--adapter", help="A LoRA adapter folder (lmrec train -o DIR).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write P(Yes) per example (JSON).")
+    ] = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """P(Yes) of each yes/no example (TALLRec's Alpaca-style JSON) and the AUC."""
+    import json
+
+    from lmrec.cli._common import check_output
+    from lmrec.data.errors import DataError
+    from lmrec.llm.lora.examples import read_examples
+    from lmrec.llm.lora.preference import adapter_base, score_file
+
+    check_output(output)
+    if adapter is not None and not (adapter / "adapter_config.json").is_file():
+        raise fail(f"{adapter}: no adapter_config.json (write one with lmrec train -m llm-lora)")
+    base = llm or (adapter_base(adapter) if adapter is not None else None)
+    if base is None:
+        raise fail("name the base model with --llm (the adapter does not record one)")
+    try:
+        cases = read_examples(examples)
+        scores, area = score_file(cases, base, adapter, threads, progress=True)
+    except (DataError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    tuned = f" + {adapter}" if adapter is not None else " (untuned)"
+    shown = "n/a (one class only)" if area is None else f"{area:.4f}"
+    console.print(f"{base}{tuned}: AUC {shown} on {len(cases)} examples")
+    if output is not None:
+        rows = [
+            {"p_yes": round(float(p), 6), "label": c.label}
+            for p, c in zip(scores, cases, strict=True)
+        ]
+        output.write_text(json.dumps({"auc": area, "examples": rows}, indent=1))
+        console.print(f"wrote {output}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(llm_app, name="llm")
+    app.command("llm-score")(llm_score)

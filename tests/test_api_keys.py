@@ -93,13 +93,9 @@ def test_auto_beyond_loopback_guards_writes_and_read_only_refuses_them(tmp_path:
 
 
 def keys(command: str) -> Any:
-    import shlex
+    from conftest import run_cli
 
-    from typer.testing import CliRunner
-
-    from lmrec.cli import app
-
-    return CliRunner().invoke(app, ["keys", *shlex.split(command)])
+    return run_cli(None, f"keys {command}")
 
 
 def test_keys_from_the_cli(tmp_path: Path) -> None:

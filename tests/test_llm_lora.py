@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -142,16 +141,6 @@ def test_lora_on_smollm2_learns_keeps_the_best_epoch_and_round_trips(
     np.testing.assert_allclose(p_yes(again, held), after, atol=1e-5)
 
 
-def _cli(command: str) -> Any:
-    import shlex
-
-    from typer.testing import CliRunner
-
-    from lmrec.cli import app
-
-    return CliRunner().invoke(app, shlex.split(command))
-
-
 def test_binary_train_and_llm_score_commands(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = run_cli(
@@ -173,15 +162,17 @@ def test_binary_train_and_llm_score_commands(data_dir: Path, tmp_path: Path) -> 
     data = preference_data(ds, LlmLoraConfig(task="binary", shots=8, test_examples=16))
     write_examples(data.test, tmp_path / "test.json")
     scores = tmp_path / "scores.json"
-    result = _cli(f"llm-score --adapter {out} --examples {tmp_path / 'test.json'} -o {scores}")
+    result = run_cli(
+        None, f"llm-score --adapter {out} --examples {tmp_path / 'test.json'} -o {scores}"
+    )
     assert result.exit_code == 0, result.output
     written = json.loads(scores.read_text())
     assert len(written["examples"]) == 16
     assert written["auc"] == pytest.approx(saved["test_auc"], abs=1e-6)
-    result = _cli(f"llm-score --adapter {tmp_path} --examples {tmp_path / 'x'}")
+    result = run_cli(None, f"llm-score --adapter {tmp_path} --examples {tmp_path / 'x'}")
     assert result.exit_code == 2 and "no adapter_config.json" in result.output
     (tmp_path / "bad.json").write_text("[]")
-    result = _cli(f"llm-score --llm smollm2-135m --examples {tmp_path / 'bad.json'}")
+    result = run_cli(None, f"llm-score --llm smollm2-135m --examples {tmp_path / 'bad.json'}")
     assert result.exit_code == 2 and "non-empty JSON list" in result.output
 
 

@@ -103,12 +103,11 @@ class LoraReranker(FittedModel):
     def _rows(
         self, histories: list[list[int]], candidates: npt.NDArray[np.int32]
     ) -> list[list[int]]:
-        lm, prefix = self._lm(), "" if self._lm().lm.chat else "Answer:"
-        rows = []
+        lm, rows = self._lm(), []
         for history, cand in zip(histories, candidates, strict=True):
             recent = [self.titles[i] for i in history[-self.config.max_history :]]
             shown = [self.titles[i] for i in cand if i >= 0]
-            rows.append(lm.prompt_ids(rerank_prompt(recent, shown), prefix))
+            rows.append(lm.prompt_ids(rerank_prompt(recent, shown)))
         return rows
 
     def _letters(self) -> list[int]:

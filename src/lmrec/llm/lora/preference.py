@@ -52,8 +52,7 @@ def preference_data(dataset: Dataset, config: LlmLoraConfig) -> PreferenceData:
 
 
 def _rows(lm: TunedLM, examples: Sequence[PreferenceExample]) -> list[list[int]]:
-    prefix = "" if lm.lm.chat else "Answer:"
-    return [lm.prompt_ids(e.prompt, prefix) for e in examples]
+    return [lm.prompt_ids(e.prompt) for e in examples]
 
 
 def p_yes(

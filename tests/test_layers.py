@@ -22,6 +22,7 @@ LAYERS = (
     "lmrec.models",  # every recommender and the registry
     "lmrec.experiment",  # runs with provenance, run-config files, exports
     "lmrec.service",  # the HTTP service and its store
+    "lmrec.distributed",  # batch jobs and tuning on Ray (optional)
     "lmrec.testing",  # scripted servers for tests and fault injection
     "lmrec.cli",  # the command line
 )

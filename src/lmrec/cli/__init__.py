@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lmrec.cli import data, demo, evaluate, llm, llm_local, serve, train
+from lmrec.cli import data, demo, evaluate, llm, llm_local, serve, train, tune
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="lmrec: language-model-powered recommendation."
@@ -47,7 +47,7 @@ def main(
     warnings.showwarning = show
 
 
-for module in (data, evaluate, train, llm, llm_local, serve, demo):
+for module in (data, evaluate, train, tune, llm, llm_local, serve, demo):
     module.register(app)
 
 __all__ = ["app"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -19,6 +20,8 @@ from lmrec.protocols.named import protocol_help
 if TYPE_CHECKING:
     from lmrec.core.recommender import Recommender
     from lmrec.data.containers import Dataset
+    from lmrec.distributed.cluster import RaySession
+    from lmrec.distributed.scoring import RayRun
     from lmrec.experiment.run import Prepared, RunResult
 
 console = Console(width=None if Console().is_terminal else 110)
@@ -75,6 +78,17 @@ EndpointOpt = Annotated[
 ]
 EndpointModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="With --endpoint: the model name it serves.")
+]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        help="Run on Ray (pip install 'lmrec[ray]'): local (start one here), auto (this "
+        "machine's cluster), HOST:PORT or ray://HOST:PORT. Default: one process, no Ray.",
+    ),
+]
+RayWorkersOpt = Annotated[
+    int, typer.Option("--workers", help="With --ray: worker actors (0 = one per cluster CPU).")
 ]
 ThreadsOpt = Annotated[
     int | None, typer.Option(help="Local model: CPU threads (default: half the cores, at most 8).")
@@ -248,6 +262,48 @@ def fit_and_evaluate(
         raise fail(str(exc)) from None
     console.print(f"{name}: {time.perf_counter() - start:.1f} s")
     return fitted, result
+
+
+@contextmanager
+def ray_or_fail(address: str) -> Iterator[RaySession]:
+    """A Ray session for a command; a missing package or a bad address is a clear error."""
+    from lmrec.distributed.cluster import ray_session
+
+    stack = ExitStack()
+    try:
+        session = stack.enter_context(ray_session(address))
+    except (ImportError, ValueError, ConnectionError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+    with stack:
+        console.print(f"ray: {address} · {session.nodes} node(s) · {session.cpus} CPU(s)")
+        yield session
+
+
+def evaluate_with_ray(
+    prepared: Prepared,
+    name: str,
+    config: dict[str, Any],
+    session: RaySession,
+    workers: int,
+    model_dir: Path | None = None,
+    ks: Sequence[int] = (1, 5, 10, 20),
+) -> RayRun:
+    """:func:`lmrec.distributed.scoring.evaluate_on_ray` for a command, timed and reported."""
+    from lmrec.data.errors import DataError
+    from lmrec.distributed.scoring import evaluate_on_ray
+
+    start = time.perf_counter()
+    try:
+        run = evaluate_on_ray(
+            prepared, name, config, model_dir, ks, session.workers(workers), progress=True
+        )
+    except (KeyError, ValueError, DataError, OSError) as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{name}: {time.perf_counter() - start:.1f} s on {run.workers} Ray worker(s), "
+        f"{run.batches} batches, model {run.model_source}"
+    )
+    return run
 
 
 def report(

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lmrec.cli._common import DataDir, DatasetOpt, console, fail, load
+from lmrec.cli._common import (
+    DataDir,
+    DatasetOpt,
+    RayOpt,
+    RayWorkersOpt,
+    console,
+    fail,
+    load,
+    ray_or_fail,
+)
 
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, inspect and import.")
 
@@ -127,9 +136,12 @@ def embed(
     ] = "minilm",
     template: Annotated[str | None, typer.Option(help="Item text template.")] = None,
     threads: int = 1,
+    ray: RayOpt = None,
+    workers: RayWorkersOpt = 0,
     data_dir: DataDir = None,
 ) -> None:
-    """Pre-compute (and cache) the text embeddings of a dataset's items."""
+    """Pre-compute (and cache) the text embeddings of a dataset's items; with --ray, a pool of
+    encoder actors computes them (same cache, same keys)."""
     from lmrec.data.templates import item_template
     from lmrec.text.cache import EmbeddingCache
     from lmrec.text.encoders import create_encoder
@@ -139,11 +151,20 @@ def embed(
         raise fail(f"{dataset} has no item catalogue")
     chosen = item_template(dataset, ds.catalog, template)
     texts = chosen.render(ds.catalog, ds.interactions.item_vocab.ids)
-    model = create_encoder(encoder, threads=threads)
     cache = EmbeddingCache()
-    start = time.perf_counter()
-    vectors, stats = cache.encode(model, texts, progress=True)
-    seconds = time.perf_counter() - start
+    if ray is None:
+        model = create_encoder(encoder, threads=threads)
+        start = time.perf_counter()
+        vectors, stats = cache.encode(model, texts, progress=True)
+        seconds = time.perf_counter() - start
+    else:
+        from lmrec.distributed.embedding import RayEncoder
+
+        with ray_or_fail(ray) as session:
+            model = RayEncoder(encoder, session.workers(workers), threads)
+            start = time.perf_counter()
+            vectors, stats = cache.encode(model, texts, progress=True)
+            seconds = time.perf_counter() - start
     rate = stats.encoded / seconds if stats.encoded else float("nan")
     console.print(
         f"{dataset}: {len(texts):,} item texts ({chosen.template!r}) → {vectors.shape[1]}-d · "

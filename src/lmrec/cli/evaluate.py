@@ -19,22 +19,26 @@ from lmrec.cli._common import (
     EnsureTargetOpt,
     OutputOpt,
     ProtocolOpt,
+    RayOpt,
+    RayWorkersOpt,
     SeenOpt,
     candidate_set_options,
     check_output,
     console,
+    evaluate_with_ray,
     fail,
     fit_and_evaluate,
     load,
     model_options,
     parse_set,
     prepare,
+    ray_or_fail,
     report,
 )
 
 if TYPE_CHECKING:
     from lmrec.core.recommender import Recommender
-    from lmrec.data.containers import Dataset
+    from lmrec.data.containers import Dataset, Vocabulary
     from lmrec.experiment.run import Prepared, RunResult
 
 
@@ -75,6 +79,8 @@ def evaluate_cmd(
     cutoff_quantile: CutoffOpt = 0.9,
     output: OutputOpt = None,
     settings: ConfigOpt = None,
+    ray: RayOpt = None,
+    workers: RayWorkersOpt = 0,
     data_dir: DataDir = None,
 ) -> None:
     """Fit models on the training split and print a metrics table (and write JSON).
@@ -102,7 +108,14 @@ def evaluate_cmd(
             )
             for name in names
         ]
-    results = [fit_and_evaluate(prepared, name, cfg)[1] for name, cfg in runs]
+    if ray is None:
+        results = [fit_and_evaluate(prepared, name, cfg)[1] for name, cfg in runs]
+    else:
+        with ray_or_fail(ray) as session:
+            results = [
+                evaluate_with_ray(prepared, name, cfg, session, workers).result
+                for name, cfg in runs
+            ]
     report(dataset, prepared, results, output)
 
 
@@ -137,6 +150,8 @@ def recommend_cmd(
         ),
     ] = None,
     settings: ConfigOpt = None,
+    ray: RayOpt = None,
+    workers: RayWorkersOpt = 0,
     data_dir: DataDir = None,
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
@@ -144,6 +159,8 @@ def recommend_cmd(
 
     if k < 1:
         raise fail("--k must be at least 1")
+    if ray is not None and not all_users:
+        raise fail("--ray scores every user: use it with --all-users --output FILE.tsv")
     check_output(output)
     if model_dir is not None:
         saved = checkpoint_model(model_dir)
@@ -156,15 +173,21 @@ def recommend_cmd(
         if output is None:
             raise fail("--all-users needs --output FILE.tsv")
         prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
-        fitted, result = _fit_or_load(prepared, model, parse_set(settings), model_dir, k)
+        if ray is None:
+            fitted, result = _fit_or_load(prepared, model, parse_set(settings), model_dir, k)
+            items = fitted.item_vocab
+        else:
+            with ray_or_fail(ray) as session:
+                run = evaluate_with_ray(
+                    prepared, model, parse_set(settings), session, workers, model_dir, (k,)
+                )
+            result, items = run.result, run.item_vocab
+            if model_dir is not None:
+                _same_items(items, prepared, model_dir)
         from lmrec.experiment.export import write_rankings
 
         n = write_rankings(
-            output,
-            prepared.cases,
-            result.evaluation.top,
-            fitted.item_vocab,
-            prepared.split.train.user_vocab,
+            output, prepared.cases, result.evaluation.top, items, prepared.split.train.user_vocab
         )
         console.print(
             f"wrote {n} users to {output} (ndcg@{k} {result.evaluation.value(f'ndcg@{k}'):.4f})"
@@ -232,11 +255,7 @@ def _fit_or_load(
     if model_dir is None:
         return run_model(prepared, name, config, ks=(k,), progress=True)
     model = _model_for(prepared.dataset, name, config, model_dir)
-    if model.item_vocab.ids != prepared.split.train.item_vocab.ids:
-        raise fail(
-            f"{model_dir}: the checkpoint's items differ from {prepared.dataset.name!r}'s; "
-            "--all-users needs a checkpoint trained on this dataset"
-        )
+    _same_items(model.item_vocab, prepared, model_dir)
     evaluation = evaluate(
         model,
         prepared.cases,
@@ -246,6 +265,14 @@ def _fit_or_load(
         progress=True,
     )
     return model, describe_run(prepared, name, model, evaluation)
+
+
+def _same_items(items: Vocabulary, prepared: Prepared, model_dir: Path) -> None:
+    if items.ids != prepared.split.train.item_vocab.ids:
+        raise fail(
+            f"{model_dir}: the checkpoint's items differ from {prepared.dataset.name!r}'s; "
+            "--all-users needs a checkpoint trained on this dataset"
+        )
 
 
 def _recommend_text(ds: Dataset, sentences: list[str], k: int, config: dict[str, Any]) -> None:

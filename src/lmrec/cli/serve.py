@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +19,9 @@ from lmrec.cli._common import (
     fail,
     model_options,
 )
+
+if TYPE_CHECKING:
+    from lmrec.service.workers import WorkerSpec
 
 
 def serve_cmd(
@@ -57,6 +61,13 @@ def serve_cmd(
     settings: ConfigOpt = None,
     llm: LLMOpt = None,
     threads: ThreadsOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Service processes on one port; the model is fitted (or loaded) once and "
+            "each process loads its checkpoint."
+        ),
+    ] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Serve recommendations for one dataset and model over HTTP; with --llm, a local language
@@ -83,6 +94,29 @@ def serve_cmd(
     )
     url = store or default_store_url(dataset)
     console.print(f"store: {url}")
+    if workers < 1:
+        raise fail("--workers must be at least 1")
+    if workers > 1:
+        from lmrec.service.workers import WorkerSpec
+
+        if llm:
+            raise fail("--llm loads a language model per process: serve it with --workers 1")
+        _serve_workers(
+            WorkerSpec(
+                dataset,
+                names[0],
+                url,
+                config,
+                None if model_dir is None else str(model_dir),
+                None if data_dir is None else str(data_dir),
+                asdict(limits),
+                asdict(policy),
+            ),
+            workers,
+            host,
+            port,
+        )
+        return
     try:
         service = build_service(
             dataset, names[0], config, url, model_dir, data_dir, limits, progress=True
@@ -98,6 +132,7 @@ def serve_cmd(
 
     if llm:
         service.writer = load_backend(llm, threads, 2048, None)
+    _print_recall(service.search_recall)
 
     console.print(
         f"serving {names[0]} on {dataset} at http://{host}:{port}/ (API docs: /docs); Ctrl-C stops"
@@ -113,6 +148,50 @@ def serve_cmd(
         uvicorn.run(create_app(service, policy), host=host, port=port, log_level="warning")
     finally:
         service.close()
+
+
+def _print_recall(recall: float | None) -> None:
+    if recall is not None:
+        console.print(
+            f"search: approximate index, recall@10 {recall:.3f} against exact scoring on 200 "
+            "users' histories"
+        )
+
+
+def _serve_workers(spec: WorkerSpec, workers: int, host: str, port: int) -> None:
+    """Prepare once (store import, checkpoint), then ``workers`` uvicorn processes."""
+    import os
+    import tempfile
+
+    import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lmrec.data.errors import DataError
+    from lmrec.service.store import StoreError
+    from lmrec.service.workers import SPEC_ENV, prepare_workers
+
+    with tempfile.TemporaryDirectory(prefix="lmrec-serve-") as tmp:
+        try:
+            ready, recall = prepare_workers(spec, Path(tmp) / "model", progress=True)
+        except (DataError, StoreError, ValueError, OSError, SQLAlchemyError) as exc:
+            raise fail(
+                f"store {spec.store_url}: {exc}" if isinstance(exc, SQLAlchemyError) else str(exc)
+            ) from None
+        _print_recall(recall)
+        source = "its checkpoint" if ready.model_dir else "a fit of its own (no checkpoint format)"
+        console.print(
+            f"serving {spec.model} on {spec.dataset} at http://{host}:{port}/ with {workers} "
+            f"worker processes, each loading {source}; Ctrl-C stops"
+        )
+        os.environ[SPEC_ENV] = str(ready.write(Path(tmp) / "spec.json"))
+        uvicorn.run(
+            "lmrec.service.workers:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+        )
 
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of a service's store.")

@@ -35,6 +35,8 @@ class ModelContext:
     cache_dir: Path | None = None
     progress: bool = False
     encoder: Any = None  # a ready lmrec.text.encoders.Encoder to share between models
+    # told (epoch, validation metric or None) after each training epoch, e.g. by a tuner
+    on_epoch: Callable[[int, float | None], None] | None = None
 
     @classmethod
     def for_dataset(cls, dataset: Dataset, progress: bool = False) -> ModelContext:

@@ -78,6 +78,16 @@ class TopKRecommender(Protocol):
 
 
 @runtime_checkable
+class ApproximateSearch(Protocol):
+    """A recommender that may serve top-k lists through an approximate index."""
+
+    def search_recall(self, sample: QueryBatch, k: int = 10) -> float | None:
+        """Recall@k of the served top lists against exact scoring on ``sample``; ``None`` when
+        serving is exact."""
+        ...
+
+
+@runtime_checkable
 class Configured(Protocol):
     """A recommender with a pydantic configuration (recorded in a run's provenance)."""
 

@@ -98,11 +98,29 @@ def run_model(
     return model, describe_run(prepared, model_name, model, evaluation)
 
 
+def model_facts(model_name: str, model: Recommender) -> dict[str, Any]:
+    """What a run reports about a fitted model: its label, config and training report (plain
+    data, so a remote worker can send it back)."""
+    facts: dict[str, Any] = {
+        "label": model.run_label(model_name) if isinstance(model, Labelled) else model_name,
+        "model_config": model.config.model_dump() if isinstance(model, Configured) else {},
+    }
+    if isinstance(model, ReportsTraining) and model.report is not None:
+        facts["training"] = model.report.to_json()
+    return facts
+
+
 def describe_run(
     prepared: Prepared, model_name: str, model: Recommender, evaluation: Evaluation
 ) -> RunResult:
     """The result of a fitted and evaluated model: its label, config and provenance."""
-    config_dump = model.config.model_dump() if isinstance(model, Configured) else {}
+    return describe_facts(prepared, model_name, model_facts(model_name, model), evaluation)
+
+
+def describe_facts(
+    prepared: Prepared, model_name: str, facts: Mapping[str, Any], evaluation: Evaluation
+) -> RunResult:
+    """A run's result from :func:`model_facts` and the evaluation."""
     provenance: dict[str, Any] = {
         "dataset": prepared.dataset.name,
         "data_prep": prepared.dataset.prep,
@@ -119,11 +137,10 @@ def describe_run(
         "tie_break": "ascending item id",
         "seed": prepared.protocol.seed,
         "model": model_name,
-        "model_config": config_dump,
+        "model_config": facts["model_config"],
         "versions": versions(),
     }
-    if isinstance(model, ReportsTraining) and model.report is not None:
-        provenance["training"] = model.report.to_json()
-    label = model.run_label(model_name) if isinstance(model, Labelled) else model_name
-    provenance["label"] = label
-    return RunResult(label, config_dump, evaluation, provenance)
+    if "training" in facts:
+        provenance["training"] = facts["training"]
+    provenance["label"] = facts["label"]
+    return RunResult(facts["label"], facts["model_config"], evaluation, provenance)

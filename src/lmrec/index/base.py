@@ -7,7 +7,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-IndexKind = Literal["exact", "hnsw", "ivf"]
+IndexKind = Literal["exact", "hnsw", "ivf", "ivfpq"]
 
 
 @runtime_checkable
@@ -25,13 +25,14 @@ class VectorIndex(Protocol):
 def build_index(
     vectors: npt.NDArray[np.float32], kind: IndexKind = "exact", **options: int
 ) -> VectorIndex:
-    """An index over ``vectors`` (unit-length rows for cosine). ``kind``: exact | hnsw | ivf."""
+    """An index over ``vectors`` (unit-length rows for cosine). ``kind``: exact | hnsw | ivf |
+    ivfpq."""
     if kind == "exact":
         from lmrec.index.exact import ExactIndex
 
         return ExactIndex(vectors, **options)
-    if kind in ("hnsw", "ivf"):
+    if kind in ("hnsw", "ivf", "ivfpq"):
         from lmrec.index.faiss_index import FaissIndex
 
         return FaissIndex(vectors, kind, **options)
-    raise ValueError(f"unknown index kind {kind!r}; choose exact, hnsw or ivf")
+    raise ValueError(f"unknown index kind {kind!r}; choose exact, hnsw, ivf or ivfpq")

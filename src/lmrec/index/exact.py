@@ -11,9 +11,10 @@ from lmrec.index.topk import top_k
 class ExactIndex:
     """Brute force: ``queries @ vectors.T`` in batches, ties broken by ascending row number."""
 
-    def __init__(self, vectors: npt.NDArray[np.float32], batch_size: int = 1024) -> None:
+    def __init__(self, vectors: npt.NDArray[np.float32], batch_size: int = 0) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.batch_size = batch_size
+        # default: score blocks of at most 2^26 floats (256 MiB), 1,024 queries on small catalogues
+        self.batch_size = batch_size or max(1, min(1024, 2**26 // max(len(self.vectors), 1)))
 
     def __len__(self) -> int:
         return len(self.vectors)

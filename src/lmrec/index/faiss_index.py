@@ -1,4 +1,4 @@
-"""Approximate search with FAISS (package ``faiss-cpu``): HNSW or IVF, inner-product metric."""
+"""Approximate search with FAISS (package ``faiss-cpu``): HNSW, IVF or IVF-PQ, inner product."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import numpy.typing as npt
 
 
 class FaissIndex:
-    """HNSW (``m`` links, ``ef_search``) or IVF (``nlist`` cells, ``nprobe`` probed)."""
+    """HNSW (``m`` links, ``ef_search``), IVF (``nlist`` cells, ``nprobe`` probed) or IVF-PQ
+    (IVF cells holding ``pq_bytes``-byte product-quantised codes; ``refine`` re-ranks that many
+    times ``k`` candidates with the exact vectors, 0 = codes only)."""
 
     def __init__(
         self,
@@ -21,6 +23,9 @@ class FaissIndex:
         nlist: int = 0,
         nprobe: int = 32,
         threads: int = 1,
+        pq_bytes: int = 0,
+        refine: int = 0,
+        train_size: int = 100_000,
     ) -> None:
         try:
             import faiss
@@ -38,17 +43,39 @@ class FaissIndex:
             self._index.hnsw.efConstruction = ef_construction
             self._index.hnsw.efSearch = ef_search
             self._index.add(data)
-        elif kind == "ivf":
-            cells = nlist or max(1, int(np.sqrt(len(data))))
+        elif kind in ("ivf", "ivfpq"):
+            cells = nlist or max(1, int((4 if kind == "ivfpq" else 1) * np.sqrt(len(data))))
             quantizer = faiss.IndexFlatIP(dim)
-            self._index = faiss.IndexIVFFlat(quantizer, dim, cells, faiss.METRIC_INNER_PRODUCT)
-            self._index.train(data)
+            if kind == "ivf":
+                ivf: Any = faiss.IndexIVFFlat(quantizer, dim, cells, faiss.METRIC_INNER_PRODUCT)
+            else:
+                codes = pq_bytes or _pq_bytes(dim)
+                if dim % codes:
+                    raise ValueError(f"pq_bytes {codes} must divide the dimension {dim}")
+                ivf = faiss.IndexIVFPQ(quantizer, dim, cells, codes, 8, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(0)
+            sample = (
+                data
+                if len(data) <= train_size
+                else data[rng.choice(len(data), train_size, replace=False)]
+            )
+            ivf.train(sample)
+            ivf.nprobe = nprobe
+            self._index = ivf
+            if kind == "ivfpq" and refine:
+                self._index = faiss.IndexRefineFlat(ivf)
+                self._index.k_factor = refine
             self._index.add(data)
-            self._index.nprobe = nprobe
-            self._quantizer = quantizer
+            self._parts = (quantizer, ivf)  # FAISS does not own the sub-indexes
         else:
             raise ValueError(f"unknown FAISS index kind {kind!r}")
         self.size = len(data)
+
+    def memory_bytes(self) -> int:
+        """The index's serialised size: what it holds in memory, vectors or codes included."""
+        import faiss
+
+        return int(faiss.serialize_index(self._index).nbytes)
 
     def __len__(self) -> int:
         return self.size
@@ -60,3 +87,8 @@ class FaissIndex:
         scores, ids = self._index.search(q, k)
         scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32)
         return scores, ids.astype(np.int64)
+
+
+def _pq_bytes(dim: int) -> int:
+    """Bytes per code: the divisor of ``dim`` nearest ``dim / 8`` (48 for 384-d MiniLM)."""
+    return min((d for d in range(1, dim + 1) if dim % d == 0), key=lambda d: abs(d - dim / 8))

@@ -125,15 +125,53 @@ def evaluate(
     max_k = max(ks)
     ranks = np.empty(len(cases), dtype=np.float64)
     top = np.empty((len(cases), max_k), dtype=np.int64)
-    starts = range(0, len(cases), batch_size)
+    starts = batch_starts(len(cases), batch_size)
     for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress):
         stop = min(start + batch_size, len(cases))
-        scores = score_cases(model, cases, start, stop, exclude_history)
-        ranks[start:stop] = target_ranks(scores, cases.targets[start:stop])
-        best = top_k(scores, max_k)
-        best = np.where(np.isfinite(np.take_along_axis(scores, best, axis=1)), best, -1)
-        top[start:stop] = -1
-        top[start:stop, : best.shape[1]] = best
+        ranks[start:stop], top[start:stop] = rank_block(
+            model, cases, start, stop, exclude_history, max_k
+        )
+    return summarise(ranks, top, ks, len(model.item_vocab), exclude_history, popularity)
+
+
+def batch_starts(n_cases: int, batch_size: int) -> range:
+    """The first case of each scoring batch; a distributed run scores the same batches, so its
+    floating-point sums and ties are the single process's."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    return range(0, n_cases, batch_size)
+
+
+def rank_block(
+    model: Recommender,
+    cases: EvalCases,
+    start: int,
+    stop: int,
+    exclude_history: bool,
+    max_k: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Target ranks and top-``max_k`` lists (``-1`` where fewer items compete) of cases
+    ``start:stop``."""
+    scores = score_cases(model, cases, start, stop, exclude_history)
+    ranks = target_ranks(scores, cases.targets[start:stop])
+    best = top_k(scores, max_k)
+    best = np.where(np.isfinite(np.take_along_axis(scores, best, axis=1)), best, -1)
+    top = np.full((stop - start, max_k), -1, dtype=np.int64)
+    top[:, : best.shape[1]] = best
+    return ranks, top
+
+
+def summarise(
+    ranks: npt.NDArray[np.float64],
+    top: npt.NDArray[np.int64],
+    ks: Sequence[int],
+    n_items: int,
+    exclude_history: bool,
+    popularity: npt.ArrayLike | None = None,
+) -> Evaluation:
+    """HR, NDCG and MRR at each ``k`` from the target ranks, with coverage and popularity of the
+    top lists."""
+    max_k = max(ks)
     metrics: list[MetricValue] = []
     for k in sorted(set(ks)):
         metrics += [
@@ -142,7 +180,6 @@ def evaluate(
             MetricValue("mrr", k, float(mrr_from_ranks(ranks, k).mean())),
         ]
     lists = [row[row >= 0].tolist() for row in top]
-    n_items = len(model.item_vocab)
     metrics.append(MetricValue("coverage", max_k, item_coverage(lists, n_items, max_k)))
     if popularity is not None:
         metrics.append(MetricValue("popularity", max_k, mean_popularity(lists, popularity, max_k)))

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lmrec.core.fitted import ModelContext
-from lmrec.core.recommender import Recommender
+from lmrec.core.recommender import Persistable, Recommender
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,13 @@ class ModelSpec:
     trained: bool = False  # learns weights with the torch trainer (minutes, not seconds)
     external: bool = False  # needs an LLM backend (an endpoint or a local model) in its config
     checkpoint: type[Any] | None = None  # loads a saved model when ``build`` is not the class
+
+    def loader(self) -> type[Persistable] | None:
+        """The class whose ``load`` reads this model's checkpoints (None: no checkpoint format)."""
+        found = self.checkpoint or self.build
+        if isinstance(found, type) and issubclass(found, Persistable):
+            return found
+        return None
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
@@ -43,14 +50,27 @@ def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.zeroshot.model import ZeroShotConfig, ZeroShotTextRecommender
 
     specs = [
-        ModelSpec("pop", "training popularity", PopularityConfig, lambda c, _: Popularity(c)),
-        ModelSpec("itemknn", "item-item cosine kNN", ItemKNNConfig, lambda c, _: ItemKNN(c)),
+        ModelSpec(
+            "pop",
+            "training popularity",
+            PopularityConfig,
+            lambda c, _: Popularity(c),
+            checkpoint=Popularity,
+        ),
+        ModelSpec(
+            "itemknn",
+            "item-item cosine kNN",
+            ItemKNNConfig,
+            lambda c, _: ItemKNN(c),
+            checkpoint=ItemKNN,
+        ),
         ModelSpec(
             "itemknn-seq",
             "item-item kNN, recent history weighted more (decay 0.5, chosen on validation)",
             ItemKNNConfig,
             lambda c, _: ItemKNN(c),
             MappingProxyType({"decay": 0.5}),
+            checkpoint=ItemKNN,
         ),
         ModelSpec(
             "bpr",
@@ -64,7 +84,13 @@ def model_specs() -> Mapping[str, ModelSpec]:
             ALSConfig,
             ALS,
         ),
-        ModelSpec("random", "uniform random scores", RandomConfig, lambda c, _: RandomScores(c)),
+        ModelSpec(
+            "random",
+            "uniform random scores",
+            RandomConfig,
+            lambda c, _: RandomScores(c),
+            checkpoint=RandomScores,
+        ),
         ModelSpec(
             "zeroshot",
             "zero-shot semantic matching of item text (no training on the target data)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,6 +217,8 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
             "schema_revision": service.schema_revision,
             "scored_batches": stats.batches,
             "mean_batch": round(stats.mean_batch, 2),
+            "search_recall_at_10": service.search_recall,  # null: exact search
+            "pid": os.getpid(),  # which worker process answered
             **admission.stats.as_dict(),
         }
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lmrec.core.recommender import Persistable, Recommender
+from lmrec.core.recommender import Recommender
 from lmrec.data.errors import DataError
 from lmrec.service.engine import RecommendService, ServiceLimits
 from lmrec.service.store import Store, sqlite_url
@@ -40,8 +40,8 @@ def build_model(
         raise DataError(f"unknown model {name!r}; available: {', '.join(specs)}")
     spec = specs[name]
     if model_dir is not None:
-        loader = spec.checkpoint or spec.build
-        if not isinstance(loader, type) or not issubclass(loader, Persistable):
+        loader = spec.loader()
+        if loader is None:
             raise DataError(
                 f"model {name!r} has no checkpoint format; serve it without --model-dir"
             )
@@ -87,4 +87,24 @@ def build_service(
         raise
     service = RecommendService(dataset, model, store, limits, model_name)
     service.warm_up()
+    service.search_recall = search_recall_at_start(model, dataset)
     return service
+
+
+def search_recall_at_start(model: Recommender, dataset: Any, users: int = 200) -> float | None:
+    """For a model that serves through an approximate index: recall@10 of its top lists against
+    exact scoring, on the histories of ``users`` users drawn with seed 0 (None when exact)."""
+    import numpy as np
+
+    from lmrec.core.query import QueryBatch
+    from lmrec.core.recommender import ApproximateSearch
+
+    if not isinstance(model, ApproximateSearch):
+        return None
+    sequences = dataset.interactions.sequences()
+    known = np.flatnonzero(sequences.lengths > 0)
+    if not len(known):
+        return None
+    rows = np.random.default_rng(0).choice(known, min(users, len(known)), replace=False)
+    histories = sequences.take(np.sort(rows))
+    return model.search_recall(QueryBatch(np.full(len(rows), -1, dtype=np.int32), histories))

@@ -162,6 +162,7 @@ class RecommendService:
         self.writer: Any = None  # an LLMBackend; set by build_service when asked for
         self._titles = [dataset.title(i) for i in self.items.ids]
         self.schema_revision = store.revision()
+        self.search_recall: float | None = None  # approximate serving: recall@10 at start
 
     def warm_up(self) -> None:
         """One query through the scorer, so lazy set-up (e.g. neighbour lists) is not paid by

@@ -151,9 +151,15 @@ class _Run:
 class Trainer:
     """Trains one network with AdamW; deterministic for a given seed and thread count."""
 
-    def __init__(self, config: TrainConfig, progress: bool = False) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        progress: bool = False,
+        on_epoch: Callable[[int, float | None], None] | None = None,
+    ) -> None:
         self.config = config
         self.progress = progress
+        self.on_epoch = on_epoch  # told (epoch, validation metric or None) after each epoch
 
     def fit(
         self,
@@ -188,6 +194,8 @@ class Trainer:
                 stopping.update(epoch, metric, net)
             logs.append(EpochLog(epoch, loss, metric, trained, time.perf_counter() - t0 - trained))
             bar.set_postfix(loss=f"{loss:.4f}", valid=metric)
+            if self.on_epoch is not None:
+                self.on_epoch(epoch, metric)
             if stopping.should_stop:
                 stopped = f"no validation gain for {cfg.patience} validations"
                 break

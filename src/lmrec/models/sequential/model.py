@@ -81,6 +81,7 @@ class SequenceModel(FittedModel, Generic[C]):
     def __init__(self, context: ModelContext | None = None) -> None:
         # subclasses take (config, context) and set self.config first
         self.progress = context.progress if context else False
+        self.on_epoch = context.on_epoch if context else None
         self.net: SequenceNetwork | None = None
         self.report: TrainReport | None = None
 
@@ -108,7 +109,7 @@ class SequenceModel(FittedModel, Generic[C]):
         rows = TrainingRows.from_sequences(
             self.fitted_state().histories, self.config.max_len, self.config.train.windows
         )
-        trainer = Trainer(self.config.train, self.progress)
+        trainer = Trainer(self.config.train, self.progress, self.on_epoch)
         validator = ndcg_validator(self, valid) if valid is not None else None
         return trainer.fit(self.network(), rows, validator, distill, self.item_segments())
 

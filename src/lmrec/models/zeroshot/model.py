@@ -19,7 +19,7 @@ from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_items
 from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.data.errors import DataError
-from lmrec.index.base import VectorIndex, build_index
+from lmrec.index.base import IndexKind, VectorIndex, build_index
 from lmrec.index.topk import TopItems, rank_rows
 from lmrec.protocols.base import EvalCases
 from lmrec.text.cache import EmbeddingCache
@@ -78,10 +78,17 @@ class ZeroShotConfig(BaseModel):
     )
     popularity_weight: float = Field(0.0, ge=0.0, description="Weight of log(1 + training count).")
     threads: int = Field(1, ge=1, description="CPU threads for the encoder.")
-    index: Literal["exact", "hnsw", "ivf"] = Field(
-        "exact",
-        description="Search for free-text queries: exact, or FAISS HNSW/IVF for large "
-        "catalogues (used when no popularity prior is blended in).",
+    index: Literal["auto", "exact", "hnsw", "ivf", "ivfpq"] = Field(
+        "auto",
+        description="Serving search for text and history queries: exact, FAISS HNSW / IVF / "
+        "IVF-PQ, or auto (HNSW above `ann_above` items, else exact). Approximate search "
+        "proposes candidates that are then scored exactly; evaluation always scores every item.",
+    )
+    ann_above: int = Field(
+        200_000, ge=0, description="index=auto: catalogues above this many items use HNSW."
+    )
+    ann_candidates: int = Field(
+        200, ge=1, description="Approximate search: candidates scored exactly per query."
     )
 
 
@@ -205,6 +212,10 @@ class ZeroShotTextRecommender(FittedModel):
         import lmrec.models.zeroshot.maxsim as maxsim
 
         self.fitted_state()
+        if self._ann_serves(batch):
+            from lmrec.models.zeroshot.ann import ann_top_items
+
+            return ann_top_items(self, batch, k, exclude)
         emb = self.item_embeddings
         hist = batch.histories.truncate(self.config.window)
         if hist.lengths.min(initial=1) == 0 or self.config.pooling == "history-text":
@@ -265,10 +276,33 @@ class ZeroShotTextRecommender(FittedModel):
         users[hist.lengths == 0] = 0.0
         return (users @ self.item_embeddings.T + self.prior).astype(np.float32)
 
+    def ann_kind(self) -> IndexKind:
+        """The search index serving uses: ``exact`` or an approximate kind (``index=auto``:
+        HNSW above ``ann_above`` items)."""
+        kind = self.config.index
+        if kind == "auto":
+            return "hnsw" if len(self.item_embeddings) > self.config.ann_above else "exact"
+        return kind
+
+    def _ann_serves(self, batch: QueryBatch) -> bool:
+        """History queries go through the approximate index (not history-text pooling, whose
+        query vector is one embedding of the whole history)."""
+        return (
+            self.ann_kind() != "exact"
+            and self.config.pooling != "history-text"
+            and batch.histories.lengths.min(initial=1) > 0
+        )
+
+    def search_recall(self, sample: QueryBatch, k: int = 10) -> float | None:
+        """Recall@k of the approximate serving path against exact scores (None: exact)."""
+        from lmrec.models.zeroshot.ann import search_recall
+
+        return search_recall(self, sample, k) if self._ann_serves(sample) else None
+
     def vector_index(self) -> VectorIndex:
         """The search index over item embeddings (built on first use)."""
         if self._index is None:
-            self._index = build_index(self.item_embeddings, self.config.index)
+            self._index = build_index(self.item_embeddings, self.ann_kind())
         return self._index
 
     def recommend(self, query: Query) -> Ranking:
@@ -281,7 +315,7 @@ class ZeroShotTextRecommender(FittedModel):
         user = weights @ sentences
         user /= max(float(np.linalg.norm(user)), 1e-12)
         excluded = excluded_indices(state, query)
-        if self.config.index != "exact" and self.config.popularity_weight == 0.0:
+        if self.ann_kind() != "exact" and self.config.popularity_weight == 0.0:
             found, ids = self.vector_index().search(user[None, :], query.k + len(excluded))
             keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
             ids_kept, found_kept = ids[0][keep][: query.k], found[0][keep][: query.k]

@@ -1,0 +1,99 @@
+"""Several service processes behind one port (``lmrec serve --workers N``).
+
+The parent does the one-off work once: it imports the dataset into the store, and fits a
+model that has a checkpoint format and writes it to a folder; each worker process then loads
+that checkpoint (or fits a model without one, which for the zero-shot model reads the
+embedding cache the parent filled). The parent hands the workers a JSON spec through an
+environment variable; uvicorn starts the processes and shares the listening socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmrec.service.engine import ServiceLimits
+from lmrec.service.keys import AuthPolicy
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+SPEC_ENV = "LMREC_SERVE_SPEC"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What every worker builds its service from."""
+
+    dataset: str
+    model: str
+    store_url: str
+    config: dict[str, Any] = field(default_factory=dict)
+    model_dir: str | None = None
+    data_dir: str | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    auth: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, path: Path) -> Path:
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> WorkerSpec:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def prepare_workers(
+    spec: WorkerSpec, checkpoint_dir: Path, progress: bool = False
+) -> tuple[WorkerSpec, float | None]:
+    """Import the dataset into the store and, for a model with a checkpoint format, fit it once
+    and save it under ``checkpoint_dir``. Returns the spec the workers load from and the
+    model's search recall at start (None: exact search)."""
+    from lmrec.core.recommender import Persistable
+    from lmrec.data.registry import load_dataset
+    from lmrec.models.registry import model_specs
+    from lmrec.service.build import build_model, search_recall_at_start
+    from lmrec.service.store import Store
+
+    data_dir = Path(spec.data_dir) if spec.data_dir else None
+    dataset = load_dataset(spec.dataset, data_dir)
+    store = Store.open(spec.store_url)
+    try:
+        store.import_dataset(dataset, progress=progress)
+    finally:
+        store.close()
+    given = Path(spec.model_dir) if spec.model_dir else None
+    model = build_model(dataset, spec.model, spec.config, given, progress)
+    recall = search_recall_at_start(model, dataset)
+    loadable = spec.model in model_specs() and model_specs()[spec.model].loader() is not None
+    if given is not None or not loadable or not isinstance(model, Persistable):
+        return spec, recall  # workers load the given checkpoint, or fit (the caches are warm)
+    model.save(checkpoint_dir)
+    return WorkerSpec(**{**asdict(spec), "model_dir": str(checkpoint_dir)}), recall
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (uvicorn's factory): the service the spec describes."""
+    from lmrec.service.api import create_app
+    from lmrec.service.build import build_service
+
+    path = os.environ.get(SPEC_ENV)
+    if not path:
+        raise RuntimeError(f"{SPEC_ENV} is not set: start workers with `lmrec serve --workers N`")
+    spec = WorkerSpec.read(Path(path))
+    limits = spec.limits
+    service = build_service(
+        spec.dataset,
+        spec.model,
+        spec.config,
+        spec.store_url,
+        Path(spec.model_dir) if spec.model_dir else None,
+        Path(spec.data_dir) if spec.data_dir else None,
+        ServiceLimits(**limits),
+    )
+    app = create_app(service, AuthPolicy(**spec.auth))
+    app.router.on_shutdown.append(service.close)
+    return app

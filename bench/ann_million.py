@@ -30,7 +30,7 @@ DIM, LATENT, TOPICS = 384, 48, 2000
 
 
 def catalogue(
-    n: int, seed: int, path: Path | None = None, spread: float = 1.0, noise: float = 0.5
+    n: int, seed: int, path: Path | None = None, spread: float = 0.6, noise: float = 0.35
 ) -> tuple[Any, npt.NDArray[np.int64]]:
     """``n`` unit vectors (in memory, or in a float32 memory map at ``path``) and their topics."""
     rng = np.random.default_rng(seed)
@@ -200,8 +200,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--spread", type=float, default=1.0, help="topic spread in latent space")
-    parser.add_argument("--noise", type=float, default=0.5, help="isotropic noise per dimension")
+    parser.add_argument("--spread", type=float, default=0.6, help="topic spread in latent space")
+    parser.add_argument("--noise", type=float, default=0.35, help="isotropic noise per dimension")
     parser.add_argument("--kinds", nargs="*", default=[], help="exact hnsw ivfpq (default: all)")
     parser.add_argument("--on-disk", action="store_true", help="memory-mapped vectors, IVF-PQ only")
     parser.add_argument("--scratch", default="/tmp", help="--on-disk: where the vectors go")

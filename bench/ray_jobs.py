@@ -3,7 +3,8 @@ workers, on ML-1M and Amazon Games, in the same run.
 
 - embed: MiniLM over every item text, each run into an empty cache folder (1 encoder thread per
   process or actor); items/s.
-- recommend --all-users: itemknn (fitted by each worker) ranks every test user's items
+- recommend --all-users: itemknn (fitted once by the driver, shipped to the workers as a
+  checkpoint) ranks every test user's items
   (leave-one-out, full ranking); the export's bytes are compared with the single process's.
 
 Every Ray figure includes its job's set-up (actors start, import, load or fit) but not the

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from lmrec.data.registry import default_data_dir, load_dataset
 from service_helpers import ServerProcess
-from service_load import request_bytes, run_python
+from service_load import request_bytes, run_python, run_wrk
 
 
 def fresh_pg(server: str, name: str) -> str:
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--client", choices=["python", "wrk"], default="python")
     parser.add_argument("--out", type=Path, default=Path("results/service_workers.json"))
     args = parser.parse_args()
 
@@ -63,7 +64,8 @@ def main() -> None:
     users = random.Random(0).sample(
         list(ds.interactions.user_vocab.ids), min(args.users, ds.interactions.n_users)
     )
-    requests = [request_bytes(json.dumps({"user_id": u, "k": 10}).encode()) for u in users]
+    bodies = [json.dumps({"user_id": u, "k": 10}).encode() for u in users]
+    requests = [request_bytes(b) for b in bodies]
     print(
         f"{args.dataset}: {ds.interactions.n_items:,} items; model {args.model}; {args.connections} connections, {args.seconds:g} s per cell; {os.cpu_count()} cores shared by server and client"
     )
@@ -91,10 +93,21 @@ def main() -> None:
                 up = time.perf_counter() - start
                 try:
                     run_python(server.port, requests, args.connections, args.warmup)
-                    load = run_python(server.port, requests, args.connections, args.seconds)
+                    if args.client == "wrk":
+                        load = run_wrk(
+                            server.port, bodies, args.connections, args.seconds, Path(tmp)
+                        )
+                    else:
+                        load = run_python(server.port, requests, args.connections, args.seconds)
                 finally:
                     server.stop()
-                row = {"store": store_kind, "workers": workers, "startup_s": up, **load}
+                row = {
+                    "store": store_kind,
+                    "workers": workers,
+                    "client": args.client,
+                    "startup_s": up,
+                    **load,
+                }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -184,6 +184,9 @@ def _serve_workers(spec: WorkerSpec, workers: int, host: str, port: int) -> None
             f"worker processes, each loading {source}; Ctrl-C stops"
         )
         os.environ[SPEC_ENV] = str(ready.write(Path(tmp) / "spec.json"))
+        share = str(max(1, (os.cpu_count() or 1) // workers))  # BLAS threads per process
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, share)
         uvicorn.run(
             "lmrec.service.workers:worker_app",
             factory=True,

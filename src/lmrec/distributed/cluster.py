@@ -59,7 +59,12 @@ def ray_session(address: str, local_cpus: int | None = None) -> Iterator[RaySess
         raise RuntimeError("Ray is already initialised in this process")
     options: dict[str, object] = {"log_to_driver": False, "configure_logging": False}
     if address == "local":
-        ray.init(num_cpus=local_cpus or os.cpu_count() or 1, include_dashboard=False, **options)
+        ray.init(
+            address="local",  # a new instance, whatever cluster this machine last knew
+            num_cpus=local_cpus or os.cpu_count() or 1,
+            include_dashboard=False,
+            **options,
+        )
     else:
         ray.init(address=address, **options)
     try:

@@ -3,8 +3,9 @@ batch ranked by one of ``workers`` actors that built the model once.
 
 The batches, masks and tie-breaking are those of :func:`lmrec.metrics.evaluate.evaluate`, so the
 metrics and the exported top lists equal the single process's. A worker gets its model one of
-three ways: a checkpoint folder shipped through the object store (``model_dir``, or one the
-driver writes after fitting a trained model once), or fitting a cheap model itself.
+two ways: a checkpoint folder shipped through the object store (``model_dir``, or one the
+driver writes after fitting the model once), or, for a model without a checkpoint format (the
+zero-shot model, two-stage pipelines, ensembles), fitting it itself.
 """
 
 from __future__ import annotations
@@ -89,13 +90,15 @@ class ModelWorker:
 
 
 def _driver_checkpoint(prepared: Prepared, name: str, config: Mapping[str, Any]) -> bytes | None:
-    """A trained (torch) model is fitted once, here, and shipped; cheap ones fit in each worker."""
+    """A model with a checkpoint format is fitted once, here, as the single process would fit
+    it, and shipped: every worker then scores that same model, even when fitting depends on the
+    thread count (BPR / ALS through implicit). Models without one are fitted by each worker."""
     from lmrec.core.fitted import ModelContext
     from lmrec.core.recommender import Persistable
     from lmrec.models.registry import create_model, model_specs
 
     spec = model_specs().get(name)
-    if spec is None or not spec.trained or spec.loader() is None:
+    if spec is None or spec.loader() is None:
         return None
     model = create_model(name, config, ModelContext.for_dataset(prepared.dataset, progress=True))
     model.fit(prepared.split.train, prepared.split.valid)

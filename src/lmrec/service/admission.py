@@ -16,7 +16,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lmrec.service.engine import Overloaded, ServiceLimits
+from lmrec.service.engine import ServiceLimits
+from lmrec.service.errors import Overloaded
 
 T = TypeVar("T")
 

@@ -20,13 +20,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.service.admission import Admission
-from lmrec.service.engine import (
-    Invalid,
-    Overloaded,
-    RecommendQuery,
-    RecommendService,
-    ServiceError,
-)
+from lmrec.service.engine import RecommendQuery, RecommendService
+from lmrec.service.errors import Invalid, Overloaded, ServiceError
 from lmrec.service.keys import AuthPolicy
 
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"

@@ -19,6 +19,7 @@ from lmrec.core.query import Query
 from lmrec.core.recommender import ItemEmbeddings, ReadsText, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.service.batching import ScoreBatcher, ScoreJob
+from lmrec.service.errors import Conflict, Invalid, NotFound
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
 
 FEEDBACK_KINDS = ("click", "rating", "purchase")
@@ -43,39 +44,6 @@ class ServiceLimits:
     max_pending: int = 256  # scoring requests queued or running; more get 503 + Retry-After
     deadline: float = 5.0  # seconds a scoring request may take before it is answered 503
     text_workers: int = 2  # threads for text encoding and explanations (never the whole pool)
-
-
-class ServiceError(Exception):
-    """A request the service refuses; ``status`` is the HTTP status, ``field`` the culprit."""
-
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class NotFound(ServiceError):
-    status = 404
-
-
-class Invalid(ServiceError):
-    status = 422
-
-
-class Conflict(ServiceError):
-    status = 409
-
-
-class Overloaded(ServiceError):
-    """Too much work queued, or a request past its deadline: come back in ``retry_after`` s."""
-
-    status = 503
-
-    def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -157,7 +125,7 @@ class RecommendService:
         self.user_vocab = (
             model.fitted_state().user_vocab if isinstance(model, FittedModel) else None
         )
-        self.batcher = ScoreBatcher(model, max_batch=max_batch)
+        self.batcher = ScoreBatcher(model, max_batch=max_batch, histories=self._stored_histories)
         self._explainer: Any = None
         self.writer: Any = None  # an LLMBackend; set by build_service when asked for
         self._titles = [dataset.title(i) for i in self.items.ids]
@@ -202,34 +170,53 @@ class RecommendService:
             raise Invalid(
                 f"at most {lim.max_exclude} excluded items, got {len(exclude)}", "exclude"
             )
+        user = -1
+        if self.user_vocab is not None and user_id is not None and user_id in self.user_vocab:
+            user = self.user_vocab.index(user_id)
+        banned = set(self.items.lookup([e for e in exclude if e in self.items]).tolist())
+        if query.history is None and user_id is not None and not query.text:
+            # the scorer thread reads this user's history with the rest of its batch
+            job = self.batcher.submit(
+                user, None, _indices(banned), k, user_id=user_id, exclude_history=exclude_history
+            )
+            return Pending(user_id, [], query.explain, job=job)
         items = self._resolve_history(user_id, query.history)
         if query.text:
             found = self._recommend_text(user_id, items, query.text, k, exclude, exclude_history)
             return Pending(user_id, items, False, result=found)
         if not items:
-            raise Invalid(
-                "the history is empty: give item ids in 'history', a free 'text', or a user_id "
-                "with interactions",
-                "history",
-            )
+            raise _empty_history()
         idx = self.items.lookup(items)
-        banned = set(self.items.lookup([e for e in exclude if e in self.items]).tolist())
         if exclude_history:
             banned.update(idx.tolist())
-        user = -1
-        if self.user_vocab is not None and user_id is not None and user_id in self.user_vocab:
-            user = self.user_vocab.index(user_id)
-        job = self.batcher.submit(
-            user, idx, np.fromiter(banned, dtype=np.int64, count=len(banned)), k
-        )
+        job = self.batcher.submit(user, idx, _indices(banned), k)
         return Pending(user_id, items, query.explain, job=job)
+
+    def _stored_histories(self, user_ids: list[str]) -> list[np.ndarray[Any, Any] | Exception]:
+        """The batcher's history reader: one store query for a whole scoring batch."""
+        found = self.store.histories(user_ids, self.limits.history_window)
+        out: list[np.ndarray[Any, Any] | Exception] = []
+        for user_id in user_ids:
+            items = found[user_id]
+            if items is None:
+                out.append(_unknown_user(user_id))
+            elif not items:
+                out.append(_empty_history())
+            else:
+                out.append(self.items.lookup(items).astype(np.int32))
+        return out
 
     def complete(
         self, pending: Pending, best: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]
     ) -> RecommendResult:
         """The result of a finished scoring job."""
         ids = self.items.decode(best)
-        return self._result(pending.user_id, pending.history, ids, scores.tolist(), pending.explain)
+        history = pending.history
+        if pending.job is not None and pending.job.user_id is not None:  # read by the scorer
+            history = self.items.decode(
+                pending.job.history if pending.job.history is not None else []
+            )
+        return self._result(pending.user_id, history, ids, scores.tolist(), pending.explain)
 
     def _resolve_history(self, user_id: str | None, history: list[str] | None) -> list[str]:
         lim = self.limits
@@ -246,11 +233,7 @@ class RecommendService:
             return []
         stored = self.store.history(user_id, lim.history_window)
         if stored is None:
-            raise NotFound(
-                f"unknown user {user_id!r}: send feedback for this user first, or pass a "
-                "'history' of item ids",
-                "user_id",
-            )
+            raise _unknown_user(user_id)
         return stored
 
     def _recommend_text(
@@ -391,3 +374,23 @@ class RecommendService:
             return self.store.append_feedback(event)
         except IdempotencyConflict as exc:
             raise Conflict(str(exc), "idempotency_key") from None
+
+
+def _indices(items: set[int]) -> np.ndarray[Any, Any]:
+    return np.fromiter(items, dtype=np.int64, count=len(items))
+
+
+def _unknown_user(user_id: str) -> NotFound:
+    return NotFound(
+        f"unknown user {user_id!r}: send feedback for this user first, or pass a 'history' of "
+        "item ids",
+        "user_id",
+    )
+
+
+def _empty_history() -> Invalid:
+    return Invalid(
+        "the history is empty: give item ids in 'history', a free 'text', or a user_id with "
+        "interactions",
+        "history",
+    )

@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy import insert, select, update
 
 from lmrec.service import schema
-from lmrec.service.engine import ServiceError
+from lmrec.service.errors import ServiceError
 from lmrec.service.store import Store
 
 Scope = Literal["read", "write"]

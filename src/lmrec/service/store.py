@@ -264,6 +264,38 @@ class Store:
             conn.close()  # back to the pool
         return [r[0] for r in reversed(rows)]
 
+    def histories(self, user_ids: list[str], limit: int) -> dict[str, list[str] | None]:
+        """:meth:`history` of several users in one query (the scorer reads a whole batch's
+        histories at once); unknown users map to ``None``."""
+        distinct = list(dict.fromkeys(user_ids))
+        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        places = ", ".join([marker] * len(distinct))
+        found: dict[str, list[str] | None] = {u: [] for u in distinct}
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(
+                "SELECT user_id, item_id FROM (SELECT user_id, item_id, timestamp, id, "
+                "ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY timestamp DESC, id DESC) AS rn "
+                f"FROM interactions WHERE user_id IN ({places})) recent WHERE rn <= {marker} "
+                "ORDER BY user_id, timestamp, id",
+                (*distinct, limit),
+            )
+            for user, item in cursor.fetchall():
+                found[user].append(item)  # type: ignore[union-attr]
+            empty = [u for u, items in found.items() if not items]
+            if empty:
+                cursor.execute(
+                    f"SELECT user_id FROM users WHERE user_id IN ({', '.join([marker] * len(empty))})",
+                    tuple(empty),
+                )
+                known = {r[0] for r in cursor.fetchall()}
+                found.update({u: None for u in empty if u not in known})
+            conn.rollback()  # end the read transaction (PostgreSQL opened one)
+        finally:
+            conn.close()
+        return found
+
     def history_length(self, user_id: str) -> int:
         inter = schema.interactions
         with self.engine.connect() as conn:

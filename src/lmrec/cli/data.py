@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -144,7 +145,7 @@ def embed(
     encoder actors computes them (same cache, same keys)."""
     from lmrec.data.templates import item_template
     from lmrec.text.cache import EmbeddingCache
-    from lmrec.text.encoders import create_encoder
+    from lmrec.text.encoders import Encoder, create_encoder
 
     ds = load(dataset, data_dir)
     if ds.catalog is None:
@@ -152,19 +153,16 @@ def embed(
     chosen = item_template(dataset, ds.catalog, template)
     texts = chosen.render(ds.catalog, ds.interactions.item_vocab.ids)
     cache = EmbeddingCache()
-    if ray is None:
-        model = create_encoder(encoder, threads=threads)
+    with ray_or_fail(ray) if ray is not None else nullcontext() as session:
+        if session is None:
+            model: Encoder = create_encoder(encoder, threads=threads)
+        else:
+            from lmrec.distributed.embedding import RayEncoder
+
+            model = RayEncoder(encoder, session.workers(workers), threads)
         start = time.perf_counter()
         vectors, stats = cache.encode(model, texts, progress=True)
         seconds = time.perf_counter() - start
-    else:
-        from lmrec.distributed.embedding import RayEncoder
-
-        with ray_or_fail(ray) as session:
-            model = RayEncoder(encoder, session.workers(workers), threads)
-            start = time.perf_counter()
-            vectors, stats = cache.encode(model, texts, progress=True)
-            seconds = time.perf_counter() - start
     rate = stats.encoded / seconds if stats.encoded else float("nan")
     console.print(
         f"{dataset}: {len(texts):,} item texts ({chosen.template!r}) → {vectors.shape[1]}-d · "

@@ -172,12 +172,12 @@ def _serve_workers(spec: WorkerSpec, workers: int, host: str, port: int) -> None
 
     with tempfile.TemporaryDirectory(prefix="lmrec-serve-") as tmp:
         try:
-            ready, recall = prepare_workers(spec, Path(tmp) / "model", progress=True)
+            ready = prepare_workers(spec, Path(tmp) / "model", progress=True)
         except (DataError, StoreError, ValueError, OSError, SQLAlchemyError) as exc:
             raise fail(
                 f"store {spec.store_url}: {exc}" if isinstance(exc, SQLAlchemyError) else str(exc)
             ) from None
-        _print_recall(recall)
+        _print_recall(ready.search_recall)
         source = "its checkpoint" if ready.model_dir else "a fit of its own (no checkpoint format)"
         console.print(
             f"serving {spec.model} on {spec.dataset} at http://{host}:{port}/ with {workers} "

@@ -22,7 +22,7 @@ import numpy as np
 
 from lmrec.data.containers import Vocabulary
 from lmrec.experiment.run import Prepared, RunResult, describe_facts, model_facts
-from lmrec.metrics.evaluate import batch_starts, rank_block, summarise
+from lmrec.metrics.evaluate import batch_starts, masks_history, rank_block, summarise
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,7 @@ def evaluate_on_ray(
     if not len(cases):
         raise ValueError("no evaluation cases")
     config = dict(config or {})
-    exclude_history = prepared.protocol.exclude_history
-    if exclude_history is None:
-        exclude_history = cases.candidates is None
+    exclude_history = masks_history(cases, prepared.protocol.exclude_history)
     checkpoint: bytes | None
     if model_dir is not None:
         checkpoint, source = pack_folder(model_dir), "checkpoint"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lmrec.distributed.space import Dimension, SearchSpace, trial_config
@@ -65,7 +65,7 @@ def _trial(params: Mapping[str, Any], prepared: Prepared, space: SearchSpace) ->
         if metric is not None and space.metric == "ndcg@10":  # the trainer validates NDCG@10
             tune.report({space.metric: metric, "epoch": epoch, "final": False})
 
-    context = ModelContext(prepared.dataset.name, prepared.dataset.catalog, on_epoch=on_epoch)
+    context = replace(ModelContext.for_dataset(prepared.dataset), on_epoch=on_epoch)
     model = create_model(space.model, trial_config(space, params), context)
     model.fit(prepared.split.train, prepared.split.valid)
     evaluation = evaluate(model, prepared.cases, ks=(space.k,))
@@ -78,6 +78,7 @@ def tune_search(
     """Run ``space.samples`` trials, ``concurrent`` at a time, on the connected Ray cluster."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
 
     if prepared.split_name != "valid":
         raise ValueError("tuning reads the validation cases: prepare the 'valid' split")
@@ -102,7 +103,7 @@ def tune_search(
                 num_samples=space.samples,
                 max_concurrent_trials=concurrent,
                 scheduler=scheduler,
-                search_alg=_searcher(space),
+                search_alg=BasicVariantGenerator(random_state=space.seed),
             ),
             run_config=tune.RunConfig(storage_path=storage, verbose=1 if progress else 0),
         )
@@ -115,12 +116,6 @@ def tune_search(
         raise RuntimeError(f"no trial finished; first error: {errors[0] if errors else 'none'}")
     best = max(finished, key=lambda t: t.metric or 0.0)
     return TuneOutcome(trials, best, space.metric, time.perf_counter() - started)
-
-
-def _searcher(space: SearchSpace) -> Any:
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    return BasicVariantGenerator(random_state=space.seed)
 
 
 def _collect(result: Any, space: SearchSpace) -> Trial:

@@ -120,8 +120,7 @@ def evaluate(
 
     if not len(cases):
         raise ValueError("no evaluation cases")
-    if exclude_history is None:
-        exclude_history = cases.candidates is None
+    exclude_history = masks_history(cases, exclude_history)
     max_k = max(ks)
     ranks = np.empty(len(cases), dtype=np.float64)
     top = np.empty((len(cases), max_k), dtype=np.int64)
@@ -132,6 +131,11 @@ def evaluate(
             model, cases, start, stop, exclude_history, max_k
         )
     return summarise(ranks, top, ks, len(model.item_vocab), exclude_history, popularity)
+
+
+def masks_history(cases: EvalCases, exclude_history: bool | None) -> bool:
+    """Whether seen items are masked: as given, else for full ranking and not for candidates."""
+    return cases.candidates is None if exclude_history is None else exclude_history
 
 
 def batch_starts(n_cases: int, batch_size: int) -> range:

@@ -148,7 +148,7 @@ class ScoreBatcher:
         try:
             batch = QueryBatch(
                 np.array([j.user for j in jobs], dtype=np.int32),
-                Sequences.from_lists([j.history.tolist() for j in jobs if j.history is not None]),
+                Sequences.from_lists([_read(j).tolist() for j in jobs]),
             )
             k = max(j.k for j in jobs)
             excluded = [j.exclude for j in jobs]
@@ -165,3 +165,9 @@ class ScoreBatcher:
                     job.future.set_exception(exc)
         self.stats.batches += 1
         self.stats.queries += len(jobs)
+
+
+def _read(job: ScoreJob) -> npt.NDArray[np.int32]:
+    if job.history is None:  # _read_histories keeps only the jobs it could fill in
+        raise RuntimeError("a job reached scoring without its history")
+    return job.history

@@ -73,6 +73,7 @@ def build_service(
     data_dir: Path | None = None,
     limits: ServiceLimits | None = None,
     progress: bool = False,
+    measure_recall: bool = True,
 ) -> RecommendService:
     """Load the dataset, open (migrate) the store, import the dataset once, build the model."""
     from lmrec.data.registry import load_dataset
@@ -87,7 +88,8 @@ def build_service(
         raise
     service = RecommendService(dataset, model, store, limits, model_name)
     service.warm_up()
-    service.search_recall = search_recall_at_start(model, dataset)
+    if measure_recall:  # workers of `serve --workers` skip it: the parent measured it once
+        service.search_recall = search_recall_at_start(model, dataset)
     return service
 
 

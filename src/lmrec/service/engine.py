@@ -19,7 +19,7 @@ from lmrec.core.query import Query
 from lmrec.core.recommender import ItemEmbeddings, ReadsText, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.service.batching import ScoreBatcher, ScoreJob
-from lmrec.service.errors import Conflict, Invalid, NotFound
+from lmrec.service.errors import Conflict, Invalid, NotFound, empty_history, unknown_user
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
 
 FEEDBACK_KINDS = ("click", "rating", "purchase")
@@ -185,7 +185,7 @@ class RecommendService:
             found = self._recommend_text(user_id, items, query.text, k, exclude, exclude_history)
             return Pending(user_id, items, False, result=found)
         if not items:
-            raise _empty_history()
+            raise empty_history()
         idx = self.items.lookup(items)
         if exclude_history:
             banned.update(idx.tolist())
@@ -199,9 +199,9 @@ class RecommendService:
         for user_id in user_ids:
             items = found[user_id]
             if items is None:
-                out.append(_unknown_user(user_id))
+                out.append(unknown_user(user_id))
             elif not items:
-                out.append(_empty_history())
+                out.append(empty_history())
             else:
                 out.append(self.items.lookup(items).astype(np.int32))
         return out
@@ -211,12 +211,13 @@ class RecommendService:
     ) -> RecommendResult:
         """The result of a finished scoring job."""
         ids = self.items.decode(best)
-        history = pending.history
-        if pending.job is not None and pending.job.user_id is not None:  # read by the scorer
-            history = self.items.decode(
-                pending.job.history if pending.job.history is not None else []
-            )
-        return self._result(pending.user_id, history, ids, scores.tolist(), pending.explain)
+        history, length = pending.history, len(pending.history)
+        job = pending.job
+        if job is not None and job.user_id is not None and job.history is not None:
+            # read by the scorer: decoded only when explanations need the item ids
+            history = self.items.decode(job.history) if pending.explain else []
+            length = len(job.history)
+        return self._result(pending.user_id, history, length, ids, scores, pending.explain)
 
     def _resolve_history(self, user_id: str | None, history: list[str] | None) -> list[str]:
         lim = self.limits
@@ -233,7 +234,7 @@ class RecommendService:
             return []
         stored = self.store.history(user_id, lim.history_window)
         if stored is None:
-            raise _unknown_user(user_id)
+            raise unknown_user(user_id)
         return stored
 
     def _recommend_text(
@@ -262,14 +263,17 @@ class RecommendService:
                 )
         banned = set(exclude) | (set(history) if exclude_history else set())
         ranking = self.model.recommend(Query(text=tuple(text), k=k, exclude=frozenset(banned)))
-        return self._result(user_id, history, list(ranking.items), ranking.scores.tolist(), False)
+        return self._result(
+            user_id, history, len(history), list(ranking.items), ranking.scores, False
+        )
 
     def _result(
         self,
         user_id: str | None,
         history: list[str],
+        history_length: int,
         ids: list[str],
-        scores: list[float],
+        scores: np.ndarray[Any, Any],
         explain: bool,
     ) -> RecommendResult:
         notes = [self.explain(history, i) for i in ids] if explain else [None] * len(ids)
@@ -277,9 +281,9 @@ class RecommendService:
             user_id,
             tuple(
                 Recommended(i, self.title(i), s, n)
-                for i, s, n in zip(ids, scores, notes, strict=True)
+                for i, s, n in zip(ids, scores.tolist(), notes, strict=True)
             ),
-            len(history),
+            history_length,
             self.model_name,
         )
 
@@ -378,19 +382,3 @@ class RecommendService:
 
 def _indices(items: set[int]) -> np.ndarray[Any, Any]:
     return np.fromiter(items, dtype=np.int64, count=len(items))
-
-
-def _unknown_user(user_id: str) -> NotFound:
-    return NotFound(
-        f"unknown user {user_id!r}: send feedback for this user first, or pass a 'history' of "
-        "item ids",
-        "user_id",
-    )
-
-
-def _empty_history() -> Invalid:
-    return Invalid(
-        "the history is empty: give item ids in 'history', a free 'text', or a user_id with "
-        "interactions",
-        "history",
-    )

@@ -34,3 +34,19 @@ class Overloaded(ServiceError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def unknown_user(user_id: str) -> NotFound:
+    return NotFound(
+        f"unknown user {user_id!r}: send feedback for this user first, or pass a 'history' of "
+        "item ids",
+        "user_id",
+    )
+
+
+def empty_history() -> Invalid:
+    return Invalid(
+        "the history is empty: give item ids in 'history', a free 'text', or a user_id with "
+        "interactions",
+        "history",
+    )

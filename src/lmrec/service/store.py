@@ -239,34 +239,15 @@ class Store:
 
     def history(self, user_id: str, limit: int) -> list[str] | None:
         """The user's last ``limit`` items in event time (ties: arrival order), oldest first;
-        ``None`` for an unknown user.
-
-        On the hot path of every request: one plain DB-API query (SQLAlchemy's statement
-        machinery cost ~4x the query itself on SQLite; measured in bench/service_load.py).
-        """
-        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        conn = self.engine.raw_connection()
-        try:
-            cursor = conn.cursor()
-            cursor.execute(
-                "SELECT item_id FROM interactions WHERE user_id = "
-                f"{marker} ORDER BY timestamp DESC, id DESC LIMIT {marker}",
-                (user_id, limit),
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                cursor.execute(f"SELECT 1 FROM users WHERE user_id = {marker}", (user_id,))
-                if cursor.fetchone() is None:
-                    conn.rollback()
-                    return None
-            conn.rollback()  # end the read transaction (PostgreSQL opened one)
-        finally:
-            conn.close()  # back to the pool
-        return [r[0] for r in reversed(rows)]
+        ``None`` for an unknown user."""
+        return self.histories([user_id], limit)[user_id]
 
     def histories(self, user_ids: list[str], limit: int) -> dict[str, list[str] | None]:
         """:meth:`history` of several users in one query (the scorer reads a whole batch's
-        histories at once); unknown users map to ``None``."""
+        histories at once); unknown users map to ``None``.
+
+        On the hot path: plain DB-API queries (SQLAlchemy's statement machinery cost ~4x the
+        query itself on SQLite; measured in bench/service_load.py)."""
         distinct = list(dict.fromkeys(user_ids))
         marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         places = ", ".join([marker] * len(distinct))

@@ -36,6 +36,7 @@ class WorkerSpec:
     data_dir: str | None = None
     limits: dict[str, Any] = field(default_factory=dict)
     auth: dict[str, Any] = field(default_factory=dict)
+    search_recall: float | None = None  # measured once by the parent (None: exact search)
 
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -46,12 +47,10 @@ class WorkerSpec:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def prepare_workers(
-    spec: WorkerSpec, checkpoint_dir: Path, progress: bool = False
-) -> tuple[WorkerSpec, float | None]:
+def prepare_workers(spec: WorkerSpec, checkpoint_dir: Path, progress: bool = False) -> WorkerSpec:
     """Import the dataset into the store and, for a model with a checkpoint format, fit it once
-    and save it under ``checkpoint_dir``. Returns the spec the workers load from and the
-    model's search recall at start (None: exact search)."""
+    and save it under ``checkpoint_dir``. Returns the spec the workers load from, with the
+    model's search recall measured here."""
     from lmrec.core.recommender import Persistable
     from lmrec.data.registry import load_dataset
     from lmrec.models.registry import model_specs
@@ -67,12 +66,12 @@ def prepare_workers(
         store.close()
     given = Path(spec.model_dir) if spec.model_dir else None
     model = build_model(dataset, spec.model, spec.config, given, progress)
-    recall = search_recall_at_start(model, dataset)
+    measured = {**asdict(spec), "search_recall": search_recall_at_start(model, dataset)}
     loadable = spec.model in model_specs() and model_specs()[spec.model].loader() is not None
     if given is not None or not loadable or not isinstance(model, Persistable):
-        return spec, recall  # workers load the given checkpoint, or fit (the caches are warm)
+        return WorkerSpec(**measured)  # workers load the given checkpoint, or fit (warm caches)
     model.save(checkpoint_dir)
-    return WorkerSpec(**{**asdict(spec), "model_dir": str(checkpoint_dir)}), recall
+    return WorkerSpec(**{**measured, "model_dir": str(checkpoint_dir)})
 
 
 def worker_app() -> FastAPI:
@@ -93,7 +92,9 @@ def worker_app() -> FastAPI:
         Path(spec.model_dir) if spec.model_dir else None,
         Path(spec.data_dir) if spec.data_dir else None,
         ServiceLimits(**limits),
+        measure_recall=False,
     )
+    service.search_recall = spec.search_recall
     app = create_app(service, AuthPolicy(**spec.auth))
     app.router.on_shutdown.append(service.close)
     return app

@@ -47,13 +47,19 @@ def ann_top_items(
     _, by_mean = index.search(users, width + max((len(e) for e in exclude), default=0))
     share = 0.0 if model.config.pooling == "recency-mean" else model.config.max_weight
     narrow = batch.histories.truncate(min(model.config.window, model.config.max_window))
+    # each recent item's neighbours, for every row in one search: row r keeps the first
+    # max(k, width // its number of recent items) of its items' lists
+    wanted = np.maximum(k, width // np.maximum(narrow.lengths, 1))
+    near = np.empty((0, 0), dtype=np.int64)
+    if share and len(narrow.items):
+        _, near = index.search(emb[narrow.items], int(wanted.max()))
     out: list[TopItems] = []
     for row in range(len(batch)):
         recent = narrow[row]
         pool = [by_mean[row]]
         if share and len(recent):
-            _, near = index.search(emb[recent], max(k, width // max(len(recent), 1)))
-            pool.append(near.ravel())
+            start, stop = narrow.indptr[row], narrow.indptr[row + 1]
+            pool.append(near[start:stop, : wanted[row]].ravel())
         candidates = np.unique(np.concatenate(pool))
         candidates = candidates[candidates >= 0]
         scores = (1.0 - share) * (emb[candidates] @ users[row])

@@ -14,7 +14,8 @@ import httpx
 from lmrec.core.query import QueryBatch
 from lmrec.models.classic.itemknn import ItemKNN
 from lmrec.service.api import create_app
-from lmrec.service.engine import RecommendService, ServiceLimits
+from lmrec.service.engine import RecommendService
+from lmrec.service.messages import ServiceLimits
 from lmrec.service.store import Store
 from service_helpers import ThreadServer, tiny_dataset
 

@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: 
 
 from lmrec.models.classic.itemknn import ItemKNN  # noqa: E402
 from lmrec.service.api import create_app  # noqa: E402
-from lmrec.service.engine import RecommendService, ServiceLimits  # noqa: E402
+from lmrec.service.engine import RecommendService  # noqa: E402
+from lmrec.service.messages import ServiceLimits  # noqa: E402
 from lmrec.service.store import Store  # noqa: E402
 from service_helpers import tiny_dataset  # noqa: E402
 

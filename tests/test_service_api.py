@@ -15,7 +15,8 @@ from lmrec.core.fitted import ModelContext
 from lmrec.models.classic.itemknn import ItemKNN
 from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 from lmrec.service.api import create_app
-from lmrec.service.engine import RecommendService, ServiceLimits
+from lmrec.service.engine import RecommendService
+from lmrec.service.messages import ServiceLimits
 from lmrec.service.store import Store
 from service_helpers import ThreadServer, tiny_dataset
 from text_helpers import TrigramEncoder

@@ -267,6 +267,26 @@ def test_text_prior_transfers_its_weight_and_uses_the_target_text(tmp_path: Path
         create_model("textseq", {"prior": True, "train": {"loss": "sampled"}})
 
 
+def test_transformer_weight_scales_the_transformer_against_the_prior(tmp_path: Path) -> None:
+    a, b = domain("a"), domain("b", seed=1)
+    fit(a, tmp_path, prior=True, train={"epochs": 3}).save(tmp_path / "prior")
+    cases = LeaveOneOut().split(b.interactions).test
+    batch = _batch(cases, 0)
+
+    def attached(**config: Any) -> np.ndarray:
+        model = fit(b, tmp_path, pretrained=str(tmp_path / "prior"), tune="none", **config)
+        return model.score(batch)
+
+    full, half, prior_only = (
+        attached(),
+        attached(transformer_weight=0.5),
+        attached(transformer_weight=0),
+    )
+    assert not np.allclose(full, prior_only)
+    # scores are linear in the weight: transformer + prior, 0.5 transformer + prior, prior
+    np.testing.assert_allclose(half, (full + prior_only) / 2, rtol=1e-4, atol=1e-4)
+
+
 def test_ranks_of_breaks_ties_by_item_index() -> None:
     scores = np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32)
     assert ranks_of(scores).tolist() == [[2.0, 1.0, 3.0, 4.0]]

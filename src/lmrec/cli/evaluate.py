@@ -125,6 +125,16 @@ def recommend_cmd(
         str | None, typer.Option("--model", "-m", help="Model name (default: pop).")
     ] = None,
     user: Annotated[str | None, typer.Option(help="User id (original).")] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(
+            help="A joint dataset: recommend only this domain's items (default: the user's "
+            "domain; the history merges the person's accounts in every domain)."
+        ),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Say which history items led to each item.")
+    ] = False,
     text: Annotated[
         list[str] | None,
         typer.Option("--text", help="Free-text history sentence (repeatable; zero-shot model)."),
@@ -156,6 +166,7 @@ def recommend_cmd(
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
     from lmrec.core.query import Query
+    from lmrec.data.errors import DataError
 
     if k < 1:
         raise fail("--k must be at least 1")
@@ -201,19 +212,62 @@ def recommend_cmd(
     inter = ds.interactions
     if user not in inter.user_vocab:
         raise fail(f"unknown user {user!r} in {dataset}")
-    full_history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
+    full_history, domain, linked = _user_history(ds, user, domain)
     recommender = _model_for(ds, model, parse_set(settings), model_dir)
     # the whole logged history, also for a checkpoint trained before the latest events
     known = [i for i in full_history if i in recommender.item_vocab]
-    ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k))
+    try:
+        ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k, domain=domain))
+    except DataError as exc:
+        raise fail(str(exc)) from None
     history = full_history[-10:]
-    console.print(f"[bold]user {user}[/], last {len(history)} items:")
+    merged = f" (merged with {', '.join(linked)})" if linked else ""
+    console.print(f"[bold]user {user}[/]{merged}, last {len(history)} of {len(known)} items:")
     for item in history:
         console.print(f"  {item:>6}  {ds.title(item)}")
-    table = Table("#", "item", "title", "score", title=f"{model} recommendations")
+    where = f" in {domain}" if domain else ""
+    table = Table("#", "item", "title", "score", title=f"{model} recommendations{where}")
     for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
         table.add_row(str(i), item, ds.title(item), f"{score:.4g}")
     console.print(table)
+    if explain:
+        explainer = explainer_for(ds, recommender, title_chars=60)
+        for i, item in enumerate(ranking.items, start=1):
+            console.print(f"{i}. {explainer.explain(known, item).text}", highlight=False)
+
+
+def _user_history(
+    ds: Dataset, user: str, domain: str | None
+) -> tuple[list[str], str | None, list[str]]:
+    """The user's history, the domain to recommend in and the linked accounts merged in: on a
+    joint dataset whose users name a person (``reviewer_id``), every account's history merged
+    (other domains first); elsewhere the user's own history."""
+    from lmrec.data.joint import LINK_FIELD, is_joint
+    from lmrec.data.people import People, domain_of
+
+    inter = ds.interactions
+    own = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
+    if not is_joint(ds):
+        if domain is not None:
+            raise fail(f"--domain needs a joint dataset ('a+b'); {ds.name} is one domain")
+        return own, None, []
+    domain = domain or domain_of(user)
+    if ds.users is None or LINK_FIELD not in ds.users.field_names:
+        return own, domain, []
+    people = People.of(ds)
+    linked = [u for u in people.linked(user) if u != user]
+    return list(people.merged_history(ds, user, domain)), domain, linked
+
+
+def explainer_for(ds: Dataset, model: Recommender, title_chars: int = 0) -> Any:
+    """An explainer that can fall back on the model's item text vectors."""
+    from lmrec.core.recommender import ItemEmbeddings
+    from lmrec.llm.explain import Explainer, ItemVectors
+
+    vectors = None
+    if isinstance(model, ItemEmbeddings) and len(model.item_embeddings):
+        vectors = ItemVectors(model.item_vocab.ids, model.item_embeddings)
+    return Explainer(ds, vectors, title_chars)
 
 
 def checkpoint_model(model_dir: Path) -> str:

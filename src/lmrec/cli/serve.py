@@ -76,8 +76,8 @@ def serve_cmd(
 
     from lmrec.data.errors import DataError
     from lmrec.service.build import build_service, default_store_url
-    from lmrec.service.engine import ServiceLimits
     from lmrec.service.keys import AuthPolicy
+    from lmrec.service.messages import ServiceLimits
     from lmrec.service.store import StoreError
 
     if auth not in ("auto", "required", "off"):

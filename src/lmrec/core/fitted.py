@@ -141,8 +141,15 @@ def excluded_indices(state: FittedState, query: Query) -> list[int]:
 
 
 def best_items(state: FittedState, scores: npt.NDArray[np.float32], query: Query) -> Ranking:
-    """The top ``query.k`` of one score row after removing ``query.exclude`` and ``-inf`` items."""
+    """The top ``query.k`` of one score row after removing ``query.exclude``, items outside
+    ``query.domain`` and ``-inf`` items."""
     scores[excluded_indices(state, query)] = -np.inf
+    if query.domain is not None:
+        from lmrec.data.joint import domain_range
+
+        start, stop = domain_range(state.item_vocab.ids, query.domain)
+        scores[:start] = -np.inf
+        scores[stop:] = -np.inf
     best = top_k(scores[None, :], query.k)[0]
     best = best[np.isfinite(scores[best])]
     return Ranking(tuple(state.item_vocab.decode(best)), scores[best])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +20,9 @@ class Query:
     ``history`` (original item ids, most recent last) overrides the user's stored history; when it
     is ``None`` the model uses the history it saw for ``user`` in training (empty for unknown users).
     ``text`` is a free-text history for models that read text. Items in ``exclude`` are never
-    returned; with ``exclude_history`` the history items are not returned either.
+    returned; with ``exclude_history`` the history items are not returned either. On a model of a
+    joint dataset (:mod:`lmrec.data.joint`), ``domain`` keeps the recommendations inside one
+    domain, and the history may hold items of every domain (:meth:`across` builds one).
     """
 
     user: str | None = None
@@ -27,6 +31,15 @@ class Query:
     k: int = 10
     exclude: frozenset[str] = field(default_factory=frozenset)
     exclude_history: bool = True
+    domain: str | None = None
+
+    @classmethod
+    def across(cls, histories: Mapping[str, Sequence[str]], domain: str, **options: Any) -> Query:
+        """A query for ``domain``'s items from per-domain histories of original item ids: the
+        other domains' items first, ``domain``'s last (:func:`lmrec.data.people.merge_histories`)."""
+        from lmrec.data.people import merge_histories
+
+        return cls(history=merge_histories(histories, domain), domain=domain, **options)
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:

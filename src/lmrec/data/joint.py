@@ -3,7 +3,8 @@
 User and item ids are prefixed with their dataset's name (``ml-1m/1``, ``amazon-games/1``), so
 domains never share a user or an item. The joint catalogue has one field, ``text``: every item's
 text rendered with its own dataset's template, so a text model reads exactly the text it would read
-in that domain alone.
+in that domain alone. Where the datasets' user tables carry ``reviewer_id``, the joint user table
+keeps it, so :mod:`lmrec.data.people` can link one person's users across domains.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from lmrec.data.containers import (
     FieldType,
     Interactions,
     ItemCatalog,
+    UserTable,
     Vocabulary,
 )
 from lmrec.data.errors import DataError
 from lmrec.data.templates import item_template
 
 SEPARATOR = "/"
+LINK_FIELD = "reviewer_id"  # the user field that names one person in several domains
+JOINT_PREFIX = "joint:"  # the name of a combined dataset: "joint:ml-1m+amazon-games"
 JOINER = "+"  # "ml-1m+amazon-games" names the joint dataset of both
 
 
@@ -58,6 +62,19 @@ def domain_bounds(item_ids: Sequence[str]) -> list[int]:
     return [start for _, start in domains(item_ids)] + [len(item_ids)] if item_ids else [0]
 
 
+def domain_range(item_ids: Sequence[str], name: str) -> tuple[int, int]:
+    """``(start, stop)`` of domain ``name``'s items in a joint item vocabulary; DataError when the
+    vocabulary is not joint or has no such domain (the message lists those it has)."""
+    found = domains(item_ids)
+    bounds = [start for _, start in found] + [len(item_ids)]
+    for (domain, start), stop in zip(found, bounds[1:], strict=True):
+        if domain == name:
+            return start, stop
+    raise DataError(
+        f"no domain {name!r} among the model's items; domains: {', '.join(d for d, _ in found)}"
+    )
+
+
 def combine_interactions(parts: Sequence[tuple[str, Interactions]]) -> Interactions:
     """One interaction log over the union of prefixed users and items."""
     if len({name for name, _ in parts}) != len(parts):
@@ -80,6 +97,27 @@ def combine_interactions(parts: Sequence[tuple[str, Interactions]]) -> Interacti
     )
 
 
+def joint_users(datasets: Sequence[Dataset], field: str = LINK_FIELD) -> UserTable | None:
+    """The joint dataset's user table: every prefixed user with its ``field`` ("" where its
+    dataset has none); None when no dataset has the field."""
+    tables = [ds.users for ds in datasets]
+    if not any(t is not None and field in t.field_names for t in tables):
+        return None
+    ids: list[str] = []
+    values: list[str] = []
+    for ds, table in zip(datasets, tables, strict=True):
+        users = list(ds.interactions.user_vocab.ids)
+        ids += prefixed(ds.name, users)
+        if table is None or field not in table.field_names:
+            values += [""] * len(users)
+            continue
+        column = dict(zip(table.ids.ids, table.field(field).values, strict=True))
+        values += [str(column.get(u, "")) for u in users]
+    return UserTable(
+        Vocabulary("user", tuple(ids)), (Field(field, FieldType.TOKEN, tuple(values)),)
+    )
+
+
 def combine(datasets: Sequence[Dataset], texts: Sequence[Sequence[str]]) -> Dataset:
     """The joint dataset; ``texts[d]`` is the text of every item of ``datasets[d]`` (in its
     vocabulary order), as the dataset's template renders it."""
@@ -99,11 +137,17 @@ def combine(datasets: Sequence[Dataset], texts: Sequence[Sequence[str]]) -> Data
     names = "+".join(ds.name for ds in datasets)
     prep = "; ".join(f"{ds.name}: {ds.prep}" for ds in datasets)
     return Dataset(
-        name=f"joint:{names}",
+        name=f"{JOINT_PREFIX}{names}",
         interactions=inter,
         catalog=catalog,
+        users=joint_users(datasets),
         prep=f"union of {names} with user and item ids prefixed by the dataset name ({prep})",
     )
+
+
+def is_joint(dataset: Dataset) -> bool:
+    """Whether ``dataset`` was built by :func:`combine` (ids carry their domain)."""
+    return dataset.name.startswith(JOINT_PREFIX)
 
 
 def joint_names(name: str) -> list[str]:

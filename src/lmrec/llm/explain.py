@@ -3,9 +3,11 @@
 An explanation names the history items that support a recommended item and what they share with
 it: catalogue attributes (every token-sequence field but the title, e.g. genres) and
 knowledge-graph neighbours (from ``.kg``/``.link``). Entities without a readable name (Freebase
-ids such as ``m.0kprd8``) are shown by their relation only ("the same actor"). A profile lists
-the user's top attribute values with their share of the history; with a language model it adds a
-written summary, and :meth:`Explainer.written` a written explanation, both grounded
+ids such as ``m.0kprd8``) are shown by their relation only ("the same actor"). Where nothing
+is shared and item text vectors are given (:class:`ItemVectors`), the history items whose text
+is closest support the item; on a joint dataset, those of another domain are named with it. A
+profile lists the user's top attribute values with their share of the history; with a language
+model it adds a written summary, and :meth:`Explainer.written` a written explanation, both grounded
 (:mod:`lmrec.llm.written`).
 """
 
@@ -16,10 +18,42 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from lmrec.data.containers import Dataset, FieldType
 from lmrec.llm.backends import LLMBackend
 from lmrec.llm.prompts import Domain
 from lmrec.llm.written import Grounding, Written, explanation_prompt, profile_prompt, write
+
+
+def _domain(item: str) -> str:
+    """The domain prefix of a joint item id ("" for a single dataset's id)."""
+    name, sep, _ = item.partition("/")
+    return name if sep else ""
+
+
+class ItemVectors:
+    """Unit-normalised text vectors of items (rows in ``ids`` order), for similarity support."""
+
+    def __init__(self, ids: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(vectors)} vectors for {len(ids)} items")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.rows = {item: row for row, item in enumerate(ids)}
+        self.vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def closest(self, item: str, history: Sequence[str], n: int) -> list[tuple[str, float]]:
+        """Up to ``n`` distinct history items most similar to ``item`` (positive cosine only)."""
+        if item not in self.rows:
+            return []
+        known = list(dict.fromkeys(h for h in history if h in self.rows and h != item))
+        if not known:
+            return []
+        sims = self.vectors[[self.rows[h] for h in known]] @ self.vectors[self.rows[item]]
+        order = np.argsort(-sims, kind="stable")[:n]
+        return [(known[i], float(sims[i])) for i in order if sims[i] > 0]
+
 
 _OPAQUE = re.compile(r"^[mg]\.[0-9a-z_]+$|^Q\d+$")  # Freebase / Wikidata ids
 _GENERIC = {"film", "films_in_this_genre", "film_of", "award"}
@@ -40,6 +74,7 @@ class Explanation:
     shared: tuple[str, ...]  # "field: value" shared by the item and the supporting items
     relations: tuple[str, ...]  # knowledge-graph neighbours shared with supporting items
     text: str
+    similarity: tuple[float, ...] = ()  # text cosines of the supporting items, when text chose them
 
 
 @dataclass(frozen=True)
@@ -53,8 +88,12 @@ class Profile:
 class Explainer:
     """Built once per dataset: attribute sets and KG neighbourhoods of items, computed lazily."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(
+        self, dataset: Dataset, vectors: ItemVectors | None = None, title_chars: int = 0
+    ) -> None:
         self.dataset = dataset
+        self.vectors = vectors
+        self.title_chars = title_chars  # > 0: titles in explanations are shortened to this
         catalog = dataset.catalog
         self.fields = (
             []
@@ -73,6 +112,15 @@ class Explainer:
         if kg is not None:
             for item, entity in zip(kg.link_items, kg.link_entities.tolist(), strict=True):
                 self._entities.setdefault(item, []).append(entity)
+
+    def short_title(self, item: str) -> str:
+        """The item's title, shortened to ``title_chars`` when that is set."""
+        title = self.dataset.title(item)
+        if self.title_chars and len(title) > self.title_chars:
+            import textwrap
+
+            return textwrap.shorten(title, self.title_chars, placeholder="…")
+        return title
 
     def attributes(self, item: str) -> set[str]:
         catalog = self.dataset.catalog
@@ -112,13 +160,15 @@ class Explainer:
             if score:
                 scored.append((score, -age, h, shared_a, shared_f))
         scored.sort(reverse=True)
+        if not scored and self.vectors is not None:
+            return self.explain_by_text(history, item, n_support)
         top = scored[:n_support]
         supporting = tuple(h for *_, h, _, _ in top)
         shared = tuple(sorted(set().union(*(a for *_, a, _ in top)))) if top else ()
         raw = sorted(set().union(*(f for *_, f in top))) if top else []
         # shared on the raw facts (the same actor entity), shown in words
         relations = tuple(dict.fromkeys(readable_fact(*f.split(" → ", 1)) for f in raw))
-        title = self.dataset.title
+        title = self.short_title
         if supporting:
             because = ", ".join(f'"{title(h)}"' for h in supporting)
             what = "; ".join([*shared[:4], *relations[:2]])
@@ -126,6 +176,27 @@ class Explainer:
         else:
             text = f'"{title(item)}": popular with users whose history resembles yours'
         return Explanation(item, supporting, shared, relations, text)
+
+    def explain_by_text(self, history: Sequence[str], item: str, n_support: int) -> Explanation:
+        """Support by text similarity: the history items whose text vectors are closest to the
+        item's. On a joint dataset, a supporting item of another domain is named with it."""
+        assert self.vectors is not None
+        found = self.vectors.closest(item, history[-50:], n_support)
+        title = self.short_title
+        if not found:
+            text = f'"{title(item)}": popular with users whose history resembles yours'
+            return Explanation(item, (), (), (), text)
+        own = _domain(item)
+
+        def named(h: str) -> str:
+            where = _domain(h)
+            return f'"{title(h)}"' + (f" ({where})" if where and where != own else "")
+
+        because = ", ".join(named(h) for h, _ in found)
+        cosines = ", ".join(f"{c:.2f}" for _, c in found)
+        text = f'"{title(item)}": because you liked {because} (similar text, cosine {cosines})'
+        supporting, sims = zip(*found, strict=True)
+        return Explanation(item, tuple(supporting), (), (), text, tuple(sims))
 
     def profile(
         self, history: Sequence[str], top: int = 5, backend: LLMBackend | None = None

@@ -16,8 +16,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lmrec.service.engine import ServiceLimits
 from lmrec.service.errors import Overloaded
+from lmrec.service.messages import ServiceLimits
 
 T = TypeVar("T")
 

@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.service.admission import Admission
-from lmrec.service.engine import RecommendQuery, RecommendService
+from lmrec.service.engine import RecommendService
 from lmrec.service.errors import Invalid, Overloaded, ServiceError
 from lmrec.service.keys import AuthPolicy
+from lmrec.service.messages import RecommendQuery
 
 PAGE = Path(__file__).resolve().parent / "static" / "index.html"
 # ids go into SQL text columns: no control characters (PostgreSQL refuses NUL)
@@ -34,7 +35,9 @@ class RecommendRequest(BaseModel):
     # the document says what the service needs: at least one of user_id, history, text
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"anyOf": [{"required": [f]} for f in ("user_id", "history", "text")]},
+        json_schema_extra={
+            "anyOf": [{"required": [f]} for f in ("user_id", "history", "histories", "text")]
+        },
     )
 
     user_id: str | None = Field(
@@ -43,11 +46,34 @@ class RecommendRequest(BaseModel):
     history: list[str] | None = Field(
         None, description="Ad-hoc history of item ids, oldest first (overrides the stored one)."
     )
+    histories: dict[str, list[str]] | None = Field(
+        None,
+        description="A joint model: per-domain histories of original item ids, oldest first, "
+        "merged into one with the other domains first and `domain`'s last (needs `domain`; "
+        "instead of `history`).",
+    )
+    domain: str | None = Field(
+        None, description="A joint model: recommend only this domain's items (e.g. amazon-games)."
+    )
     text: list[str] | None = Field(None, description="Free-text history (text models only).")
     k: int | None = Field(None, ge=1, description="How many items (1..max_k; default 10 or max_k).")
     exclude: list[str] = Field(default_factory=list, description="Item ids never to return.")
     exclude_history: bool = True
     explain: bool = False
+
+
+def request_fields(req: RecommendRequest) -> dict[str, Any]:
+    """The engine's query fields: per-domain ``histories`` become one merged ``history``."""
+    fields = req.model_dump(exclude={"histories"})
+    if req.histories is not None:
+        if req.history is not None:
+            raise Invalid("give either 'history' or 'histories', not both", "histories")
+        if req.domain is None:
+            raise Invalid("'histories' needs 'domain': the domain to recommend in", "domain")
+        from lmrec.data.people import merge_histories
+
+        fields["history"] = list(merge_histories(req.histories, req.domain))
+    return fields
 
 
 class RecommendedItem(BaseModel):
@@ -221,7 +247,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
     async def recommend(req: RecommendRequest, request: Request) -> Response:
         """Top-k items for a stored user, an ad-hoc history of item ids, or a free text."""
         authorize(request)
-        query = RecommendQuery(**req.model_dump())
+        query = RecommendQuery(**request_fields(req))
         async with admission.slot():  # past max_pending: 503 at once
             if req.text or req.explain:  # encoder / explanation work: its own few threads
                 work = admission.in_threads("text", limits.text_workers, service.recommend, query)

@@ -8,7 +8,8 @@ from typing import Any
 
 from lmrec.core.recommender import Recommender
 from lmrec.data.errors import DataError
-from lmrec.service.engine import RecommendService, ServiceLimits
+from lmrec.service.engine import RecommendService
+from lmrec.service.messages import ServiceLimits
 from lmrec.service.store import Store, sqlite_url
 
 

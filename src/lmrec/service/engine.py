@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,89 +17,23 @@ from lmrec.core.fitted import FittedModel
 from lmrec.core.query import Query
 from lmrec.core.recommender import ItemEmbeddings, ReadsText, Recommender
 from lmrec.data.containers import Dataset
-from lmrec.service.batching import ScoreBatcher, ScoreJob
+from lmrec.service.batching import ScoreBatcher
 from lmrec.service.errors import Conflict, Invalid, NotFound, empty_history, unknown_user
+from lmrec.service.messages import (
+    Pending,
+    Recommended,
+    RecommendQuery,
+    RecommendResult,
+    ServiceLimits,
+    UserView,
+    WhyView,
+)
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
 
 FEEDBACK_KINDS = ("click", "rating", "purchase")
 
 
 MAX_CLOCK_SKEW = 86_400.0  # a client clock may run this far ahead of the server's
-
-
-@dataclass(frozen=True)
-class ServiceLimits:
-    """Bounds on what one request may ask for (each violation is a 4xx naming the field)."""
-
-    max_k: int = 100
-    max_history: int = 500
-    max_text: int = 20
-    max_text_chars: int = 2_000
-    max_exclude: int = 1_000
-    history_window: int = 200
-    max_body_bytes: int = 256 * 1024
-    max_search: int = 50
-    rating_range: tuple[float, float] = (0.0, 5.0)
-    max_pending: int = 256  # scoring requests queued or running; more get 503 + Retry-After
-    deadline: float = 5.0  # seconds a scoring request may take before it is answered 503
-    text_workers: int = 2  # threads for text encoding and explanations (never the whole pool)
-
-
-@dataclass(frozen=True)
-class RecommendQuery:
-    """What ``/recommend`` asks: a stored user, an ad-hoc history of item ids, or free text."""
-
-    user_id: str | None = None
-    history: list[str] | None = None
-    text: list[str] | None = None
-    k: int | None = None  # None: 10, or max_k when that is smaller
-    exclude: list[str] = field(default_factory=list)
-    exclude_history: bool = True
-    explain: bool = False
-
-
-@dataclass(frozen=True)
-class Recommended:
-    item_id: str
-    title: str
-    score: float
-    explanation: str | None = None
-
-
-@dataclass(frozen=True)
-class RecommendResult:
-    user_id: str | None
-    items: tuple[Recommended, ...]
-    history_length: int
-    model: str
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A recommendation under way: either its scoring ``job`` or, already, its ``result``."""
-
-    user_id: str | None
-    history: list[str]
-    explain: bool
-    job: ScoreJob | None = None
-    result: RecommendResult | None = None
-
-
-@dataclass(frozen=True)
-class UserView:
-    user_id: str
-    history: tuple[tuple[str, str], ...]  # (item id, title), oldest first, at most the window
-    n_interactions: int
-    interests: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True)
-class WhyView:
-    item_id: str
-    text: str
-    source: str  # the language model's name, or "attributes"
-    seconds: float
-    removed: int  # sentences dropped for naming a title the user never saw
 
 
 class RecommendService:
@@ -131,6 +64,7 @@ class RecommendService:
         self._titles = [dataset.title(i) for i in self.items.ids]
         self.schema_revision = store.revision()
         self.search_recall: float | None = None  # approximate serving: recall@10 at start
+        self._domains: dict[str, np.ndarray[Any, Any]] = {}  # domain → items outside it
 
     def warm_up(self) -> None:
         """One query through the scorer, so lazy set-up (e.g. neighbour lists) is not paid by
@@ -174,23 +108,45 @@ class RecommendService:
         if self.user_vocab is not None and user_id is not None and user_id in self.user_vocab:
             user = self.user_vocab.index(user_id)
         banned = set(self.items.lookup([e for e in exclude if e in self.items]).tolist())
+        outside = self._outside(query.domain)
         if query.history is None and user_id is not None and not query.text:
             # the scorer thread reads this user's history with the rest of its batch
             job = self.batcher.submit(
-                user, None, _indices(banned), k, user_id=user_id, exclude_history=exclude_history
+                user,
+                None,
+                np.concatenate([_indices(banned), outside]),
+                k,
+                user_id=user_id,
+                exclude_history=exclude_history,
             )
             return Pending(user_id, [], query.explain, job=job)
         items = self._resolve_history(user_id, query.history)
         if query.text:
-            found = self._recommend_text(user_id, items, query.text, k, exclude, exclude_history)
+            found = self._recommend_text(user_id, items, query, k)
             return Pending(user_id, items, False, result=found)
         if not items:
             raise empty_history()
         idx = self.items.lookup(items)
         if exclude_history:
             banned.update(idx.tolist())
-        job = self.batcher.submit(user, idx, _indices(banned), k)
+        job = self.batcher.submit(user, idx, np.concatenate([_indices(banned), outside]), k)
         return Pending(user_id, items, query.explain, job=job)
+
+    def _outside(self, domain: str | None) -> np.ndarray[Any, Any]:
+        """Indices of the items outside ``domain`` (none without one), computed once per domain."""
+        if domain is None:
+            return np.empty(0, dtype=np.int64)
+        if domain not in self._domains:
+            from lmrec.data.errors import DataError
+            from lmrec.data.joint import domain_range
+
+            try:
+                start, stop = domain_range(self.items.ids, domain)
+            except DataError as exc:
+                raise Invalid(str(exc), "domain") from None
+            n = len(self.items)
+            self._domains[domain] = np.r_[0:start, stop:n].astype(np.int64)
+        return self._domains[domain]
 
     def _stored_histories(self, user_ids: list[str]) -> list[np.ndarray[Any, Any] | Exception]:
         """The batcher's history reader: one store query for a whole scoring batch."""
@@ -241,12 +197,10 @@ class RecommendService:
         self,
         user_id: str | None,
         history: list[str],
-        text: list[str],
+        query: RecommendQuery,
         k: int,
-        exclude: list[str],
-        exclude_history: bool,
     ) -> RecommendResult:
-        lim = self.limits
+        lim, text = self.limits, query.text or []
         if not isinstance(self.model, ReadsText):
             raise Invalid(
                 f"model {self.model_name!r} cannot read free text; give item ids in 'history' "
@@ -261,8 +215,10 @@ class RecommendService:
                     f"each text must be 1 to {lim.max_text_chars} characters, not blank",
                     f"text[{pos}]",
                 )
-        banned = set(exclude) | (set(history) if exclude_history else set())
-        ranking = self.model.recommend(Query(text=tuple(text), k=k, exclude=frozenset(banned)))
+        banned = set(query.exclude) | (set(history) if query.exclude_history else set())
+        ranking = self.model.recommend(
+            Query(text=tuple(text), k=k, exclude=frozenset(banned), domain=query.domain)
+        )
         return self._result(
             user_id, history, len(history), list(ranking.items), ranking.scores, False
         )
@@ -292,25 +248,20 @@ class RecommendService:
     @property
     def explainer(self) -> Any:
         if self._explainer is None:
-            from lmrec.llm.explain import Explainer
+            from lmrec.llm.explain import Explainer, ItemVectors
 
-            self._explainer = Explainer(self.dataset)
+            model = self.model
+            vectors = None
+            if isinstance(model, ItemEmbeddings) and len(model.item_embeddings):
+                vectors = ItemVectors(self.items.ids, model.item_embeddings)
+            self._explainer = Explainer(self.dataset, vectors)
         return self._explainer
 
     def explain(self, history: list[str], item: str) -> str:
         """Attribute/knowledge-graph explanation; for catalogues without attributes, the most
-        similar history item by text embedding (when the model has item embeddings)."""
-        found = self.explainer.explain(history, item)
-        embeddings = self.model.item_embeddings if isinstance(self.model, ItemEmbeddings) else None
-        if found.supporting or not history or embeddings is None or not len(embeddings):
-            return str(found.text)
-        idx = self.items.lookup(history[-50:])
-        sims = embeddings[idx] @ embeddings[self.items.index(item)]
-        best = int(np.argmax(sims))
-        return (
-            f'"{self.title(item)}": similar to "{self.title(history[-50:][best])}" in your '
-            f"history (text similarity {float(sims[best]):.2f})"
-        )
+        similar history items by text embedding (when the model has item embeddings), named
+        with their domain when it is another one."""
+        return str(self.explainer.explain(history, item).text)
 
     def why(self, user_id: str, item_id: str) -> WhyView:
         """A written, grounded reason for one recommendation (the attribute one without a model)."""

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmrec.service.engine import ServiceLimits
 from lmrec.service.keys import AuthPolicy
+from lmrec.service.messages import ServiceLimits
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -81,6 +81,12 @@ class TextSeqRecConfig(TextSeqArchitecture):
         description="With `pretrained`: move the whitening biases by the difference between "
         "this catalogue's mean text vector and the source's (catalogue text only).",
     )
+    transformer_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description="With the text prior: the Transformer's scores are multiplied by this before "
+        "the prior is added (1 = as trained; 0 = the prior alone, with its learned weights).",
+    )
     teacher: str | None = Field(None, description="Distil from this saved TextSeqRec.")
     distill_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the KL term.")
     distill_temperature: float = Field(1.0, gt=0.0)

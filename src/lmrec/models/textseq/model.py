@@ -100,6 +100,7 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)
+        net.transformer_weight = c.transformer_weight
         return net
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> TextSeqRec:

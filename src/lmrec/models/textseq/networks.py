@@ -110,6 +110,7 @@ class TextSeqNetwork(SASRecNetwork):
         self.prior_decay = arch.prior_decay
         self.prior_window = arch.prior_window
         self.prior_weight: nn.Parameter | None = None
+        self.transformer_weight = 1.0  # a run's choice (TextSeqRecConfig), not saved
         # item ranges (domains of a joint model): the prior centres each on its own mean
         self.bounds = list(segments) or [0, len(text)]
         if (
@@ -181,9 +182,12 @@ class TextSeqNetwork(SASRecNetwork):
         where: torch.Tensor,
         items: tuple[int, int] | None,
     ) -> torch.Tensor:
-        """The text prior's weighted scores, added in place to ``out``."""
+        """The text prior's weighted scores, added in place to ``out`` (the Transformer's scores,
+        first multiplied by ``transformer_weight`` when that is not 1)."""
         if self.prior_weight is None:
             return out
+        if self.transformer_weight != 1.0:
+            out = out * self.transformer_weight
         weight = self.prior_weights()
         domain = self.domain_of(items)
         with torch.no_grad():  # fixed features: only their weights learn

@@ -315,7 +315,8 @@ class ZeroShotTextRecommender(FittedModel):
         user = weights @ sentences
         user /= max(float(np.linalg.norm(user)), 1e-12)
         excluded = excluded_indices(state, query)
-        if self.ann_kind() != "exact" and self.config.popularity_weight == 0.0:
+        approximate = self.ann_kind() != "exact" and query.domain is None
+        if approximate and self.config.popularity_weight == 0.0:
             found, ids = self.vector_index().search(user[None, :], query.k + len(excluded))
             keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
             ids_kept, found_kept = ids[0][keep][: query.k], found[0][keep][: query.k]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +35,17 @@ from lmrec.core.recommender import Recommender
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
 from lmrec.protocols.base import EvalCases
-from textseq_common import GAMES, LLMRANK, PARTS, SIDE_BY_SIDE, TEXT_ID, Bench, fit, measure
+from textseq_common import (
+    GAMES,
+    PARTS,
+    SIDE_BY_SIDE,
+    TEXT_ID,
+    Bench,
+    add_run_options,
+    fit,
+    measure,
+    run_parts,
+)
 
 
 def part_indomain(bench: Bench) -> None:
@@ -210,10 +219,7 @@ STEPS: dict[str, Callable[[Bench], None]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--work", type=Path, default=Path("runs/textseq"))
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
-    parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
+    add_run_options(parser, "runs/textseq", PARTS, threads=2)
     parser.add_argument("--ml1m-minutes", type=float, default=7.0)
     parser.add_argument(
         "--ml1m-epochs",
@@ -250,31 +256,12 @@ def main() -> None:
         "--distill-top-k", type=int, default=64, help="teacher items cached per position"
     )
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.05, 0.1, 1.0])
-    parser.add_argument("--games-test-users", type=int, default=10_000)
-    parser.add_argument("--valid-users", type=int, default=3_000)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--device", default="cpu", help="torch device of the trained models (figures: cpu)"
-    )
-    parser.add_argument(
-        "--bucket", type=int, help="train.bucket of the trained models (default: the trainer's)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seeds the evaluation samples")
-    parser.add_argument(
-        "--train-seed", type=int, default=0, help="train.seed of the trained models"
-    )
-    parser.add_argument("--progress", action="store_true")
     parser.add_argument(
         "--prior", action="store_true", help="TextSeqRec models trained here add the text prior"
     )
-    parser.add_argument("--prior-gain", type=float, default=50.0, help="their prior_gain")
     args = parser.parse_args()
     bench = Bench(args)
-    for part in args.parts:
-        print(f"== {part}", flush=True)
-        start = time.perf_counter()
-        STEPS[part](bench)
-        print(f"== {part} done in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+    run_parts(bench, STEPS, args.parts)
     from textseq_report import report  # read at the end, so it may be edited during a run
 
     report(bench.results, bench.work)

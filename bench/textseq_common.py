@@ -120,6 +120,41 @@ class Bench:
         return {"prior": self.args.prior, "prior_gain": self.args.prior_gain, **config}
 
 
+def add_run_options(
+    parser: argparse.ArgumentParser, work: str, parts: tuple[str, ...], threads: int
+) -> None:
+    """The options every TextSeqRec benchmark shares: the work folder and parts, evaluation
+    samples, threads, device, seeds."""
+    parser.add_argument("--work", type=Path, default=Path(work))
+    parser.add_argument("--parts", nargs="+", choices=parts, default=list(parts))
+    parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
+    parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
+    parser.add_argument("--games-test-users", type=int, default=10_000)
+    parser.add_argument("--valid-users", type=int, default=3_000)
+    parser.add_argument("--threads", type=int, default=threads)
+    parser.add_argument(
+        "--device", default="cpu", help="torch device of the trained models (figures: cpu)"
+    )
+    parser.add_argument(
+        "--bucket", type=int, help="train.bucket of the trained models (default: the trainer's)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds the evaluation samples")
+    parser.add_argument(
+        "--train-seed", type=int, default=0, help="train.seed of the trained models"
+    )
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--prior-gain", type=float, default=50.0, help="the prior's prior_gain")
+
+
+def run_parts(bench: Bench, steps: dict[str, Any], parts: list[str]) -> None:
+    """Each named part in order, timed."""
+    for part in parts:
+        print(f"== {part}", flush=True)
+        start = time.perf_counter()
+        steps[part](bench)
+        print(f"== {part} done in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+
+
 def measure(model: Recommender, evals: dict[str, EvalCases]) -> dict[str, float]:
     out: dict[str, float] = {}
     for label, cases in evals.items():

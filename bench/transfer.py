@@ -12,6 +12,8 @@ Parts (2 CPU cores; every trained model early-stops on validation only):
 - ``fewshot``: 1/5/10/100% of the target's users: pretrained + adapter (+ LoRA at 5%) against
   the same architecture from scratch, trainable share recorded;
 - ``indomain``: SASRec against TextSeqRec (text + ID) on Scientific and Office;
+- ``fusion``: in-domain TextSeqRec fused (weighted RRF) with the zero-shot model at its best
+  pooling, both chosen on the target's validation items;
 - ``cross``: the 556 Games ∩ Scientific users (``bench/transfer_cross.py``).
 
 Figures accumulate in ``WORK/results.json`` (a part with figures is skipped; --redo reruns it);
@@ -37,9 +39,9 @@ from transfer_common import (
     rows_of_users,
     source_name,
 )
-from transfer_pooling import part_pooling
+from transfer_pooling import part_fusion, part_pooling
 
-PARTS = ("pretrain", "zeroshot", "pooling", "fewshot", "indomain", "cross")
+PARTS = ("pretrain", "zeroshot", "pooling", "fewshot", "indomain", "fusion", "cross")
 
 
 def source_variants(bench: TransferBench) -> list[bool]:
@@ -159,6 +161,7 @@ STEPS: dict[str, Callable[[TransferBench], None]] = {
     "pooling": part_pooling,
     "fewshot": part_fewshot,
     "indomain": part_indomain,
+    "fusion": part_fusion,
     "cross": part_cross,
 }
 

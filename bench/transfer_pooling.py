@@ -74,3 +74,41 @@ def part_pooling(bench: TransferBench) -> None:
             built, info = fit(bench, p.dataset, p, "zeroshot", choice)
             info.update(pooling=choice, source_validation_gain=gain)
             bench.save(key, {**info, **bench.measure(key, built, bench.evals(target))})
+
+
+FUSION_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5)
+
+
+def part_fusion(bench: TransferBench) -> None:
+    """In-domain: TextSeqRec (text + ID) fused by weighted RRF with the zero-shot model at its
+    best pooling on the target's own validation; the zero-shot member's weight is chosen on
+    validation too (the ensemble is fitted once and re-weighted)."""
+    from textseq_common import TEXT_ID
+
+    dropout = bench.args.indomain_dropout
+    textseq = {**TEXT_ID, "train": {"lr": 3e-3}}
+    if dropout is not None:
+        textseq["dropout"] = dropout
+    for target in bench.args.indomain_targets:
+        key = f"indomain/{target}/textseq (text + ID) + zeroshot, RRF" + (
+            "" if dropout is None else f", dropout {dropout:g}"
+        )
+        if not bench.todo(key):
+            continue
+        own = validation_grid(bench, target)
+        pooling = json.loads(max((c for c in own if c != "users"), key=lambda c: own[c]))
+        members = [
+            {"model": "textseq", "config": bench.length(textseq, bench.args.indomain_epochs, 0)},
+            {"model": "zeroshot", "config": pooling},
+        ]
+        p = bench.prepared(target)
+        valid = bench.valid(target)
+        built, info = fit(bench, p.dataset, p, "ensemble", {"members": members}, None, valid)
+        found: dict[float, float] = {}
+        for weight in FUSION_WEIGHTS:
+            built.config.members[1].weight = weight  # type: ignore[attr-defined]
+            found[weight] = evaluate(built, valid, ks=(10,)).value("ndcg@10")
+        best = max(found, key=lambda w: found[w])
+        built.config.members[1].weight = best  # type: ignore[attr-defined]
+        info.update(pooling=pooling, weight=best, valid_ndcg=found)
+        bench.save(key, {**info, **bench.measure(key, built, bench.evals(target))})

@@ -95,8 +95,15 @@ def table(res: Results) -> list[str]:
         ind = res.section(f"indomain/{target}/")
         for model, r in ind.items():
             _, sep, dropout = model.partition(", dropout ")
-            base = f"indomain/{target}/sasrec" + (f", dropout {dropout}" if sep else "")
-            vs = res.versus(f"indomain/{target}/{model}", base, "loo")
+            suffix = f", dropout {dropout}" if sep else ""
+            vs = res.versus(
+                f"indomain/{target}/{model}", f"indomain/{target}/sasrec{suffix}", "loo"
+            )
+            if "RRF" in model:  # the fusion against its TextSeqRec member alone
+                alone = f"indomain/{target}/textseq (text + ID){suffix}"
+                vs += "; vs TextSeqRec alone " + res.versus(
+                    f"indomain/{target}/{model}", alone, "loo"
+                )
             rows.append(line("in-domain", SHORT[target], "LOO full", model, r, "loo", vs))
     for model, r in res.section("cross/").items():
         if "pairs" not in r:  # the chosen popularity weight

@@ -59,10 +59,13 @@ class Bench:
     def prepared(self, name: str, protocol: str = "loo") -> Prepared:
         key = f"{name}:{protocol}"
         if key not in self._data:
-            file = {"ml-1m": "ml-1m-full.random", GAMES: "games-6k.random"}[name]
-            choice = ProtocolChoice(
-                protocol, self.args.llmrank_dir / file if protocol != "loo" else None
-            )
+            file = None
+            if protocol != "loo":  # LLMRank's published candidates exist for these two only
+                file = (
+                    self.args.llmrank_dir
+                    / {"ml-1m": "ml-1m-full.random", GAMES: "games-6k.random"}[name]
+                )
+            choice = ProtocolChoice(protocol, file)
             # the LLMRank cases reuse the leave-one-out run's parsed dataset
             dataset = (
                 self.prepared(name).dataset

@@ -11,11 +11,11 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.core.recommender import Recommender
-from lmrec.experiment import Prepared, ProtocolChoice, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.protocols.base import EvalCases
 from textseq_common import GAMES, Bench
+from zeroshot_headroom import paired_se
 
 SCIENTIFIC, OFFICE, ML1M = "amazon-scientific", "amazon-office", "ml-1m"
 TARGETS = (GAMES, SCIENTIFIC, OFFICE)
@@ -31,17 +31,9 @@ def source_name(target: str, with_ml1m: bool) -> str:
     return "+".join(sources(target, with_ml1m))
 
 
-def paired_se(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], seed: int = 0) -> float:
-    """Bootstrap standard error of mean(a) − mean(b) over the same users (1,000 resamples)."""
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    draws = np.random.default_rng(seed).integers(0, len(diff), size=(1000, len(diff)))
-    return float(diff[draws].mean(axis=1).std())
-
-
-def bootstrap_se(a: npt.NDArray[np.float64], seed: int = 0) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    draws = np.random.default_rng(seed).integers(0, len(a), size=(1000, len(a)))
-    return float(a[draws].mean(axis=1).std())
+def bootstrap_se(a: npt.NDArray[np.float64]) -> float:
+    """Bootstrap standard error of mean(a) over users (the paired SE against zero)."""
+    return paired_se(a, np.zeros_like(a))
 
 
 def per_user_file(work: Path, key: str, label: str) -> Path:
@@ -55,21 +47,6 @@ def per_user_file(work: Path, key: str, label: str) -> Path:
 class TransferBench(Bench):
     """:class:`Bench` for the Amazon domains: LOO test cases of each target (Games: a fixed
     sample), LLMRank-20 on Games, and per-user NDCG@10 kept beside ``results.json``."""
-
-    def prepared(self, name: str, protocol: str = "loo") -> Prepared:
-        if name in (GAMES, ML1M):
-            return super().prepared(name, protocol)
-        if protocol != "loo":
-            raise ValueError(f"no {protocol} cases for {name}")
-        return self._loo(name)
-
-    def _loo(self, name: str) -> Prepared:
-        from lmrec.data.registry import load_dataset
-
-        key = f"{name}:loo"
-        if key not in self._data:
-            self._data[key] = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
-        return self._data[key]
 
     def evals(self, name: str) -> dict[str, EvalCases]:
         loo = self.prepared(name).split.test

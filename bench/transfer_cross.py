@@ -19,35 +19,36 @@ import numpy as np
 
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset, Sequences
-from lmrec.data.joint import domain_range
+from lmrec.data.joint import domain_range, domain_ranges
 from lmrec.data.people import People
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import ProtocolChoice, prepare
 from lmrec.protocols.base import EvalCases
 from textseq_common import GAMES, fit
-from transfer_common import SCIENTIFIC, TransferBench, paired_se
+from transfer_common import SCIENTIFIC, TransferBench
+from zeroshot_headroom import paired_se
 
 JOINT = f"{GAMES}+{SCIENTIFIC}"
 
 
-def sequences_of(ds: Dataset, users: list[str]) -> list[np.ndarray]:
-    inter = ds.interactions
-    seqs = inter.sequences()
-    return [np.asarray(seqs[inter.user_vocab.index(u)]) for u in users]
+def sequences_of(ds: Dataset, seqs: Sequences, users: list[str]) -> list[np.ndarray]:
+    vocab = ds.interactions.user_vocab
+    return [np.asarray(seqs[vocab.index(u)]) for u in users]
 
 
 def cross_cases(ds: Dataset, pairs: list[tuple[str, str]]) -> dict[str, EvalCases]:
     """The five case sets of the module docstring, keyed ``setting/target domain``."""
-    games = sequences_of(ds, [g for g, _ in pairs])
-    science = sequences_of(ds, [s for _, s in pairs])
-    ids = ds.interactions.item_vocab.ids
+    seqs = ds.interactions.sequences()
+    games = sequences_of(ds, seqs, [g for g, _ in pairs])
+    science = sequences_of(ds, seqs, [s for _, s in pairs])
+    ranges = domain_ranges(ds.interactions.item_vocab.ids)
     rows = {
         "games": np.array([ds.interactions.user_vocab.index(g) for g, _ in pairs]),
         "scientific": np.array([ds.interactions.user_vocab.index(s) for _, s in pairs]),
     }
 
     def cases(target: str, histories: list[np.ndarray], last: list[np.ndarray]) -> EvalCases:
-        start, stop = domain_range(ids, GAMES if target == "games" else SCIENTIFIC)
+        start, stop = domain_range(ranges, GAMES if target == "games" else SCIENTIFIC)
         candidates = np.tile(np.arange(start, stop, dtype=np.int32), (len(pairs), 1))
         return EvalCases(
             rows[target].astype(np.int32),

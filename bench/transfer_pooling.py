@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from lmrec.metrics.evaluate import evaluate
+from lmrec.models.fusion import RankFusion
 from textseq_common import fit
 from transfer_common import TARGETS, TransferBench
 
@@ -104,11 +105,12 @@ def part_fusion(bench: TransferBench) -> None:
         p = bench.prepared(target)
         valid = bench.valid(target)
         built, info = fit(bench, p.dataset, p, "ensemble", {"members": members}, None, valid)
+        assert isinstance(built, RankFusion)
         found: dict[float, float] = {}
         for weight in FUSION_WEIGHTS:
-            built.config.members[1].weight = weight  # type: ignore[attr-defined]
+            built.config.members[1].weight = weight
             found[weight] = evaluate(built, valid, ks=(10,)).value("ndcg@10")
         best = max(found, key=lambda w: found[w])
-        built.config.members[1].weight = best  # type: ignore[attr-defined]
+        built.config.members[1].weight = best
         info.update(pooling=pooling, weight=best, valid_ndcg=found)
         bench.save(key, {**info, **bench.measure(key, built, bench.evals(target))})

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from transfer_common import SHORT, TARGETS, paired_se, per_user_file
+from transfer_common import SHORT, TARGETS, per_user_file
+from zeroshot_headroom import paired_se
 
 GPT4_GAMES = 62.88  # GPT-4 zero-shot, LLMRank-20 on Games (Hou et al., ECIR 2024, Table 2)
 PUBLISHED_SCIENTIFIC = "SASRec 0.0797, UniSRec 0.0862, Recformer 0.1027 (Recformer, KDD 2023)"

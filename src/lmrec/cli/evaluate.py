@@ -231,7 +231,9 @@ def recommend_cmd(
         table.add_row(str(i), item, ds.title(item), f"{score:.4g}")
     console.print(table)
     if explain:
-        explainer = explainer_for(ds, recommender, title_chars=60)
+        from lmrec.llm.explain import Explainer
+
+        explainer = Explainer.for_model(ds, recommender, title_chars=60)
         for i, item in enumerate(ranking.items, start=1):
             console.print(f"{i}. {explainer.explain(known, item).text}", highlight=False)
 
@@ -245,29 +247,16 @@ def _user_history(
     from lmrec.data.joint import LINK_FIELD, is_joint
     from lmrec.data.people import People, domain_of
 
-    inter = ds.interactions
-    own = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
-    if not is_joint(ds):
-        if domain is not None:
-            raise fail(f"--domain needs a joint dataset ('a+b'); {ds.name} is one domain")
-        return own, None, []
+    if not is_joint(ds) and domain is not None:
+        raise fail(f"--domain needs a joint dataset ('a+b'); {ds.name} is one domain")
+    if not is_joint(ds) or ds.users is None or LINK_FIELD not in ds.users.field_names:
+        inter = ds.interactions
+        own = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
+        return own, (domain or domain_of(user)) if is_joint(ds) else None, []
     domain = domain or domain_of(user)
-    if ds.users is None or LINK_FIELD not in ds.users.field_names:
-        return own, domain, []
     people = People.of(ds)
     linked = [u for u in people.linked(user) if u != user]
     return list(people.merged_history(ds, user, domain)), domain, linked
-
-
-def explainer_for(ds: Dataset, model: Recommender, title_chars: int = 0) -> Any:
-    """An explainer that can fall back on the model's item text vectors."""
-    from lmrec.core.recommender import ItemEmbeddings
-    from lmrec.llm.explain import Explainer, ItemVectors
-
-    vectors = None
-    if isinstance(model, ItemEmbeddings) and len(model.item_embeddings):
-        vectors = ItemVectors(model.item_vocab.ids, model.item_embeddings)
-    return Explainer(ds, vectors, title_chars)
 
 
 def checkpoint_model(model_dir: Path) -> str:

@@ -8,6 +8,7 @@ training user's chronological history (for queries that give a user id but no hi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,13 @@ class FittedState:
             np.array([user], dtype=np.int32), Sequences.from_lists([history.tolist()])
         )
 
+    @functools.cached_property
+    def domain_ranges(self) -> dict[str, tuple[int, int]]:
+        """Each domain's item range of a joint model (found once; DataError otherwise)."""
+        from lmrec.data.joint import domain_ranges
+
+        return domain_ranges(self.item_vocab.ids)
+
     def to_json(self) -> dict[str, Any]:
         return {"users": list(self.user_vocab.ids), "items": list(self.item_vocab.ids)}
 
@@ -147,7 +155,7 @@ def best_items(state: FittedState, scores: npt.NDArray[np.float32], query: Query
     if query.domain is not None:
         from lmrec.data.joint import domain_range
 
-        start, stop = domain_range(state.item_vocab.ids, query.domain)
+        start, stop = domain_range(state.domain_ranges, query.domain)
         scores[:start] = -np.inf
         scores[stop:] = -np.inf
     best = top_k(scores[None, :], query.k)[0]

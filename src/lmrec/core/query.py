@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from lmrec.data.containers import Sequences
 from lmrec.data.errors import DataError
+from lmrec.data.people import merge_histories
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,6 @@ class Query:
     def across(cls, histories: Mapping[str, Sequence[str]], domain: str, **options: Any) -> Query:
         """A query for ``domain``'s items from per-domain histories of original item ids: the
         other domains' items first, ``domain``'s last (:func:`lmrec.data.people.merge_histories`)."""
-        from lmrec.data.people import merge_histories
-
         return cls(history=merge_histories(histories, domain), domain=domain, **options)
 
     def __post_init__(self) -> None:

@@ -9,7 +9,7 @@ keeps it, so :mod:`lmrec.data.people` can link one person's users across domains
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -62,17 +62,19 @@ def domain_bounds(item_ids: Sequence[str]) -> list[int]:
     return [start for _, start in domains(item_ids)] + [len(item_ids)] if item_ids else [0]
 
 
-def domain_range(item_ids: Sequence[str], name: str) -> tuple[int, int]:
-    """``(start, stop)`` of domain ``name``'s items in a joint item vocabulary; DataError when the
-    vocabulary is not joint or has no such domain (the message lists those it has)."""
+def domain_ranges(item_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """``(start, stop)`` of each domain's items in a joint item vocabulary (errors as
+    :func:`domains`)."""
     found = domains(item_ids)
-    bounds = [start for _, start in found] + [len(item_ids)]
-    for (domain, start), stop in zip(found, bounds[1:], strict=True):
-        if domain == name:
-            return start, stop
-    raise DataError(
-        f"no domain {name!r} among the model's items; domains: {', '.join(d for d, _ in found)}"
-    )
+    stops = [start for _, start in found[1:]] + [len(item_ids)]
+    return {name: (start, stop) for (name, start), stop in zip(found, stops, strict=True)}
+
+
+def domain_range(ranges: Mapping[str, tuple[int, int]], name: str) -> tuple[int, int]:
+    """``ranges[name]`` (from :func:`domain_ranges`); DataError naming the domains there are."""
+    if name not in ranges:
+        raise DataError(f"no domain {name!r} among the model's items; domains: {', '.join(ranges)}")
+    return ranges[name]
 
 
 def combine_interactions(parts: Sequence[tuple[str, Interactions]]) -> Interactions:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.recommender import ItemEmbeddings, Recommender
 from lmrec.data.containers import Dataset, FieldType
 from lmrec.llm.backends import LLMBackend
 from lmrec.llm.prompts import Domain
@@ -112,6 +113,15 @@ class Explainer:
         if kg is not None:
             for item, entity in zip(kg.link_items, kg.link_entities.tolist(), strict=True):
                 self._entities.setdefault(item, []).append(entity)
+
+    @classmethod
+    def for_model(cls, dataset: Dataset, model: Recommender, title_chars: int = 0) -> Explainer:
+        """An explainer that falls back on ``model``'s item text vectors when it has them
+        (:class:`~lmrec.core.recommender.ItemEmbeddings`)."""
+        vectors = None
+        if isinstance(model, ItemEmbeddings) and len(model.item_embeddings):
+            vectors = ItemVectors(model.item_vocab.ids, model.item_embeddings)
+        return cls(dataset, vectors, title_chars)
 
     def short_title(self, item: str) -> str:
         """The item's title, shortened to ``title_chars`` when that is set."""

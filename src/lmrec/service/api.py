@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.data.people import merge_histories
 from lmrec.service.admission import Admission
 from lmrec.service.engine import RecommendService
 from lmrec.service.errors import Invalid, Overloaded, ServiceError
@@ -70,8 +71,6 @@ def request_fields(req: RecommendRequest) -> dict[str, Any]:
             raise Invalid("give either 'history' or 'histories', not both", "histories")
         if req.domain is None:
             raise Invalid("'histories' needs 'domain': the domain to recommend in", "domain")
-        from lmrec.data.people import merge_histories
-
         fields["history"] = list(merge_histories(req.histories, req.domain))
     return fields
 

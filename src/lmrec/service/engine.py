@@ -15,7 +15,7 @@ import numpy as np
 
 from lmrec.core.fitted import FittedModel
 from lmrec.core.query import Query
-from lmrec.core.recommender import ItemEmbeddings, ReadsText, Recommender
+from lmrec.core.recommender import ReadsText, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.service.batching import ScoreBatcher
 from lmrec.service.errors import Conflict, Invalid, NotFound, empty_history, unknown_user
@@ -138,10 +138,10 @@ class RecommendService:
             return np.empty(0, dtype=np.int64)
         if domain not in self._domains:
             from lmrec.data.errors import DataError
-            from lmrec.data.joint import domain_range
+            from lmrec.data.joint import domain_range, domain_ranges
 
             try:
-                start, stop = domain_range(self.items.ids, domain)
+                start, stop = domain_range(domain_ranges(self.items.ids), domain)
             except DataError as exc:
                 raise Invalid(str(exc), "domain") from None
             n = len(self.items)
@@ -248,13 +248,9 @@ class RecommendService:
     @property
     def explainer(self) -> Any:
         if self._explainer is None:
-            from lmrec.llm.explain import Explainer, ItemVectors
+            from lmrec.llm.explain import Explainer
 
-            model = self.model
-            vectors = None
-            if isinstance(model, ItemEmbeddings) and len(model.item_embeddings):
-                vectors = ItemVectors(self.items.ids, model.item_embeddings)
-            self._explainer = Explainer(self.dataset, vectors)
+            self._explainer = Explainer.for_model(self.dataset, self.model)
         return self._explainer
 
     def explain(self, history: list[str], item: str) -> str:

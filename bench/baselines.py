@@ -27,7 +27,7 @@ from typing import Any
 
 from lmrec.core.fitted import ModelContext
 from lmrec.data.registry import load_dataset, missing_files
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
 from lmrec.protocols.named import llmrank_dir
@@ -56,10 +56,10 @@ PUBLISHED = {
 
 def run_dataset(name: str, sasrec: dict[str, Any], out_dir: Path) -> None:
     ds = load_dataset(name, download=False)
-    test = prepare(ds, ProtocolChoice("loo"), "test")
+    test = prepare(ds, named_protocol("loo"), "test")
     valid = test.split.valid
     file = llmrank_dir() / LLMRANK_FILES.get(name, "-")
-    cands = prepare(ds, ProtocolChoice("llmrank-20", file)).cases if file.is_file() else None
+    cands = prepare(ds, named_protocol("llmrank-20", file=file)).cases if file.is_file() else None
     inter = ds.interactions
     print(
         f"\n{name} · {len(inter):,} interactions, {inter.n_users:,} users, {inter.n_items:,} items"

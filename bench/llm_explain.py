@@ -18,7 +18,7 @@ import numpy as np
 
 from lmrec.core.query import Query
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.llm.explain import Explainer
 from lmrec.models.llm import LLMRecommenderConfig, build_backend
 from lmrec.models.registry import create_model
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args()
     ds = load_dataset("ml-100k", download=False)
-    prepared = prepare(ds, ProtocolChoice("loo")).first(args.users)
+    prepared = prepare(ds, named_protocol("loo")).first(args.users)
     train = prepared.split.train
     knn = create_model("itemknn-seq").fit(train)
     config = LLMRecommenderConfig(

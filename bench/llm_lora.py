@@ -160,12 +160,12 @@ def baselines(ds: Any, shots_list: list[int], seeds: list[int]) -> None:
 
 def rerank(args: argparse.Namespace) -> None:
     from lmrec.core.fitted import ModelContext
-    from lmrec.experiment import ProtocolChoice, prepare
+    from lmrec.experiment import named_protocol, prepare
     from lmrec.metrics.evaluate import evaluate
     from lmrec.models.registry import create_model
 
     ds = load_dataset("ml-100k")
-    prepared = prepare(ds, ProtocolChoice("loo"), "test")
+    prepared = prepare(ds, named_protocol("loo"), "test")
     split, cases = prepared.split, prepared.cases
     context = ModelContext.for_dataset(ds, progress=True)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from lmrec.core.fitted import ModelContext
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.llm.backends import OpenAICompatibleBackend
 from lmrec.llm.cache import ResponseCache
 from lmrec.llm.candidates import hit_rate, item_filtering, retriever_candidates, user_filtering
@@ -40,7 +40,7 @@ LLMRANK = llmrank_dir()
 
 def llmrank_checks(users: int) -> None:
     ds = load_dataset("ml-1m", download=False)
-    prepared = prepare(ds, ProtocolChoice("llmrank-20", LLMRANK / "ml-1m-full.random"))
+    prepared = prepare(ds, named_protocol("llmrank-20", file=LLMRANK / "ml-1m-full.random"))
     cases = prepared.cases if not users else prepared.cases.select(range(users))
     vocab = prepared.split.train.item_vocab
     truth = {
@@ -80,7 +80,7 @@ def llmrank_checks(users: int) -> None:
 
 def candidate_checks() -> None:
     ds = load_dataset("ml-100k", download=False)
-    prepared = prepare(ds, ProtocolChoice("loo"))
+    prepared = prepare(ds, named_protocol("loo"))
     train, cases = prepared.split.train, prepared.cases
     print(f"\nML-100K · leave-one-out test · {len(cases)} users · hit rate of 19 candidates")
     print("  NIR reports 0.180 for its user filtering (Wang & Lim, 2023)")

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.experiment.run import Prepared, run_model
 from lmrec.llm.ranker import LLMRanker
 from lmrec.models.fusion import RankFusion
@@ -228,7 +228,7 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.datasets.split(","):
         ds = load_dataset(name, download=False)
-        prepared = prepare(ds, ProtocolChoice("llmrank-20", llmrank_dir() / DATASETS[name]))
+        prepared = prepare(ds, named_protocol("llmrank-20", file=llmrank_dir() / DATASETS[name]))
         folder = args.results / name
         folder.mkdir(parents=True, exist_ok=True)
         results: dict[str, dict[str, Any]] = {}

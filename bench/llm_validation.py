@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.models.llm import LLMRecommenderConfig, build_backend
 
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     ds = load_dataset("ml-1m", download=False)
-    prepared = prepare(ds, ProtocolChoice("llmrank-20"), "valid")
+    prepared = prepare(ds, named_protocol("llmrank-20"), "valid")
     rows = np.random.default_rng(0).choice(len(prepared.cases), size=args.users, replace=False)
     cases = replace(prepared, cases=prepared.cases.select(np.sort(rows))).cases
     assert cases.candidates is not None

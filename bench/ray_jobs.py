@@ -30,7 +30,7 @@ from lmrec.distributed.embedding import RayEncoder
 from lmrec.distributed.scoring import evaluate_on_ray
 from lmrec.experiment.export import write_rankings
 from lmrec.experiment.run import prepare, run_model
-from lmrec.protocols.named import ProtocolChoice
+from lmrec.protocols.named import named_protocol
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
 
@@ -74,7 +74,7 @@ def embed_runs(name: str, workers: list[int], threads: int) -> list[dict[str, An
 
 def recommend_runs(name: str, model: str, workers: list[int]) -> list[dict[str, Any]]:
     ds = load_dataset(name, default_data_dir(), download=False)
-    prepared = prepare(ds, ProtocolChoice("loo"), "test")
+    prepared = prepare(ds, named_protocol("loo"), "test")
     users = prepared.split.train.user_vocab
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

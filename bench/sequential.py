@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare, run_model
+from lmrec.experiment import named_protocol, prepare, run_model
 from lmrec.experiment.config_files import load_run_config, merge, parse_settings
 from lmrec.metrics.evaluate import evaluate
 from lmrec.protocols.named import llmrank_dir
@@ -59,7 +59,7 @@ def main() -> None:
     config = merge(config, parse_settings(args.set))
 
     dataset = load_dataset(args.dataset, download=False)
-    prepared = prepare(dataset, ProtocolChoice("loo"))
+    prepared = prepare(dataset, named_protocol("loo"))
     print(
         f"{args.dataset}: {len(dataset.interactions):,} interactions, "
         f"{dataset.interactions.n_users:,} users, {dataset.interactions.n_items:,} items"
@@ -86,7 +86,7 @@ def main() -> None:
         print(f"  published: {PUBLISHED[args.dataset]['loo']}")
     file = args.llmrank_dir / "ml-1m-full.random"
     if args.dataset == "ml-1m" and file.exists():
-        cands = prepare(dataset, ProtocolChoice("llmrank-20", file)).cases
+        cands = prepare(dataset, named_protocol("llmrank-20", file=file)).cases
         c = evaluate(model, cands, ks=(1, 5, 10, 20)).as_dict()
         cells = "  ".join(f"NDCG@{k} {100 * c[f'ndcg@{k}']:.2f}" for k in (1, 5, 10, 20))
         print(f"LLMRank 20 candidates ({file.name}), {len(cands):,} users, ×100: {cells}")

@@ -33,7 +33,7 @@ import numpy as np
 
 from lmrec.core.recommender import Recommender
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.protocols.base import EvalCases
 from textseq_common import (
     GAMES,
@@ -131,7 +131,7 @@ def part_joint(bench: Bench) -> None:
     joint_models = bench.args.joint_models
     if "joint" in joint_models and bench.todo("joint/train"):
         joint = load_dataset(f"ml-1m+{GAMES}", download=False)
-        p = prepare(joint, ProtocolChoice("loo"))
+        p = prepare(joint, named_protocol("loo"))
         valid = bench.sample(
             p.split.valid,
             bench.args.valid_users + bench.prepared("ml-1m").dataset.interactions.n_users,

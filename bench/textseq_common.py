@@ -15,7 +15,7 @@ from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Persistable, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import Prepared, ProtocolChoice, prepare
+from lmrec.experiment import Prepared, named_protocol, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
 from lmrec.models.sequential import SequenceModel
@@ -65,7 +65,7 @@ class Bench:
                     self.args.llmrank_dir
                     / {"ml-1m": "ml-1m-full.random", GAMES: "games-6k.random"}[name]
                 )
-            choice = ProtocolChoice(protocol, file)
+            choice = named_protocol(protocol, file=file)
             # the LLMRank cases reuse the leave-one-out run's parsed dataset
             dataset = (
                 self.prepared(name).dataset

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.models.textseq import TextSeqRec
 from textseq_common import TEXT_ID, add_run_options, fit, run_parts
 from transfer_common import (
@@ -63,7 +63,7 @@ def part_pretrain(bench: TransferBench) -> None:
             if not bench.todo(key):
                 continue
             joint = load_dataset(name, download=False)
-            p = prepare(joint, ProtocolChoice("loo"))
+            p = prepare(joint, named_protocol("loo"))
             config = bench.textseq({"ids": False, "domains": True})
             config = bench.budget(config, bench.args.pretrain_minutes)
             valid = bench.sample(p.split.valid, bench.args.valid_users, 4)

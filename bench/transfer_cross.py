@@ -22,7 +22,7 @@ from lmrec.data.containers import Dataset, Sequences
 from lmrec.data.joint import domain_range, domain_ranges
 from lmrec.data.people import People
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.protocols.base import EvalCases
 from textseq_common import GAMES, fit
 from transfer_common import SCIENTIFIC, TransferBench
@@ -128,7 +128,7 @@ def run_cross(bench: TransferBench, transferred: Path, joint_model: Path) -> Non
     on the five case sets; then the paired differences."""
     ds = load_dataset(JOINT, download=False)
     pairs = People.of(ds).across(GAMES, SCIENTIFIC)
-    p = prepare(ds, ProtocolChoice("loo"))
+    p = prepare(ds, named_protocol("loo"))
     evals = cross_cases(ds, pairs)
     attach = {"tune": "none", "recenter": False, "domains": True}
     models: dict[str, tuple[str, dict[str, Any]]] = {

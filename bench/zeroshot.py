@@ -17,8 +17,8 @@ from pathlib import Path
 
 from lmrec.data.registry import load_dataset, missing_files
 from lmrec.data.templates import default_template
-from lmrec.experiment import ProtocolChoice, prepare, run_model
-from lmrec.protocols.named import llmrank_dir
+from lmrec.experiment import named_protocol, prepare, run_model
+from lmrec.protocols.named import NamedProtocol, llmrank_dir
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
 
@@ -26,7 +26,7 @@ DEFAULT_LLMRANK = llmrank_dir()
 PRIOR_GRID = (0.05, 0.1, 0.2, 0.3)
 
 
-def tuned_prior(name: str, protocol: ProtocolChoice) -> dict[str, float]:
+def tuned_prior(name: str, protocol: NamedProtocol) -> dict[str, float]:
     """The popularity weight with the best validation NDCG@10 (test targets never seen)."""
     valid = prepare(load_dataset(name, download=False), protocol, "valid")
     scores = {
@@ -61,7 +61,7 @@ def throughput(name: str) -> None:
 
 
 def llmrank(name: str, file: Path) -> None:
-    protocol = ProtocolChoice("llmrank-20", file)
+    protocol = named_protocol("llmrank-20", file=file)
     prepared = prepare(load_dataset(name, download=False), protocol)
     print(
         f"\n{name} · LLMRank 20 candidates ({file.name}) · {len(prepared.cases):,} users · NDCG ×100"
@@ -81,9 +81,9 @@ def llmrank(name: str, file: Path) -> None:
 
 
 def full_ranking(name: str) -> None:
-    prepared = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
+    prepared = prepare(load_dataset(name, download=False), named_protocol("loo"))
     print(f"\n{name} · leave-one-out full ranking · {len(prepared.cases):,} users")
-    prior = tuned_prior(name, ProtocolChoice("loo"))
+    prior = tuned_prior(name, named_protocol("loo"))
     print(f"{'model':<28}{'NDCG@10':>9}{'HR@10':>8}{'sec':>7}")
     for label, model, config in (
         ("pop", "pop", {}),
@@ -105,7 +105,7 @@ def ann_recall(name: str = "amazon-games", users: int = 6000) -> None:
     from lmrec.core.query import QueryBatch
     from lmrec.index import build_index
 
-    prepared = prepare(load_dataset(name, download=False), ProtocolChoice("loo"))
+    prepared = prepare(load_dataset(name, download=False), named_protocol("loo"))
     model, _ = run_model(prepared, "zeroshot", {"pooling": "recency-mean"}, ks=(10,))
     cases = prepared.cases.select(np.arange(min(users, len(prepared.cases))))
     queries = model.user_vectors(QueryBatch(cases.users, cases.histories))  # type: ignore[attr-defined]

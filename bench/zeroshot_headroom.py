@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from lmrec.core.fitted import ModelContext
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare
+from lmrec.experiment import named_protocol, prepare
 from lmrec.metrics.evaluate import target_ranks
 from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.models.registry import create_model
@@ -66,7 +66,7 @@ class CandidateSims:
     @classmethod
     def build(cls, name: str, splits: tuple[str, ...], llmrank_dir: Path) -> list[CandidateSims]:
         """One per split, from one zero-shot model (the splits share the catalogue)."""
-        protocol = ProtocolChoice("llmrank-20", llmrank_dir / FILES[name])
+        protocol = named_protocol("llmrank-20", file=llmrank_dir / FILES[name])
         dataset = load_dataset(name, download=False)
         prepared = [prepare(dataset, protocol, split) for split in splits]
         model = create_model("zeroshot", {}, ModelContext.for_dataset(dataset))

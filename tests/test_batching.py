@@ -9,25 +9,24 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from lmrec.core.query import QueryBatch
-from lmrec.data.containers import Vocabulary
+from lmrec.core.fitted import FittedModel, FittedState
+from lmrec.core.query import Query, QueryBatch
+from lmrec.data.containers import Sequences, Vocabulary
 from lmrec.service.batching import ScoreBatcher
 
 
-class SlowSumModel:
+class SlowSumModel(FittedModel):
     """Score of item j = (sum of history) * (j + 1) mod 7; the first call takes 0.3 s."""
 
     name: ClassVar[str] = "slow"
 
     def __init__(self) -> None:
         self.batch_sizes: list[int] = []
-        self.item_vocab = Vocabulary("item", tuple(str(i) for i in range(10)))
+        items = Vocabulary("item", tuple(str(i) for i in range(10)))
+        self._state = FittedState(Vocabulary("user", ()), items, Sequences.from_lists([]))
 
-    def fit(self, train: Any) -> SlowSumModel:
+    def fit(self, train: Any, valid: Any = None) -> SlowSumModel:
         return self
-
-    def recommend(self, query: Any) -> Any:
-        raise NotImplementedError
 
     def score(self, batch: QueryBatch) -> np.ndarray:
         if not self.batch_sizes:
@@ -51,8 +50,8 @@ def test_waiting_queries_share_one_score_call_and_get_their_own_rows() -> None:
     results: dict[int, list[int]] = {}
 
     def ask(q: int) -> None:
-        best, _ = batcher.rank(-1, np.array([q, 1], np.int32), np.array([q % 10], np.int64), 3)
-        results[q] = best.tolist()
+        query = Query(history=(str(q % 10), "1"), k=3, exclude_history=False)
+        results[q] = [int(i) for i in batcher.rank(query).items]
 
     first = threading.Thread(target=ask, args=(0,))
     first.start()
@@ -66,7 +65,7 @@ def test_waiting_queries_share_one_score_call_and_get_their_own_rows() -> None:
     assert max(model.batch_sizes[1:]) > 1  # the 20 waiting queries were batched
     assert batcher.stats.queries == 21 and batcher.stats.mean_batch > 1
     for q in range(21):
-        assert results[q] == expected([q, 1], [q % 10], 3), q
+        assert results[q] == expected([q % 10, 1], [], 3), q
     batcher.close()
 
 
@@ -75,9 +74,9 @@ def test_model_errors_reach_every_caller_of_the_batch_and_the_worker_survives() 
     model.batch_sizes.append(0)  # no slow first call
     batcher = ScoreBatcher(model)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="empty history"):
-        batcher.rank(-1, np.array([], np.int32), np.array([], np.int64), 3)
-    best, scores = batcher.rank(-1, np.array([2], np.int32), np.array([], np.int64), 2)
-    assert best.tolist() == expected([2], [], 2) and len(scores) == 2
+        batcher.rank(Query(history=(), k=3))
+    ranking = batcher.rank(Query(history=("2",), k=2, exclude=frozenset({"5"})))
+    assert [int(i) for i in ranking.items] == expected([2], [2, 5], 2) and len(ranking) == 2
     batcher.close()
     with pytest.raises(ValueError, match="max_batch"):
         ScoreBatcher(model, max_batch=0)  # type: ignore[arg-type]

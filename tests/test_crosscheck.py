@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import ProtocolChoice, prepare, run_model
+from lmrec.experiment import named_protocol, prepare, run_model
 from lmrec.experiment.export import write_rankings
 
 
@@ -42,7 +42,7 @@ def independent_popularity_loo(inter_path: Path, k: int = 10) -> dict[str, float
 @pytest.mark.parametrize("name", ["ml-100k", "ml-1m"])
 def test_popularity_matches_independent_computation(name: str, data_dir: Path) -> None:
     expected = independent_popularity_loo(data_dir / name / f"{name}.inter")
-    prepared = prepare(load_dataset(name, data_dir, download=False), ProtocolChoice("loo"))
+    prepared = prepare(load_dataset(name, data_dir, download=False), named_protocol("loo"))
     _, result = run_model(prepared, "pop", ks=(10,))
     got = result.evaluation.as_dict()
     for key, value in expected.items():
@@ -56,7 +56,7 @@ def test_popularity_matches_independent_computation(name: str, data_dir: Path) -
 
 def test_batch_export_scores_the_same(data_dir: Path, tmp_path: Path) -> None:
     dataset = load_dataset("ml-100k", data_dir, download=False)
-    prepared = prepare(dataset, ProtocolChoice("loo"))
+    prepared = prepare(dataset, named_protocol("loo"))
     model, result = run_model(prepared, "itemknn-seq", ks=(10,))
     out = tmp_path / "rankings.tsv"
     n = write_rankings(
@@ -96,7 +96,7 @@ def test_llmrank_protocol(
     name: str, file: str, pop: float, tol: float, data_dir: Path, llmrank_dir: Path
 ) -> None:
     dataset = load_dataset(name, data_dir, download=False)
-    prepared = prepare(dataset, ProtocolChoice("llmrank-20", llmrank_dir / file, seed=0))
+    prepared = prepare(dataset, named_protocol("llmrank-20", file=llmrank_dir / file, seed=0))
     assert len(prepared.cases) == {"ml-1m": 6040, "amazon-games": 6000}[name]
     assert prepared.cases.candidates is not None and prepared.cases.candidates.shape[1] == 20
     _, popularity = run_model(prepared, "pop", ks=(10,))

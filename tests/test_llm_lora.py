@@ -218,7 +218,9 @@ def test_reranker_contract(tiny_lm_dir: Path, tmp_path: Path) -> None:
     given = model.score(QueryBatch(batch.users, batch.histories, cands))
     assert (given[0, [5, 6]] > -1e6).all() and (np.delete(given[0], [5, 6]) == -1e6).all()
     model.save(tmp_path / "ckpt")
-    np.testing.assert_allclose(LoraReranker.load(tmp_path / "ckpt").score(batch), scores)
+    from lmrec.models.registry import load_model
+
+    np.testing.assert_allclose(load_model(tmp_path / "ckpt").score(batch), scores)
     with pytest.raises(DataError, match="task=binary answers yes/no"):
         create_model("llm-lora", {"task": "binary"})
     with pytest.raises(DataError, match="at most 26"):

@@ -104,10 +104,10 @@ def test_generation_counts_tokens_and_refuses_prompts_over_the_context(
 
 def test_ranker_methods_on_ml100k_users(smollm: LocalBackend, data_dir: Path) -> None:
     from lmrec.data.registry import load_dataset
-    from lmrec.experiment import ProtocolChoice, prepare
+    from lmrec.experiment import named_protocol, prepare
 
     ds = load_dataset("ml-100k", download=False)
-    prepared = prepare(ds, ProtocolChoice("llmrank-20"))
+    prepared = prepare(ds, named_protocol("llmrank-20"))
     lengths = np.array([len(prepared.cases.histories[r]) for r in range(len(prepared.cases))])
     cases = prepared.cases.select(np.argsort(-lengths, kind="stable")[:3])  # the longest histories
     train = prepared.split.train

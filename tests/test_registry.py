@@ -145,7 +145,7 @@ def test_joint_dataset_by_name(data_dir: Path, tmp_path: Path) -> None:
 
 
 def test_new_amazon_domains_and_reviewer_ids_that_join_them(data_dir: Path) -> None:
-    from lmrec.experiment import ProtocolChoice, prepare
+    from lmrec.experiment import named_protocol, prepare
 
     counts = {"amazon-scientific": (8442, 4385, 59384), "amazon-office": (4905, 2420, 53258)}
     loaded = {}
@@ -154,7 +154,7 @@ def test_new_amazon_domains_and_reviewer_ids_that_join_them(data_dir: Path) -> N
         inter = ds.interactions
         assert (inter.n_users, inter.n_items, len(inter)) == (users, items, rows)
         assert ds.catalog is not None and ds.title(inter.item_vocab.ids[0])  # item text
-        prepared = prepare(ds, ProtocolChoice("loo"))
+        prepared = prepare(ds, named_protocol("loo"))
         assert len(prepared.cases) == users  # the fixed test file: one target per user
         loaded[name] = ds
     assert loaded["amazon-office"].users is None  # Office ships no reviewer ids

@@ -11,7 +11,6 @@ import pytest
 
 from lmrec.core.query import Query
 from lmrec.data.containers import Interactions, Sequences, Vocabulary
-from lmrec.data.errors import DataError
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
 from lmrec.protocols.leave_one_out import LeaveOneOut
@@ -168,6 +167,7 @@ def test_unknown_user_gets_finite_scores_and_checkpoint_holds_training_log(
 
 
 def test_yaml_run_config(tmp_path: Path) -> None:
+    from lmrec.errors import ConfigError
     from lmrec.experiment.config_files import load_run_config, merge
 
     good = tmp_path / "good.yaml"
@@ -180,11 +180,11 @@ def test_yaml_run_config(tmp_path: Path) -> None:
     }
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: sasrec\nconfig:\n  layers: [1\n")
-    with pytest.raises(DataError, match=r"bad\.yaml, line \d+, column \d+: invalid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml, line \d+, column \d+: invalid YAML"):
         load_run_config(bad)
     extra = tmp_path / "extra.yaml"
     extra.write_text("modle: sasrec\n")
-    with pytest.raises(DataError, match="extra.yaml: field 'modle'"):
+    with pytest.raises(ConfigError, match="extra.yaml: field 'modle'"):
         load_run_config(extra)
 
 

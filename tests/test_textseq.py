@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 from lmrec.core.fitted import ModelContext
 from lmrec.data.containers import Dataset, Field, FieldType, Interactions, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.data.joint import combine
+from lmrec.errors import CheckpointError, ConfigError
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.fusion import ranks_of
 from lmrec.models.registry import create_model
@@ -139,7 +139,7 @@ def test_zero_shot_transfer_to_a_domain_with_no_shared_item(source: Path, tmp_pa
         if key != "adapter.bias":  # re-centred on B's text; everything else is A's weights
             assert torch.equal(value, original[key]), key
     assert hr(model, b) >= 0.6  # chance is about 3 / 20
-    with pytest.raises(ValidationError, match="needs `pretrained`"):  # refused by the config
+    with pytest.raises(ConfigError, match="needs `pretrained`"):  # refused by the config
         fit(b, tmp_path, tune="none")
 
 
@@ -181,7 +181,7 @@ def test_in_domain_ids_are_carried_over_by_item_id(source: Path, tmp_path: Path)
     sasrec = create_model("sasrec", {"hidden_size": 8, "max_len": 4, "train": {"epochs": 1}})
     sasrec.fit(LeaveOneOut().split(a.interactions).train)
     sasrec.save(tmp_path / "sasrec")  # type: ignore[attr-defined]
-    with pytest.raises(DataError, match="holds model 'sasrec'"):
+    with pytest.raises(CheckpointError, match="holds model 'sasrec'"):
         fit(a, tmp_path, pretrained=str(tmp_path / "sasrec"), tune="none")
 
 

@@ -1,7 +1,8 @@
 """MkDocs hook: one page per registered model, its options generated from the pydantic config.
 
-The pages are ``models/<name>.md``; the nav in ``mkdocs.yml`` lists them, and a strict build
-fails when a registered model has no nav entry (or a nav entry no model), so the two stay equal.
+The pages are ``models/<name>.md``, listed in the nav's "Models" section in registry order (after
+what ``mkdocs.yml`` puts there), so a new registry row gets its page and its nav entry with no
+edit outside the model's file and the registry.
 """
 
 from __future__ import annotations
@@ -75,9 +76,11 @@ def model_page(spec: Any) -> str:
     doc = _markdown(" ".join((config.__doc__ or "").split()))
     kind = (
         "trained with the torch trainer (minutes, not seconds)"
-        if spec.trained
+        if spec.learns_weights
         else "needs an LLM backend (an endpoint or a local model) in its config"
-        if spec.external
+        if spec.needs_backend
+        else "built from other registered models (its members are saved and loaded by name)"
+        if spec.members is not None
         else "fitted in seconds, no torch"
     )
     lines = [
@@ -108,6 +111,19 @@ def model_page(spec: Any) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def on_config(config: Any) -> Any:
+    from lmrec.models.registry import model_specs
+
+    for entry in config["nav"]:
+        if isinstance(entry, dict) and "Models" in entry:
+            entry["Models"] = [
+                *entry["Models"],
+                *({name: f"models/{name}.md"} for name in model_specs()),
+            ]
+            return config
+    raise ValueError("mkdocs.yml: the nav has no 'Models' section for the model pages")
 
 
 def on_files(files: Files, config: Any) -> Files:

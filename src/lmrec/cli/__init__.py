@@ -10,11 +10,31 @@ import warnings
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from lmrec.cli import data, demo, evaluate, llm, llm_local, serve, train, tune
+from lmrec.cli import data, demo, evaluate, llm, llm_local, run, serve, train, tune
+
+
+class Commands(TyperGroup):
+    """Every command's :class:`~lmrec.errors.LmrecError` is printed as one line (exit code 2),
+    never a traceback; anything else is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context type is private
+        from lmrec.errors import LmrecError
+
+        try:
+            return super().invoke(ctx)
+        except LmrecError as exc:
+            from lmrec.cli._common import fail
+
+            raise fail(str(exc)) from None
+
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="lmrec: language-model-powered recommendation."
+    cls=Commands,
+    add_completion=False,
+    no_args_is_help=True,
+    help="lmrec: language-model-powered recommendation.",
 )
 
 
@@ -47,7 +67,7 @@ def main(
     warnings.showwarning = show
 
 
-for module in (data, evaluate, train, tune, llm, llm_local, serve, demo):
+for module in (data, evaluate, run, train, tune, llm, llm_local, serve, demo):
     module.register(app)
 
 __all__ = ["app"]

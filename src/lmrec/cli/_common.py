@@ -42,12 +42,18 @@ DatasetOpt = Annotated[
         "files; 'a+b' is the joint dataset of a and b.",
     ),
 ]
-ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help=protocol_help())]
+ProtocolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol", "-p", help=f"{protocol_help()}. Default: the --config file's, else loo."
+    ),
+]
 CandidatesOpt = Annotated[
     Path | None,
     typer.Option(
         "--candidates",
-        help="Candidate file in LLMRank's format (llmrank-20; default: sampled candidates).",
+        help="Candidate file in LLMRank's format (llmrank-20; default: the dataset's published "
+        "LLMRank file when it has one, else sampled candidates).",
     ),
 ]
 CutoffOpt = Annotated[
@@ -132,16 +138,37 @@ def load(name: str, data_dir: Path | None) -> Dataset:
 
 def prepare(
     ds: Dataset,
-    protocol: str,
+    protocol: str | None,
     candidates: Path | None,
     seed: int,
     cutoff: float,
     split: str,
     candidate_set: CandidateSetOptions | None = None,
+    config_file: Path | None = None,
 ) -> Prepared:
-    from lmrec.data.errors import DataError
+    """The named protocol with the options the command line gave (each protocol takes only its
+    own: ``--candidates`` is read by ``candidates`` and ``llmrank-20`` alone); without ``-p``,
+    the ``--config`` file's protocol, else ``loo``. LLMRank-20 without a file takes the
+    dataset's published one (see :func:`lmrec.experiment.spec.resolve_protocol`)."""
+    from lmrec.experiment.config_files import load_run_config
     from lmrec.experiment.run import prepare as prepare_run
-    from lmrec.protocols.named import ProtocolChoice
+    from lmrec.experiment.spec import resolve_protocol
+    from lmrec.protocols.named import PROTOCOLS, named_protocol
+
+    file = load_run_config(config_file) if config_file else None
+    if file is not None and config_file is not None:
+        if file.dataset is not None and file.dataset != ds.name:
+            raise fail(f"{config_file} is a run on {file.dataset!r}, not {ds.name!r}")
+        extra = [k for k in ("split", "ks", "users") if getattr(file, k) is not None]
+        if extra:
+            raise fail(
+                f"{config_file}: {', '.join(extra)} belong to a whole run: "
+                f"`lmrec run {config_file}` runs it as written"
+            )
+    if protocol is None:
+        if file is not None and file.protocol is not None:
+            return prepare_run(ds, resolve_protocol(file.protocol, ds.name), split)
+        protocol = "loo"
 
     if candidates is not None and protocol not in ("llmrank-20", "candidates"):
         raise fail(
@@ -149,18 +176,19 @@ def prepare(
             f"-p {protocol} would ignore it"
         )
     options = candidate_set or CandidateSetOptions()
+    given: dict[str, Any] = {
+        "file": candidates,
+        "seed": seed,
+        "cutoff_quantile": cutoff,
+        "size": options.size,
+        "ensure_target": options.ensure_target,
+        "seen": options.seen,
+    }
+    fields = PROTOCOLS[protocol].model_fields if protocol in PROTOCOLS else {}
+    choice = named_protocol(protocol, **{k: v for k, v in given.items() if k in fields})
     try:
-        choice = ProtocolChoice(
-            protocol,
-            candidates,
-            seed,
-            cutoff,
-            candidates_size=options.size,
-            ensure_target=options.ensure_target,
-            seen=options.seen,
-        )
-        return prepare_run(ds, choice, split)
-    except (DataError, ValueError, OSError) as exc:
+        return prepare_run(ds, resolve_protocol(choice, ds.name), split)
+    except OSError as exc:
         raise fail(str(exc)) from None
 
 
@@ -211,16 +239,12 @@ def model_options(
     models: list[str] | None, config_file: Path | None, settings: list[str] | None
 ) -> tuple[list[str], dict[str, Any]]:
     """Model names and their config from ``--model``, ``--config FILE`` and ``--set``."""
-    from lmrec.data.errors import DataError
     from lmrec.experiment.config_files import load_run_config, merge
 
     config: dict[str, Any] = {}
     names = list(models or [])
     if config_file is not None:
-        try:
-            run = load_run_config(config_file)
-        except DataError as exc:
-            raise fail(str(exc)) from None
+        run = load_run_config(config_file)
         config = run.config
         if not names and run.model:
             names = [run.model]
@@ -253,11 +277,20 @@ def metrics_table(
 def fit_and_evaluate(
     prepared: Prepared, name: str, config: dict[str, Any], ks: Sequence[int] = (1, 5, 10, 20)
 ) -> tuple[Recommender, RunResult]:
-    from lmrec.experiment.run import run_model
+    """One :class:`~lmrec.experiment.spec.RunSpec` run on the command's prepared cases."""
+    from lmrec.experiment.spec import RunSpec, run
 
+    spec = RunSpec(
+        dataset=prepared.dataset.name,
+        model=name,
+        config=config,
+        protocol=prepared.protocol,
+        split=prepared.split_name,
+        ks=tuple(ks),
+    )
     start = time.perf_counter()
     try:
-        fitted, result = run_model(prepared, name, config, ks=ks, progress=True)
+        fitted, result = run(spec, progress=True, prepared=prepared)
     except (KeyError, ValueError) as exc:
         raise fail(str(exc)) from None
     console.print(f"{name}: {time.perf_counter() - start:.1f} s")

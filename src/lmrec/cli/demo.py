@@ -17,7 +17,7 @@ from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
 from lmrec.experiment.run import Prepared, prepare, run_model
 from lmrec.models.registry import available_models
-from lmrec.protocols.named import ProtocolChoice
+from lmrec.protocols.named import named_protocol
 
 SASREC_MINUTES = 1.5
 
@@ -76,7 +76,7 @@ def llm_rerank(
 def run_demo(
     dataset: Dataset, n_users: int, console: Console = console, llm: str | None = None
 ) -> None:
-    prepared = prepare(dataset, ProtocolChoice("loo"))
+    prepared = prepare(dataset, named_protocol("loo"))
     console.print(
         f"[bold]{dataset.name}[/]: {len(dataset.interactions):,} interactions · "
         f"{prepared.protocol.describe()} · {len(prepared.cases):,} test users"
@@ -93,7 +93,7 @@ def run_demo(
     )
     fitted = {}
     runs: list[tuple[str, str, dict[str, object]]] = [
-        (name, name, {}) for name in available_models(trained=False, external=False)
+        (name, name, {}) for name in available_models(slow=False, backend=False)
     ]
     # one trained model, on a budget so the demo stays short (`lmrec train` trains it fully)
     # no warm-up: ML-100K has 8 batches per epoch, the default 100 warm-up steps would fill the budget

@@ -30,7 +30,6 @@ from lmrec.cli._common import (
     fit_and_evaluate,
     load,
     model_options,
-    parse_set,
     prepare,
     ray_or_fail,
     report,
@@ -61,7 +60,7 @@ def evaluate_cmd(
         ),
     ] = None,
     config_file: ConfigFileOpt = None,
-    protocol: ProtocolOpt = "loo",
+    protocol: ProtocolOpt = None,
     candidates: CandidatesOpt = None,
     candidates_size: CandidatesSizeOpt = 0,
     ensure_target: EnsureTargetOpt = False,
@@ -93,7 +92,7 @@ def evaluate_cmd(
         raise fail("--depth must be at least 1")
     options = candidate_set_options(candidates_size, ensure_target, seen)
     ds = load(dataset, data_dir)
-    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split, options)
+    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split, options, config_file)
     runs = [(name, config) for name in names]
     if retriever is not None:
         runs = [
@@ -140,7 +139,7 @@ def recommend_cmd(
         typer.Option("--text", help="Free-text history sentence (repeatable; zero-shot model)."),
     ] = None,
     k: int = 10,
-    protocol: ProtocolOpt = "loo",
+    protocol: ProtocolOpt = None,
     candidates: CandidatesOpt = None,
     split: str = "test",
     all_users: Annotated[
@@ -160,6 +159,7 @@ def recommend_cmd(
         ),
     ] = None,
     settings: ConfigOpt = None,
+    config_file: ConfigFileOpt = None,
     ray: RayOpt = None,
     workers: RayWorkersOpt = 0,
     data_dir: DataDir = None,
@@ -178,20 +178,23 @@ def recommend_cmd(
         if model is not None and model != saved:
             raise fail(f"--model {model} but {model_dir} holds a {saved!r} checkpoint")
         model = saved
-    model = model or "pop"
+    if model is None and config_file is None:
+        model = "pop"
+    names, config = model_options([model] if model else None, config_file, settings)
+    model = names[0]
     ds = load(dataset, data_dir)
     if all_users:
         if output is None:
             raise fail("--all-users needs --output FILE.tsv")
-        prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split)
+        prepared = prepare(
+            ds, protocol, candidates, seed, cutoff_quantile, split, config_file=config_file
+        )
         if ray is None:
-            fitted, result = _fit_or_load(prepared, model, parse_set(settings), model_dir, k)
+            fitted, result = _fit_or_load(prepared, model, config, model_dir, k)
             items = fitted.item_vocab
         else:
             with ray_or_fail(ray) as session:
-                run = evaluate_with_ray(
-                    prepared, model, parse_set(settings), session, workers, model_dir, (k,)
-                )
+                run = evaluate_with_ray(prepared, model, config, session, workers, model_dir, (k,))
             result, items = run.result, run.item_vocab
             if model_dir is not None:
                 _same_items(items, prepared, model_dir)
@@ -205,7 +208,7 @@ def recommend_cmd(
         )
         return
     if text:
-        _recommend_text(ds, text, k, parse_set(settings))
+        _recommend_text(ds, text, k, config)
         return
     if user is None:
         raise fail("give --user ID, --text SENTENCE, or --all-users --output FILE.tsv")
@@ -213,7 +216,7 @@ def recommend_cmd(
     if user not in inter.user_vocab:
         raise fail(f"unknown user {user!r} in {dataset}")
     full_history, domain, linked = _user_history(ds, user, domain)
-    recommender = _model_for(ds, model, parse_set(settings), model_dir)
+    recommender = _model_for(ds, model, config, model_dir)
     # the whole logged history, also for a checkpoint trained before the latest events
     known = [i for i in full_history if i in recommender.item_vocab]
     try:
@@ -260,32 +263,19 @@ def _user_history(
 
 
 def checkpoint_model(model_dir: Path) -> str:
-    """The registered model a checkpoint folder holds (from its ``config.json``)."""
-    import json
+    """The registered model a folder written by ``lmrec train`` holds."""
+    from lmrec.models.registry import saved_model_name
 
-    meta = model_dir / "config.json"
-    if not meta.is_file():
-        raise fail(f"{meta}: no checkpoint here (write one with `lmrec train ... -o {model_dir}`)")
-    try:
-        name = json.loads(meta.read_text(encoding="utf-8")).get("model")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
-        raise fail(f"{meta}: not a checkpoint config ({exc})") from None
-    if not isinstance(name, str):
-        raise fail(f"{meta}: no 'model' field")
-    return name
+    return saved_model_name(model_dir)
 
 
 def _model_for(
     ds: Dataset, name: str, config: dict[str, Any], model_dir: Path | None
 ) -> Recommender:
-    """Fitted on the whole dataset, or loaded from the checkpoint."""
-    from lmrec.data.errors import DataError
-    from lmrec.service.build import build_model
+    """Fitted on the whole dataset, or loaded from the saved folder."""
+    from lmrec.models.build import build_model
 
-    try:
-        return build_model(ds, name, config, model_dir, progress=True)
-    except (DataError, KeyError, ValueError, OSError) as exc:
-        raise fail(str(exc)) from None
+    return build_model(ds, name, config, model_dir, progress=True)
 
 
 def _fit_or_load(

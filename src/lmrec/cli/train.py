@@ -36,7 +36,7 @@ def train_cmd(
     ],
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model name.")] = None,
     config_file: ConfigFileOpt = None,
-    protocol: ProtocolOpt = "loo",
+    protocol: ProtocolOpt = None,
     candidates: CandidatesOpt = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
@@ -45,7 +45,7 @@ def train_cmd(
 ) -> None:
     """Train a model on the training split (early stopping on validation), save the checkpoint
     (config.json + tensors.safetensors) and results.json, and print test metrics."""
-    from lmrec.core.recommender import Persistable
+    from lmrec.models.registry import save_model
 
     names, config = model_options([model] if model else None, config_file, settings)
     check_output(output_dir, folder=True)
@@ -53,13 +53,12 @@ def train_cmd(
     if names[0] == "llm-lora" and config.get("task") == "binary":
         train_preference(ds, config, output_dir)
         return
-    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, "test")
+    prepared = prepare(
+        ds, protocol, candidates, seed, cutoff_quantile, "test", config_file=config_file
+    )
     fitted, result = fit_and_evaluate(prepared, names[0], config)
-    if isinstance(fitted, Persistable):
-        fitted.save(output_dir)
-        console.print(f"saved {names[0]} to {output_dir}")
-    else:
-        console.print(f"{names[0]} has no checkpoint format; only results are written")
+    save_model(fitted, output_dir)
+    console.print(f"saved {names[0]} to {output_dir}")
     report(dataset, prepared, [result], output_dir / "results.json")
 
 

@@ -42,7 +42,7 @@ def tune_cmd(
         str, typer.Option("--ray", help="local (default), auto, HOST:PORT or ray://HOST:PORT.")
     ] = "local",
     workers: RayWorkersOpt = 0,
-    protocol: ProtocolOpt = "loo",
+    protocol: ProtocolOpt = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
     data_dir: DataDir = None,

@@ -2,14 +2,15 @@
 
 :class:`FittedState` holds what every such model keeps after ``fit``: the vocabularies and each
 training user's chronological history (for queries that give a user id but no history).
-:func:`recommend_with` turns a :class:`Query` into a :class:`Ranking` through a model's ``score``.
+:func:`rank_batch` is the one ranking path: queries in, rankings out (history resolution,
+exclusion and domain masking in one place), for ``recommend``, the evaluator and the service.
 :class:`ModelContext` is what a model may read besides the interactions.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,10 @@ import numpy.typing as npt
 
 from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Dataset, Interactions, ItemCatalog, Sequences, Vocabulary
-from lmrec.data.errors import DataError
-from lmrec.index.topk import top_k
+from lmrec.data.errors import DataError, UnknownIdError
+from lmrec.errors import ConfigError
+from lmrec.errors import NotFittedError as NotFittedError
+from lmrec.index.topk import rank_rows
 
 if TYPE_CHECKING:
     from lmrec.core.recommender import Recommender
@@ -58,10 +61,6 @@ def tie_break_prior(train: Interactions) -> npt.NDArray[np.float32]:
     return prior
 
 
-class NotFittedError(RuntimeError):
-    """A model used before ``fit`` (or ``load``)."""
-
-
 @dataclass(frozen=True)
 class FittedState:
     """Vocabularies and training histories of a fitted model."""
@@ -75,21 +74,6 @@ class FittedState:
         if len(train) == 0:
             raise DataError("cannot fit on an empty interaction log")
         return cls(train.user_vocab, train.item_vocab, train.sequences())
-
-    def resolve(self, query: Query) -> QueryBatch:
-        """The query in index space; unknown history items raise :class:`UnknownIdError`."""
-        user = -1
-        if query.user is not None and query.user in self.user_vocab:
-            user = self.user_vocab.index(query.user)
-        if query.history is not None:
-            history = np.array([self.item_vocab.index(i) for i in query.history], dtype=np.int32)
-        elif user >= 0:
-            history = np.asarray(self.histories[user])
-        else:
-            history = np.empty(0, dtype=np.int32)
-        return QueryBatch(
-            np.array([user], dtype=np.int32), Sequences.from_lists([history.tolist()])
-        )
 
     @functools.cached_property
     def domain_ranges(self) -> dict[str, tuple[int, int]]:
@@ -127,37 +111,97 @@ class FittedModel:
         raise NotImplementedError
 
     def recommend(self, query: Query) -> Ranking:
-        return recommend_with(self.fitted_state(), self.score, query)
+        return rank_batch(self, [query])[0]
 
 
-def recommend_with(
-    state: FittedState,
-    score: Callable[[QueryBatch], npt.NDArray[np.float32]],
-    query: Query,
-) -> Ranking:
-    """Score one query, mask exclusions with ``-inf``, and return the top ``query.k`` items."""
-    batch = state.resolve(query)
-    scores = score(batch)[0].astype(np.float32, copy=True)
+IntArray = npt.NDArray[np.int64]
+
+
+def resolve(state: FittedState, queries: Sequence[Query]) -> QueryBatch:
+    """The queries in index space: a known user's index (else ``-1``) and the given history, or
+    the user's training history when none is given. Unknown history items raise
+    :class:`UnknownIdError`."""
+    users = np.full(len(queries), -1, dtype=np.int32)
+    rows: list[npt.NDArray[np.int32]] = []
+    for row, query in enumerate(queries):
+        if query.user is not None and query.user in state.user_vocab:
+            users[row] = state.user_vocab.index(query.user)
+        if query.history is not None:
+            found = state.item_vocab.lookup(query.history)
+            if len(found) and found.min() < 0:
+                raise UnknownIdError("item", query.history[int(np.argmin(found))])
+            rows.append(found)
+        elif users[row] >= 0:
+            rows.append(np.asarray(state.histories[int(users[row])], dtype=np.int32))
+        else:
+            rows.append(np.empty(0, dtype=np.int32))
+    return QueryBatch(users, Sequences.from_arrays(rows))
+
+
+def exclusions(state: FittedState, query: Query, history: npt.NDArray[Any]) -> IntArray:
+    """Indices a query must never get back: its history (``exclude_history``), its ``exclude``
+    ids the model knows, and every item outside ``query.domain``."""
+    parts: list[npt.NDArray[Any]] = []
     if query.exclude_history:
-        scores[batch.histories[0]] = -np.inf
-    return best_items(state, scores, query)
-
-
-def excluded_indices(state: FittedState, query: Query) -> list[int]:
-    """Indices of ``query.exclude`` (ids the model does not know are ignored)."""
-    return [state.item_vocab.index(i) for i in query.exclude if i in state.item_vocab]
-
-
-def best_items(state: FittedState, scores: npt.NDArray[np.float32], query: Query) -> Ranking:
-    """The top ``query.k`` of one score row after removing ``query.exclude``, items outside
-    ``query.domain`` and ``-inf`` items."""
-    scores[excluded_indices(state, query)] = -np.inf
+        parts.append(history)
+    if query.exclude:
+        found = state.item_vocab.lookup(query.exclude)
+        parts.append(found[found >= 0])
     if query.domain is not None:
         from lmrec.data.joint import domain_range
 
         start, stop = domain_range(state.domain_ranges, query.domain)
-        scores[:start] = -np.inf
-        scores[stop:] = -np.inf
-    best = top_k(scores[None, :], query.k)[0]
-    best = best[np.isfinite(scores[best])]
-    return Ranking(tuple(state.item_vocab.decode(best)), scores[best])
+        parts.append(np.r_[0:start, stop : len(state.item_vocab)])
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    return np.concatenate(parts).astype(np.int64, copy=False)
+
+
+def rank_batch(model: Recommender | FittedModel, queries: Sequence[Query]) -> list[Ranking]:
+    """Each query's top ``k`` items, best first, never an excluded item.
+
+    One scoring call for all queries without free text (the model's own top-k search when it has
+    one); free-text queries go to a text model's ``recommend`` one by one."""
+    from lmrec.core.recommender import ReadsText, TopKRecommender
+
+    out: list[Ranking | None] = [None] * len(queries)
+    plain = [i for i, q in enumerate(queries) if not q.text]
+    for i, query in enumerate(queries):
+        if query.text:
+            if not isinstance(model, ReadsText):
+                raise ConfigError(f"{type(model).__name__} cannot read free text (Query.text)")
+            out[i] = model.recommend(query)
+    if plain:
+        state = fitted_state_of(model)
+        picked = [queries[i] for i in plain]
+        batch = resolve(state, picked)
+        banned = [exclusions(state, q, batch.histories[r]) for r, q in enumerate(picked)]
+        k = max(q.k for q in picked)
+        if isinstance(model, TopKRecommender):
+            found = model.top_items(batch, k, banned)
+        else:
+            found = rank_rows(model.score(batch), k, banned)
+        vocab = state.item_vocab
+        for i, query, (best, scores) in zip(plain, picked, found, strict=True):
+            best, scores = best[: query.k], scores[: query.k]
+            out[i] = Ranking(tuple(vocab.decode(best)), np.asarray(scores, dtype=np.float32))
+    return [r for r in out if r is not None]
+
+
+def fitted_state_of(model: Recommender | FittedModel) -> FittedState:
+    """The vocabularies and training histories of a fitted model."""
+    getter = getattr(model, "fitted_state", None)
+    if getter is None:
+        raise ConfigError(f"{type(model).__name__} keeps no fitted state (FittedModel)")
+    state = getter()
+    if not isinstance(state, FittedState):
+        raise ConfigError(f"{type(model).__name__}.fitted_state() is not a FittedState")
+    return state
+
+
+def best_of(state: FittedState, scores: npt.NDArray[np.float32], query: Query) -> Ranking:
+    """The top ``query.k`` of one score row of a query with no history to exclude (free text):
+    without ``query.exclude`` and items outside ``query.domain``."""
+    empty = np.empty(0, dtype=np.int64)
+    best, found = rank_rows(scores[None, :], query.k, [exclusions(state, query, empty)])[0]
+    return Ranking(tuple(state.item_vocab.decode(best)), np.asarray(found, dtype=np.float32))

@@ -115,6 +115,14 @@ class Sequences:
         flat = [int(v) for r in rows for v in r]
         return cls(indptr, np.asarray(flat, dtype=np.int32))
 
+    @classmethod
+    def from_arrays(cls, rows: Sequence[npt.NDArray[np.integer[Any]]]) -> Self:
+        """From one integer array per row (no Python loop over the elements)."""
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        flat = np.concatenate(rows).astype(np.int32) if rows else np.empty(0, dtype=np.int32)
+        return cls(indptr, flat)
+
     def __len__(self) -> int:
         return len(self.indptr) - 1
 

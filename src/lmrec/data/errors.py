@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmrec.errors import DataError
 
-class DataError(ValueError):
-    """Base class for every data problem lmrec reports."""
+__all__ = ["DataError", "DataFormatError", "DatasetNotFoundError", "UnknownIdError"]
 
 
 class DataFormatError(DataError):

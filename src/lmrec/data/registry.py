@@ -50,6 +50,8 @@ class DatasetSpec:
     source: str
     load: Callable[[Path], Dataset]
     download: Download | None = None
+    llmrank_file: str | None = None  # LLMRank's published 20-candidate file for all users
+    llmrank_sample: str | None = None  # LLMRank's file for its 200 sampled users
 
 
 def default_data_dir() -> Path:
@@ -125,6 +127,8 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
             "https://grouplens.org/datasets/movielens/1m/",
             _load_movielens("ml-1m"),
             Download(f"{GROUPLENS}/ml-1m.zip", "c4d9eecfca2ab87c1945afe126590906", convert_ml1m),
+            llmrank_file="ml-1m-full.random",
+            llmrank_sample="ml-1m-200.random",
         ),
         "amazon-games": DatasetSpec(
             "amazon-games",
@@ -138,6 +142,8 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
                 )
                 + " (LLMRank uses the same copy)",
             ),
+            llmrank_file="games-6k.random",
+            llmrank_sample="games-200.random",
         ),
         "amazon-scientific": DatasetSpec(
             "amazon-scientific",

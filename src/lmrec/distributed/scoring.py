@@ -66,7 +66,7 @@ class ModelWorker:
         self.prepared = prepared
         self.name = name
         if checkpoint is not None:
-            from lmrec.service.build import build_model
+            from lmrec.models.build import build_model
 
             with tempfile.TemporaryDirectory(prefix="lmrec-ckpt-") as tmp:
                 self.model = build_model(
@@ -97,8 +97,7 @@ def _driver_checkpoint(prepared: Prepared, name: str, config: Mapping[str, Any])
     from lmrec.core.recommender import Persistable
     from lmrec.models.registry import create_model, model_specs
 
-    spec = model_specs().get(name)
-    if spec is None or spec.loader() is None:
+    if name not in model_specs():
         return None
     model = create_model(name, config, ModelContext.for_dataset(prepared.dataset, progress=True))
     model.fit(prepared.split.train, prepared.split.valid)

@@ -21,7 +21,7 @@ from lmrec.metrics.evaluate import Evaluation, evaluate
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import candidate_hit_rate
-from lmrec.protocols.named import ProtocolChoice
+from lmrec.protocols.named import NamedProtocol
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Prepared:
     dataset: Dataset
     split: Split
     cases: EvalCases
-    protocol: ProtocolChoice
+    protocol: NamedProtocol
     split_name: str
 
     def first(self, n: int) -> Prepared:
@@ -42,7 +42,7 @@ class Prepared:
         return Prepared(self.dataset, self.split, cases, self.protocol, self.split_name)
 
 
-def prepare(dataset: Dataset, protocol: ProtocolChoice, split_name: str = "test") -> Prepared:
+def prepare(dataset: Dataset, protocol: NamedProtocol, split_name: str = "test") -> Prepared:
     split = protocol.splitter(dataset.interactions).split(dataset.interactions)
     cases = split.cases(split_name)
     cand = protocol.candidates()

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -73,12 +74,30 @@ class NIRFilter(FittedModel):
         self.neighbors = neighbors if neighbors is not None else (12 if recipe == "nir" else 10)
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> NIRFilter:
-        self._state = FittedState.from_train(train)
-        self.users = _binary(train.sequences(), train.n_items)
+        self._fitted(FittedState.from_train(train), tie_break_prior(train))
+        return self
+
+    def _fitted(self, state: FittedState, prior: npt.NDArray[np.float32]) -> None:
+        self._state = state
+        self.users = _binary(state.histories, len(state.item_vocab))
         self.unit_users = _unit_rows(self.users)
         self.unit_items = _unit_rows(self.users.T.tocsr())
-        self.prior = tie_break_prior(train)
-        return self
+        self.prior = prior
+
+    def save(self, directory: Path) -> None:
+        from lmrec.core.checkpoint import save_state
+
+        config = {"mode": self.mode, "neighbors": self.neighbors, "recipe": self.recipe}
+        save_state(directory, self.fitted_state(), self.name, config, {"prior": self.prior})
+
+    @classmethod
+    def load(cls, directory: Path) -> NIRFilter:
+        from lmrec.core.checkpoint import load_state
+
+        state, config, tensors = load_state(directory, cls.name)
+        model = cls(config["mode"], config["neighbors"], config["recipe"])
+        model._fitted(state, tensors["prior"])
+        return model
 
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         histories = batch.histories.truncate(50) if self.recipe == "nir" else batch.histories

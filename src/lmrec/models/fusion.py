@@ -7,17 +7,20 @@ live on different scales (cosines, logits, counts) fuse without calibration.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError
 from lmrec.protocols.base import EvalCases
 
 
@@ -65,7 +68,7 @@ class RankFusion(FittedModel):
         self.members = []
         for spec in self.config.members:
             if spec.model == self.name:
-                raise DataError("an ensemble member may not itself be an ensemble")
+                raise ConfigError("an ensemble member may not itself be an ensemble")
             model = self.create(spec.model, spec.config, self.context).fit(train, valid)
             if model.item_vocab.ids != state.item_vocab.ids:
                 raise DataError(f"ensemble member {spec.model!r} scores another item set")
@@ -79,3 +82,23 @@ class RankFusion(FittedModel):
         for spec, model in zip(self.config.members, self.members, strict=True):
             out += spec.weight / (self.config.k + ranks_of(model.score(batch)))
         return out
+
+    def save(self, directory: Path) -> None:
+        """The ensemble's config and each member in ``member-<i>/`` (by its registry name)."""
+        save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), {})
+        for i, model in enumerate(self.members):
+            save_member(directory, f"member-{i}", model)
+
+    @classmethod
+    def load(cls, directory: Path, context: ModelContext, member: ModelLoader) -> RankFusion:
+        state, config, _ = load_state(directory, cls.name)
+        model = cls(RankFusionConfig.model_validate(config), context, _no_factory)
+        model.members = [
+            member(directory / f"member-{i}", context) for i in range(len(config["members"]))
+        ]
+        model._state = state
+        return model
+
+
+def _no_factory(name: str, config: Any, context: ModelContext) -> Recommender:
+    raise RuntimeError("a loaded ensemble is already fitted; create a new one to fit again")

@@ -13,12 +13,15 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.fitted import ModelContext, ModelFactory
+from lmrec.core.recommender import Recommender
+from lmrec.errors import CheckpointError
 from lmrec.llm.backends import LLMBackend, OpenAICompatibleBackend
 from lmrec.llm.cache import ResponseCache
 from lmrec.llm.prompts import Domain
 from lmrec.llm.ranker import LLMRankConfig, LLMRanker
-from lmrec.models.two_stage import create_retriever
+from lmrec.models.two_stage import create_retriever, load_retriever
 
 
 class LLMRecommenderConfig(LLMRankConfig):
@@ -105,14 +108,48 @@ def build_backend(config: LLMRecommenderConfig) -> LLMBackend:
     )
 
 
+class LLMRecommender(LLMRanker):
+    """The LLM ranker built from one config: saved as that config plus its fitted retriever (the
+    backend is built again from the config when it is loaded; its responses stay cached)."""
+
+    def save(self, directory: Path) -> None:
+        config = self.config.model_dump()
+        save_state(directory, self.fitted_state(), self.name, config, {})
+        save_member(directory, "retriever", self.fitted_retriever())
+
+    @classmethod
+    def load(
+        cls, directory: Path, context: ModelContext | None = None, member: ModelLoader | None = None
+    ) -> LLMRecommender:
+        """The saved ranker, its backend built again from the saved config."""
+        if member is None:
+            raise CheckpointError("llm loads through lmrec.models.registry.load_model")
+        context = context or ModelContext()
+        state, config, _ = load_state(directory, cls.name)
+        retriever = load_retriever(directory / "retriever", context, member)
+        model = build_llm_ranker(
+            LLMRecommenderConfig.model_validate(config), context, _no_factory, retriever
+        )
+        model._state = state
+        return model
+
+
 def build_llm_ranker(
-    config: LLMRecommenderConfig, context: ModelContext, create: ModelFactory
-) -> LLMRanker:
+    config: LLMRecommenderConfig,
+    context: ModelContext,
+    create: ModelFactory,
+    retriever: Recommender | None = None,
+) -> LLMRecommender:
     """An :class:`LLMRanker` over the configured backend, titles from the context's catalogue."""
     catalog = context.catalog
     title = catalog.title if catalog is not None else str
-    retriever = create_retriever(config.retriever, config.retriever_config, context, create)
+    if retriever is None:
+        retriever = create_retriever(config.retriever, config.retriever_config, context, create)
     # the whole config is the ranker's (a subclass of its own), so provenance records the backend
-    return LLMRanker(
+    return LLMRecommender(
         build_backend(config), title, config, retriever, Domain.for_dataset(context.dataset)
     )
+
+
+def _no_factory(name: str, config: Any, context: ModelContext) -> Recommender:
+    raise RuntimeError("a loaded LLM ranker has its retriever")

@@ -11,7 +11,6 @@ scored by ``lmrec llm-score``; it does not rank items.
 
 from __future__ import annotations
 
-import importlib
 import json
 import string
 from pathlib import Path
@@ -20,15 +19,16 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
-from lmrec.core.recommender import Persistable, Recommender
+from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
+from lmrec.errors import CheckpointError
 from lmrec.llm.candidates import unseen_order
 from lmrec.llm.lora.config import LlmLoraConfig
 from lmrec.llm.lora.tuning import TunedLM
-from lmrec.models.common import load_state, save_state
 from lmrec.protocols.base import EvalCases
 from lmrec.training.trainer import TrainReport
 
@@ -220,28 +220,27 @@ class LoraReranker(FittedModel):
     # -- checkpoint ---------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        if not isinstance(self.retriever, Persistable) or self.tuned is None:
-            raise DataError(f"llm-lora: the retriever {self.config.retriever} cannot be saved")
+        """The config and titles, the adapter in ``adapter/`` and the retriever in
+        ``retriever/`` (by its registry name)."""
+        if self.retriever is None or self.tuned is None:
+            raise CheckpointError("llm-lora: fit it before saving")
         save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), {})
-        kind = type(self.retriever)
-        meta = {"titles": self.titles, "retriever_class": [kind.__module__, kind.__qualname__]}
-        (directory / "lora.json").write_text(json.dumps(meta, ensure_ascii=False))
+        (directory / "lora.json").write_text(
+            json.dumps({"titles": self.titles}, ensure_ascii=False)
+        )
         self.tuned.save_adapter(directory / "adapter")
-        self.retriever.save(directory / "retriever")
+        save_member(directory, "retriever", self.retriever)
 
     @classmethod
-    def load(cls, directory: Path) -> LoraReranker:
+    def load(
+        cls, directory: Path, context: ModelContext | None = None, member: ModelLoader | None = None
+    ) -> LoraReranker:
+        if member is None:
+            raise CheckpointError("llm-lora loads through lmrec.models.registry.load_model")
         state, config, _ = load_state(directory, cls.name)
-        model = cls(LlmLoraConfig.model_validate(config))
+        model = cls(LlmLoraConfig.model_validate(config), context)
         model._state = state
-        meta = json.loads((directory / "lora.json").read_text(encoding="utf-8"))
-        model.titles = meta["titles"]
-        module, qualname = meta["retriever_class"]
-        if not module.startswith("lmrec.models."):
-            raise DataError(f"{directory}/lora.json: retriever class {module} is not lmrec's")
-        loader = getattr(importlib.import_module(module), qualname, None)
-        if not isinstance(loader, type) or not issubclass(loader, Persistable):
-            raise DataError(f"{directory}/lora.json: {module}.{qualname} has no checkpoint")
-        model.retriever = loader.load(directory / "retriever")  # type: ignore[assignment]
+        model.titles = json.loads((directory / "lora.json").read_text(encoding="utf-8"))["titles"]
+        model.retriever = member(directory / "retriever", model.context)
         model._lm().load_adapter(directory / "adapter")
         return model

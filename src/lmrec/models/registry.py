@@ -1,48 +1,92 @@
-"""The model registry: an explicit table from name to constructor and config class.
+"""The model registry: an explicit table from name to constructor, config class and loader.
 
-Nothing is discovered by file name; adding a model means adding one line here.
+Nothing is discovered by file name; adding a model means adding one row here. The registry also
+owns the two ways a model comes into being: :func:`create_model` (from a config, to be fitted)
+and :func:`load_model` (from a folder :func:`save_model` wrote). Composite models (ensemble,
+two-stage, llm, llm-lora) save their members by registry name and load them back through
+:func:`load_model`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from lmrec.core.checkpoint import ModelLoader
 from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Persistable, Recommender
+from lmrec.errors import CheckpointError, ConfigError
+
+CHECKPOINT_FILE = "config.json"  # every saved model's folder has one, naming the model
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One registry row. The flags say what the model needs, not how it is implemented."""
+
     name: str
     description: str
     config: type[BaseModel]
     build: Callable[[Any, ModelContext], Recommender]
+    load: Callable[[Path, ModelContext, ModelLoader], Recommender]
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    trained: bool = False  # learns weights with the torch trainer (minutes, not seconds)
-    external: bool = False  # needs an LLM backend (an endpoint or a local model) in its config
-    checkpoint: type[Any] | None = None  # loads a saved model when ``build`` is not the class
+    learns_weights: bool = False  # trained by the torch trainer: minutes, so served from a folder
+    needs_backend: bool = False  # needs an LLM backend (an endpoint or a local model) in its config
+    members: Callable[[Any], list[tuple[str, dict[str, Any]]]] | None = None  # composite: parts
 
-    def loader(self) -> type[Persistable] | None:
-        """The class whose ``load`` reads this model's checkpoints (None: no checkpoint format)."""
-        found = self.checkpoint or self.build
-        if isinstance(found, type) and issubclass(found, Persistable):
-            return found
-        return None
+    def slow_fit(self, config: Mapping[str, Any] | None = None) -> bool:
+        """Whether fitting takes minutes (this model, or any member of a composite one):
+        ``serve`` and ``recommend`` then load a folder written by ``lmrec train`` instead."""
+        if self.learns_weights:
+            return True
+        if self.members is None:
+            return False
+        if config is None:  # a composite whose members are not named yet may hold any model
+            return True
+        specs = model_specs()
+        parts = self.members(validate_config(self, config))
+        return any(n in specs and specs[n].slow_fit(c) for n, c in parts)
+
+
+def plain(cls: Any) -> Callable[[Path, ModelContext, ModelLoader], Recommender]:
+    """The loader of a model whose folder holds everything (``cls.load(directory)``)."""
+
+    def load(directory: Path, context: ModelContext, member: ModelLoader) -> Recommender:
+        model = cls.load(directory)
+        if not isinstance(model, Recommender):
+            raise CheckpointError(f"{directory}: did not load a recommender")
+        return model
+
+    return load
+
+
+def composite(cls: Any) -> Callable[[Path, ModelContext, ModelLoader], Recommender]:
+    """The loader of a model that also reads the context and loads members by registry name."""
+
+    def load(directory: Path, context: ModelContext, member: ModelLoader) -> Recommender:
+        model = cls.load(directory, context, member)
+        if not isinstance(model, Recommender):
+            raise CheckpointError(f"{directory}: did not load a recommender")
+        return model
+
+    return load
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.llm.lora.config import LlmLoraConfig
     from lmrec.models.classic.factorization import ALS, BPR, ALSConfig, BPRConfig
     from lmrec.models.classic.itemknn import ItemKNN, ItemKNNConfig
+    from lmrec.models.classic.markov import Markov, MarkovConfig
     from lmrec.models.classic.popularity import Popularity, PopularityConfig
     from lmrec.models.classic.random import RandomConfig, RandomScores
     from lmrec.models.fusion import RankFusion, RankFusionConfig
-    from lmrec.models.llm import LLMRecommenderConfig, build_llm_ranker
+    from lmrec.models.llm import LLMRecommender, LLMRecommenderConfig, build_llm_ranker
     from lmrec.models.llm_lora import LoraReranker
     from lmrec.models.sequential.model import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
     from lmrec.models.textseq import TextSeqRec, TextSeqRecConfig
@@ -55,61 +99,73 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "training popularity",
             PopularityConfig,
             lambda c, _: Popularity(c),
-            checkpoint=Popularity,
+            plain(Popularity),
         ),
         ModelSpec(
             "itemknn",
             "item-item cosine kNN",
             ItemKNNConfig,
             lambda c, _: ItemKNN(c),
-            checkpoint=ItemKNN,
+            plain(ItemKNN),
         ),
         ModelSpec(
             "itemknn-seq",
             "item-item kNN, recent history weighted more (decay 0.5, chosen on validation)",
             ItemKNNConfig,
             lambda c, _: ItemKNN(c),
+            plain(ItemKNN),
             MappingProxyType({"decay": 0.5}),
-            checkpoint=ItemKNN,
+        ),
+        ModelSpec(
+            "markov",
+            "first-order Markov chain",
+            MarkovConfig,
+            lambda c, _: Markov(c),
+            plain(Markov),
         ),
         ModelSpec(
             "bpr",
             "BPR-MF, pairwise ranking matrix factorisation (implicit library)",
             BPRConfig,
             BPR,
+            plain(BPR),
         ),
         ModelSpec(
             "als",
             "ALS, weighted matrix factorisation, query history folded in (implicit library)",
             ALSConfig,
             ALS,
+            plain(ALS),
         ),
         ModelSpec(
             "random",
             "uniform random scores",
             RandomConfig,
             lambda c, _: RandomScores(c),
-            checkpoint=RandomScores,
+            plain(RandomScores),
         ),
         ModelSpec(
             "zeroshot",
             "zero-shot semantic matching of item text (no training on the target data)",
             ZeroShotConfig,
             ZeroShotTextRecommender,
+            composite(ZeroShotTextRecommender),
         ),
         ModelSpec(
             "sasrec",
             "SASRec, self-attention over the item sequence, softmax cross-entropy (torch)",
             SASRecConfig,
             SASRec,
-            trained=True,
+            plain(SASRec),
+            learns_weights=True,
         ),
         ModelSpec(
             "gru4rec",
             "GRU4Rec, recurrent network over the item sequence, softmax cross-entropy (torch)",
             GRU4RecConfig,
             GRU4Rec,
-            trained=True,
+            plain(GRU4Rec),
+            learns_weights=True,
         ),
         ModelSpec(
             "textseq",
@@ -117,21 +173,24 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "distillation; torch)",
             TextSeqRecConfig,
             TextSeqRec,
-            trained=True,
+            plain(TextSeqRec),
+            learns_weights=True,
         ),
         ModelSpec(
             "ensemble",
             "weighted reciprocal rank fusion of registered models (config: members)",
             RankFusionConfig,
             lambda c, context: RankFusion(c, context, create_model),
-            trained=True,
+            composite(RankFusion),
+            members=lambda c: [(m.model, m.config) for m in c.members],
         ),
         ModelSpec(
             "two-stage",
             "a retriever's top items re-ranked by any model (config: reranker, retriever, depth)",
             TwoStageConfig,
             lambda c, context: TwoStage(c, context, create_model),
-            trained=True,
+            composite(TwoStage),
+            members=lambda c: [(c.retriever, c.retriever_config), (c.reranker, c.reranker_config)],
         ),
         ModelSpec(
             "llm",
@@ -139,7 +198,9 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "(config: llm = smollm2-135m | gemma3-270m | a .gguf | a folder, or endpoint + model)",
             LLMRecommenderConfig,
             lambda c, context: build_llm_ranker(c, context, create_model),
-            external=True,
+            composite(LLMRecommender),
+            needs_backend=True,
+            members=lambda c: [(c.retriever, c.retriever_config)],
         ),
         ModelSpec(
             "llm-lora",
@@ -147,30 +208,76 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "(LlamaRec; config: base, retriever, depth; task=binary: TALLRec yes/no)",
             LlmLoraConfig,
             lambda c, context: LoraReranker(c, context, create_model),
-            trained=True,
-            checkpoint=LoraReranker,
+            composite(LoraReranker),
+            learns_weights=True,
         ),
     ]
     return MappingProxyType({s.name: s for s in specs})
 
 
-def available_models(trained: bool = True, external: bool = True) -> tuple[str, ...]:
-    """Registered model names; ``trained=False`` leaves out the torch-trained ones,
-    ``external=False`` the ones that need an LLM backend."""
+def available_models(slow: bool = True, backend: bool = True) -> tuple[str, ...]:
+    """Registered model names; ``slow=False`` leaves out the ones whose fit takes minutes (torch
+    training), ``backend=False`` the ones that need an LLM backend."""
     return tuple(
         name
         for name, spec in model_specs().items()
-        if (trained or not spec.trained) and (external or not spec.external)
+        if (slow or not spec.slow_fit()) and (backend or not spec.needs_backend)
     )
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry row of ``name`` (:class:`ConfigError` naming the registered ones)."""
+    specs = model_specs()
+    if name not in specs:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(specs)}")
+    return specs[name]
+
+
+def validate_config(spec: ModelSpec, config: Mapping[str, Any] | None) -> BaseModel:
+    """``config`` over the model's defaults, checked by its pydantic class."""
+    try:
+        return spec.config.model_validate({**spec.defaults, **(config or {})})
+    except ValidationError as exc:
+        raise ConfigError(f"model {spec.name!r}: {exc}") from None
 
 
 def create_model(
     name: str, config: Mapping[str, Any] | None = None, context: ModelContext | None = None
 ) -> Recommender:
     """Build a registered model; ``config`` is validated by the model's pydantic config."""
-    specs = model_specs()
-    if name not in specs:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(specs)}")
-    spec = specs[name]
-    merged = {**spec.defaults, **(config or {})}
-    return spec.build(spec.config.model_validate(merged), context or ModelContext())
+    spec = model_spec(name)
+    return spec.build(validate_config(spec, config), context or ModelContext())
+
+
+def saved_model_name(directory: Path) -> str:
+    """The registered model a folder written by :func:`save_model` holds."""
+    meta = Path(directory) / CHECKPOINT_FILE
+    if not meta.is_file():
+        raise CheckpointError(
+            f"{meta}: no saved model here (write one with `lmrec train ... -o {directory}`)"
+        )
+    try:
+        name = json.loads(meta.read_text(encoding="utf-8")).get("model")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise CheckpointError(f"{meta}: not a saved model's config ({exc})") from None
+    if not isinstance(name, str):
+        raise CheckpointError(f"{meta}: no 'model' field")
+    return name
+
+
+def save_model(model: Recommender, directory: Path) -> None:
+    """Write a fitted model to ``directory`` (read back by :func:`load_model`)."""
+    if not isinstance(model, Persistable):
+        raise CheckpointError(f"{type(model).__name__} cannot be saved")
+    model.save(Path(directory))
+
+
+def load_model(directory: Path, context: ModelContext | None = None) -> Recommender:
+    """The model saved in ``directory``, whatever its kind: the folder names it, the registry
+    knows how to read it. ``context`` gives text models their catalogue and caches."""
+    directory = Path(directory)
+    spec = model_spec(saved_model_name(directory))
+    try:
+        return spec.load(directory, context or ModelContext(), load_model)
+    except (KeyError, OSError) as exc:  # a file or a key of the folder is missing
+        raise CheckpointError(f"{directory}: cannot read the saved {spec.name!r} ({exc})") from exc

@@ -10,17 +10,20 @@ as the retriever ranked it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError
 from lmrec.llm.candidates import unseen_order
 from lmrec.protocols.base import EvalCases
 
@@ -58,15 +61,29 @@ def create_retriever(
     return create(name, config, context)
 
 
+def load_retriever(directory: Path, context: ModelContext, member: ModelLoader) -> Recommender:
+    """A saved retriever: NIR's filter, or a registered model."""
+    from lmrec.core.checkpoint import read_meta
+    from lmrec.llm.candidates import NIRFilter
+
+    if read_meta(directory).get("model") == NIRFilter.name:
+        return NIRFilter.load(directory)
+    return member(directory, context)
+
+
 class TwoStage(FittedModel):
     """The retriever narrows every query to ``depth`` items; the re-ranker orders them."""
 
     name: ClassVar[str] = "two-stage"
 
-    def __init__(self, config: TwoStageConfig, context: ModelContext, create: ModelFactory):
+    def __init__(
+        self, config: TwoStageConfig, context: ModelContext, create: ModelFactory | None
+    ) -> None:
         if config.reranker == self.name:
-            raise DataError("a two-stage re-ranker may not itself be a two-stage pipeline")
+            raise ConfigError("a two-stage re-ranker may not itself be a two-stage pipeline")
         self.config = config
+        if create is None:  # load() sets both stages
+            return
         self.retriever = create_retriever(
             config.retriever, config.retriever_config, context, create
         )
@@ -84,6 +101,21 @@ class TwoStage(FittedModel):
                 raise DataError(f"{type(stage).__name__} scores another item set")
         self._state = state
         return self
+
+    def save(self, directory: Path) -> None:
+        """The config, then ``retriever/`` and ``reranker/`` (each by its registry name)."""
+        save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), {})
+        save_member(directory, "retriever", self.retriever)
+        save_member(directory, "reranker", self.reranker)
+
+    @classmethod
+    def load(cls, directory: Path, context: ModelContext, member: ModelLoader) -> TwoStage:
+        state, config, _ = load_state(directory, cls.name)
+        model = cls(TwoStageConfig.model_validate(config), context, None)
+        model.retriever = load_retriever(directory / "retriever", context, member)
+        model.reranker = member(directory / "reranker", context)
+        model._state = state
+        return model
 
     def candidates(self, batch: QueryBatch) -> npt.NDArray[np.int32]:
         """The retriever's top ``depth`` unseen items per query, best first (ties: lower index)."""

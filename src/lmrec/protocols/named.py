@@ -1,198 +1,190 @@
-"""The named evaluation protocols, in one table: how each is built, described and reported.
+"""The named evaluation protocols: one typed class per protocol, in one table.
 
 ``loo`` (leave-one-out, full ranking), ``llmrank-20`` (19 candidates + target, LLMRank's files or
 sampled), ``candidates`` (leave-one-out target, any candidate file: any size, target not
 guaranteed, seen items competing or masked) and ``temporal`` (full ranking after a global
-cut-off). The CLI, the experiment runner
-and the benchmarks all look protocols up here; nothing else switches on a protocol's name.
+cut-off). Each class holds only its own options (a discriminated union on ``name``, so a run
+specification in YAML says ``protocol: {name: temporal, cutoff_quantile: 0.8}``) and says how it
+splits, which candidates it scores, how it is described and which columns a table shows. The
+CLI, the experiment runner and the benchmarks all look protocols up here; a new protocol is one
+class and one entry in :data:`PROTOCOLS`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lmrec.data.containers import Interactions
 from lmrec.data.registry import default_data_dir
+from lmrec.errors import ConfigError, field_error
 from lmrec.protocols.base import SplitProtocol
 from lmrec.protocols.candidates import CandidateFile, Candidates, CandidateSet
 from lmrec.protocols.leave_one_out import LeaveOneOut
 from lmrec.protocols.temporal import Temporal
 
-ProtocolName = Literal["loo", "llmrank-20", "candidates", "temporal"]
 LLMRANK_ENV = "LMREC_LLMRANK_DIR"
 
 FULL_RANKING_COLUMNS = ("hr@10", "ndcg@10", "mrr@10", "ndcg@20", "coverage@20")
 CANDIDATE_COLUMNS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "hr@10")
 
 
-@dataclass(frozen=True)
-class NamedProtocol:
-    """One row of the table: a splitter, an optional candidate protocol, a description and the
-    metric columns a results table shows for it."""
+class NamedProtocol(BaseModel):
+    """What every protocol offers; subclasses add their own options."""
 
-    name: ProtocolName
-    summary: str
-    splitter: Callable[[ProtocolChoice, Interactions], SplitProtocol]
-    candidates: Callable[[ProtocolChoice], Candidates | CandidateSet | None]
-    describe: Callable[[ProtocolChoice], str]
-    report_columns: tuple[str, ...]
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-def _leave_one_out(choice: ProtocolChoice, data: Interactions) -> SplitProtocol:
-    return LeaveOneOut()
-
-
-def _temporal(choice: ProtocolChoice, data: Interactions) -> SplitProtocol:
-    valid = max(0.0, 1.0 - 2.0 * (1.0 - choice.cutoff_quantile))
-    return Temporal.at_quantiles(data, test=choice.cutoff_quantile, valid=valid or None)
-
-
-def _no_candidates(choice: ProtocolChoice) -> Candidates | None:
-    return None
-
-
-def _llmrank_candidates(choice: ProtocolChoice) -> Candidates | None:
-    """From the file when given, else sampled with the seed."""
-    file = CandidateFile.read(choice.candidates_file) if choice.candidates_file else None
-    return Candidates(n_negatives=19, seed=choice.seed, max_history=50, file=file)
-
-
-def _candidate_set(choice: ProtocolChoice) -> CandidateSet:
-    if choice.candidates_file is None:
-        raise ValueError("protocol 'candidates' needs --candidates FILE (user<TAB>item item …)")
-    file = CandidateFile.read(choice.candidates_file)
-    return CandidateSet(
-        file, choice.candidates_size, choice.ensure_target, choice.seen, choice.seed
-    )
-
-
-def _describe_candidate_set(choice: ProtocolChoice) -> str:
-    name = choice.candidates_file.name if choice.candidates_file else "?"
-    size = f"first {choice.candidates_size}" if choice.candidates_size else "all listed"
-    target = (
-        f"target added when missing, shuffled with seed {choice.seed}"
-        if choice.ensure_target
-        else "target not guaranteed (a missing target scores 0)"
-    )
-    seen = "seen items masked" if choice.seen == "mask" else "seen items compete"
-    return f"leave-one-out target, candidates from {name} ({size}, duplicates dropped), {target}; {seen}"
-
-
-def _describe_loo(choice: ProtocolChoice) -> str:
-    return (
-        "leave-one-out, full ranking over all items of the training vocabulary, "
-        "items seen before the target excluded"
-    )
-
-
-def _describe_llmrank(choice: ProtocolChoice) -> str:
-    source = choice.candidates_file.name if choice.candidates_file else "uniformly sampled"
-    return (
-        f"leave-one-out target, 19 candidates ({source}, target removed, first 19 kept) "
-        f"+ target, shuffled with seed {choice.seed}; history ≤ 50 items; no masking"
-    )
-
-
-def _describe_temporal(choice: ProtocolChoice) -> str:
-    return (
-        f"temporal cut-off at the {choice.cutoff_quantile:.0%} timestamp quantile; target = "
-        "each user's first item after it; full ranking, history items excluded"
-    )
-
-
-NAMED: Mapping[str, NamedProtocol] = MappingProxyType(
-    {
-        p.name: p
-        for p in (
-            NamedProtocol(
-                "loo",
-                "leave-one-out, full ranking",
-                _leave_one_out,
-                _no_candidates,
-                _describe_loo,
-                FULL_RANKING_COLUMNS,
-            ),
-            NamedProtocol(
-                "llmrank-20",
-                "LLMRank's 20 candidates (19 + target)",
-                _leave_one_out,
-                _llmrank_candidates,
-                _describe_llmrank,
-                CANDIDATE_COLUMNS,
-            ),
-            NamedProtocol(
-                "candidates",
-                "any candidate file: --candidates-size, --ensure-target, --seen",
-                _leave_one_out,
-                _candidate_set,
-                _describe_candidate_set,
-                CANDIDATE_COLUMNS,
-            ),
-            NamedProtocol(
-                "temporal",
-                "global time cut-off, full ranking",
-                _temporal,
-                _no_candidates,
-                _describe_temporal,
-                FULL_RANKING_COLUMNS,
-            ),
-        )
-    }
-)
-
-
-def protocol_help() -> str:
-    """One line for a ``--protocol`` option: every name and its summary."""
-    return " | ".join(f"{p.name} ({p.summary})" for p in NAMED.values())
-
-
-@dataclass(frozen=True)
-class ProtocolChoice:
-    """A named protocol with its options: ``candidates_file`` (llmrank-20; sampled when absent),
-    ``seed`` (candidate sampling and shuffling) and ``cutoff_quantile`` (temporal: cut-off at
-    that quantile of timestamps; validation at 1 − 2·(1 − cut-off)); for ``candidates`` also
-    ``candidates_size`` (0 = all listed), ``ensure_target`` and ``seen`` (compete | mask)."""
-
-    name: str = "loo"
-    candidates_file: Path | None = None
-    seed: int = 0
-    cutoff_quantile: float = 0.9
-    candidates_size: int = 0
-    ensure_target: bool = False
-    seen: Literal["compete", "mask"] = "compete"
-
-    def __post_init__(self) -> None:
-        if self.name not in NAMED:
-            raise ValueError(f"unknown protocol {self.name!r}; choose one of {', '.join(NAMED)}")
-        if not 0.0 < self.cutoff_quantile < 1.0:
-            raise ValueError(f"cutoff quantile must be in (0, 1), got {self.cutoff_quantile}")
-
-    @property
-    def spec(self) -> NamedProtocol:
-        return NAMED[self.name]
+    summary: ClassVar[str] = ""
+    report_columns: ClassVar[tuple[str, ...]] = FULL_RANKING_COLUMNS
+    name: str = ""  # each protocol's own Literal
+    seed: int = Field(0, description="Candidate sampling and shuffling.")
 
     def splitter(self, data: Interactions) -> SplitProtocol:
-        return self.spec.splitter(self, data)
+        return LeaveOneOut()
 
     def candidates(self) -> Candidates | CandidateSet | None:
-        return self.spec.candidates(self)
+        return None
 
     @property
     def exclude_history(self) -> bool | None:
         """Whether history items are masked (``None``: the evaluator's default for the shape)."""
-        return self.seen == "mask" if self.name == "candidates" else None
-
-    def describe(self) -> str:
-        return self.spec.describe(self)
+        return None
 
     @property
-    def report_columns(self) -> tuple[str, ...]:
-        return self.spec.report_columns
+    def candidates_file(self) -> Path | None:
+        return None
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class LeaveOneOutProtocol(NamedProtocol):
+    name: Literal["loo"] = "loo"
+    summary: ClassVar[str] = "leave-one-out, full ranking"
+
+    def describe(self) -> str:
+        return (
+            "leave-one-out, full ranking over all items of the training vocabulary, "
+            "items seen before the target excluded"
+        )
+
+
+class LLMRankProtocol(NamedProtocol):
+    """``file``: LLMRank's candidate file (sampled with the seed when absent)."""
+
+    name: Literal["llmrank-20"] = "llmrank-20"
+    summary: ClassVar[str] = "LLMRank's 20 candidates (19 + target)"
+    report_columns: ClassVar[tuple[str, ...]] = CANDIDATE_COLUMNS
+    file: Path | None = Field(None, description="LLMRank's candidate file; None: sampled.")
+
+    @property
+    def candidates_file(self) -> Path | None:
+        return self.file
+
+    def candidates(self) -> Candidates:
+        file = CandidateFile.read(self.file) if self.file else None
+        return Candidates(n_negatives=19, seed=self.seed, max_history=50, file=file)
+
+    def describe(self) -> str:
+        source = self.file.name if self.file else "uniformly sampled"
+        return (
+            f"leave-one-out target, 19 candidates ({source}, target removed, first 19 kept) "
+            f"+ target, shuffled with seed {self.seed}; history ≤ 50 items; no masking"
+        )
+
+
+class CandidateFileProtocol(NamedProtocol):
+    """Any candidate file: the first ``size`` listed (0 = all), the target added when missing
+    (``ensure_target``), history items competing or masked (``seen``)."""
+
+    name: Literal["candidates"] = "candidates"
+    summary: ClassVar[str] = "any candidate file: --candidates-size, --ensure-target, --seen"
+    report_columns: ClassVar[tuple[str, ...]] = CANDIDATE_COLUMNS
+    file: Path = Field(description="user<TAB>item item … lines.")
+    size: int = Field(0, ge=0)
+    ensure_target: bool = False
+    seen: Literal["compete", "mask"] = "compete"
+
+    @property
+    def candidates_file(self) -> Path | None:
+        return self.file
+
+    def candidates(self) -> CandidateSet:
+        file = CandidateFile.read(self.file)
+        return CandidateSet(file, self.size, self.ensure_target, self.seen, self.seed)
+
+    @property
+    def exclude_history(self) -> bool | None:
+        return self.seen == "mask"
+
+    def describe(self) -> str:
+        size = f"first {self.size}" if self.size else "all listed"
+        target = (
+            f"target added when missing, shuffled with seed {self.seed}"
+            if self.ensure_target
+            else "target not guaranteed (a missing target scores 0)"
+        )
+        seen = "seen items masked" if self.seen == "mask" else "seen items compete"
+        return (
+            f"leave-one-out target, candidates from {self.file.name} ({size}, duplicates "
+            f"dropped), {target}; {seen}"
+        )
+
+
+class TemporalProtocol(NamedProtocol):
+    """Cut-off at ``cutoff_quantile`` of the timestamps; validation at 1 − 2·(1 − cut-off)."""
+
+    name: Literal["temporal"] = "temporal"
+    summary: ClassVar[str] = "global time cut-off, full ranking"
+    cutoff_quantile: float = Field(0.9, gt=0.0, lt=1.0)
+
+    def splitter(self, data: Interactions) -> SplitProtocol:
+        valid = max(0.0, 1.0 - 2.0 * (1.0 - self.cutoff_quantile))
+        return Temporal.at_quantiles(data, test=self.cutoff_quantile, valid=valid or None)
+
+    def describe(self) -> str:
+        return (
+            f"temporal cut-off at the {self.cutoff_quantile:.0%} timestamp quantile; target = "
+            "each user's first item after it; full ranking, history items excluded"
+        )
+
+
+PROTOCOLS: dict[str, type[NamedProtocol]] = {
+    "loo": LeaveOneOutProtocol,
+    "llmrank-20": LLMRankProtocol,
+    "candidates": CandidateFileProtocol,
+    "temporal": TemporalProtocol,
+}
+
+ProtocolSpec = Annotated[
+    LeaveOneOutProtocol | LLMRankProtocol | CandidateFileProtocol | TemporalProtocol,
+    Field(discriminator="name"),
+]
+"""One protocol with its own options, chosen by ``name`` (for pydantic models and YAML)."""
+
+
+def protocol_help() -> str:
+    """One line for a ``--protocol`` option: every name and its summary."""
+    return " | ".join(f"{name} ({cls.summary})" for name, cls in PROTOCOLS.items())
+
+
+def named_protocol(name: str, **options: Any) -> NamedProtocol:
+    """The protocol ``name`` with ``options`` (only its own: an option another protocol reads is
+    a :class:`ConfigError` naming it; ``None`` means not given)."""
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
+    cls = PROTOCOLS[name]
+    options = {k: v for k, v in options.items() if v is not None}  # None: not given
+    unknown = sorted(set(options) - set(cls.model_fields))
+    if unknown:
+        raise ConfigError(f"protocol {name!r} takes no option {', '.join(unknown)}")
+    try:
+        return cls.model_validate(options)
+    except ValidationError as exc:
+        raise field_error(f"protocol {name!r}: ", exc) from None
 
 
 def llmrank_dir() -> Path:
@@ -202,3 +194,16 @@ def llmrank_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return default_data_dir().parent / "benchmarks" / "llmrank"
+
+
+def llmrank_file(dataset: str, sample: bool = False) -> Path | None:
+    """LLMRank's published candidate file for ``dataset`` (its registry entry names it; the
+    200-user sample with ``sample``), when the dataset has one and it is on disk."""
+    from lmrec.data.registry import DATASETS
+
+    entry = DATASETS.get(dataset)
+    name = None if entry is None else entry.llmrank_sample if sample else entry.llmrank_file
+    if name is None:
+        return None
+    path = llmrank_dir() / name
+    return path if path.is_file() else None

@@ -255,8 +255,8 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
                 pending = service.start(query)
                 assert pending.job is not None
                 job = asyncio.wrap_future(pending.job.future)
-                best, scores = await admission.within_deadline(job)
-                result = service.complete(pending, best, scores)
+                ranking = await admission.within_deadline(job)
+                result = service.complete(pending, ranking)
         body = dataclasses.asdict(result)  # RecommendResult has RecommendResponse's fields
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 

@@ -1,48 +1,39 @@
-"""Dynamic batching of scoring requests: concurrent queries share one ``score`` call.
+"""Dynamic batching of recommendation requests: concurrent queries share one ranking call.
 
 Scoring a user against a 17k-item catalogue streams the whole item-embedding matrix through the
 CPU; scoring 32 users at once streams it once. One worker thread takes every query waiting when it
-becomes free (at most ``max_batch``), scores them together and hands each caller its top-k. Under
-no load a query is scored alone at once; under load, batches form by themselves.
+becomes free (at most ``max_batch``) and hands them to the library's one ranking path,
+:func:`lmrec.core.fitted.rank_batch`, which resolves histories, excludes and masks domains exactly
+as ``Recommender.recommend`` does. Under no load a query is ranked alone at once; under load,
+batches form by themselves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
-from lmrec.core.query import QueryBatch
-from lmrec.core.recommender import Recommender, TopKRecommender
-from lmrec.data.containers import Sequences
-from lmrec.index.topk import rank_rows
+from lmrec.core.fitted import rank_batch
+from lmrec.core.query import Query, Ranking
+from lmrec.core.recommender import Recommender
 
 
 @dataclass(eq=False)
 class ScoreJob:
-    """One query in index space: the user (``-1`` = unknown to the model), history, exclusions.
+    """One library :class:`Query`; ``stored_user`` set: the query's history is that user's whole
+    stored history, read by the scorer thread together with the rest of its batch's."""
 
-    ``history`` None: the stored history of ``user_id``, read by the scorer thread together with
-    the rest of its batch's (then ``exclude_history`` adds it to ``exclude``)."""
-
-    user: int
-    history: npt.NDArray[np.int32] | None
-    exclude: npt.NDArray[np.int64]
-    k: int
-    future: Future[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = field(
-        default_factory=Future
-    )
-    user_id: str | None = None
-    exclude_history: bool = False
+    query: Query
+    stored_user: str | None = None
+    future: Future[Ranking] = field(default_factory=Future)
 
 
-HistoryReader = Callable[[list[str]], list["npt.NDArray[np.int32] | Exception"]]
-"""Stored histories of several users in one read (item indices, oldest first), or the error to
+HistoryReader = Callable[[list[str]], list["tuple[str, ...] | Exception"]]
+"""Whole stored histories of several users in one read (item ids, oldest first), or the error to
 answer a user's request with (unknown user, empty history)."""
 
 
@@ -57,7 +48,7 @@ class BatchStats:
 
 
 class ScoreBatcher:
-    """A worker thread that scores queued :class:`ScoreJob` s in batches."""
+    """A worker thread that ranks queued :class:`ScoreJob` s in batches."""
 
     def __init__(
         self, model: Recommender, max_batch: int = 64, histories: HistoryReader | None = None
@@ -72,31 +63,16 @@ class ScoreBatcher:
         self._thread = threading.Thread(target=self._run, name="lmrec-scorer", daemon=True)
         self._thread.start()
 
-    def rank(
-        self,
-        user: int,
-        history: npt.NDArray[np.int32],
-        exclude: npt.NDArray[np.int64],
-        k: int,
-        timeout: float | None = 30.0,
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Top-``k`` item indices and scores, best first, never an excluded item."""
-        return self.submit(user, history, exclude, k).future.result(timeout=timeout)
+    def rank(self, query: Query, timeout: float | None = 30.0) -> Ranking:
+        """The query's ranking, as ``model.recommend(query)`` gives it."""
+        return self.submit(query).future.result(timeout=timeout)
 
-    def submit(
-        self,
-        user: int,
-        history: npt.NDArray[np.int32] | None,
-        exclude: npt.NDArray[np.int64],
-        k: int,
-        user_id: str | None = None,
-        exclude_history: bool = False,
-    ) -> ScoreJob:
+    def submit(self, query: Query, stored_user: str | None = None) -> ScoreJob:
         """Queue a query without waiting; its ``future`` gives what :meth:`rank` returns.
-        ``history=None`` has the scorer read ``user_id``'s stored history."""
-        if history is None and (user_id is None or self.histories is None):
-            raise ValueError("a job without a history needs a user_id and a history reader")
-        job = ScoreJob(user, history, exclude, k, user_id=user_id, exclude_history=exclude_history)
+        ``stored_user``: the scorer reads that user's stored history as the query's history."""
+        if stored_user is not None and self.histories is None:
+            raise ValueError("a job with a stored user needs a history reader")
+        job = ScoreJob(query, stored_user)
         self._queue.put(job)
         return job
 
@@ -123,11 +99,11 @@ class ScoreBatcher:
 
     def _read_histories(self, jobs: list[ScoreJob]) -> list[ScoreJob]:
         """Fill in the stored histories of the jobs that need one (one read for all); returns
-        the jobs still to score."""
-        waiting = [j for j in jobs if j.history is None]
+        the jobs still to rank."""
+        waiting = [j for j in jobs if j.stored_user is not None]
         if waiting and self.histories is not None:
             try:
-                read = self.histories([str(j.user_id) for j in waiting])
+                read = self.histories([str(j.stored_user) for j in waiting])
             except Exception as exc:  # e.g. the store is down: those callers see why
                 read = [exc] * len(waiting)
             for job, found in zip(waiting, read, strict=True):
@@ -135,10 +111,9 @@ class ScoreBatcher:
                     if not job.future.done():
                         job.future.set_exception(found)
                     continue
-                job.history = found
-                if job.exclude_history:
-                    job.exclude = np.union1d(job.exclude, found.astype(np.int64))
-        return [j for j in jobs if j.history is not None and not j.future.done()]
+                job.query = dataclasses.replace(job.query, history=found)
+                job.stored_user = None
+        return [j for j in jobs if j.stored_user is None and not j.future.done()]
 
     def _score(self, jobs: list[ScoreJob]) -> None:
         jobs = [j for j in jobs if not j.future.cancelled()]  # past their deadline: dropped
@@ -146,28 +121,13 @@ class ScoreBatcher:
         if not jobs:
             return
         try:
-            batch = QueryBatch(
-                np.array([j.user for j in jobs], dtype=np.int32),
-                Sequences.from_lists([_read(j).tolist() for j in jobs]),
-            )
-            k = max(j.k for j in jobs)
-            excluded = [j.exclude for j in jobs]
-            if isinstance(self.model, TopKRecommender):
-                found = self.model.top_items(batch, k, excluded)
-            else:
-                found = rank_rows(self.model.score(batch), k, excluded)
-            for job, (best, scores) in zip(jobs, found, strict=True):
+            rankings = rank_batch(self.model, [j.query for j in jobs])
+            for job, ranking in zip(jobs, rankings, strict=True):
                 if not job.future.done():  # cancelled while scoring
-                    job.future.set_result((best[: job.k], scores[: job.k]))
+                    job.future.set_result(ranking)
         except Exception as exc:  # the callers see the model's error, the worker lives on
             for job in jobs:
                 if not job.future.done():
                     job.future.set_exception(exc)
         self.stats.batches += 1
         self.stats.queries += len(jobs)
-
-
-def _read(job: ScoreJob) -> npt.NDArray[np.int32]:
-    if job.history is None:  # _read_histories keeps only the jobs it could fill in
-        raise RuntimeError("a job reached scoring without its history")
-    return job.history

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.core.recommender import Recommender
-from lmrec.data.errors import DataError
+from lmrec.models.build import build_model
 from lmrec.service.engine import RecommendService
 from lmrec.service.messages import ServiceLimits
 from lmrec.service.store import Store, sqlite_url
@@ -20,49 +20,6 @@ def default_store_url(dataset: str) -> str:
 
     name = Path(dataset).name if "/" in dataset else dataset
     return sqlite_url(Path(platformdirs.user_data_dir("lmrec")) / "service" / f"{name}.sqlite")
-
-
-def build_model(
-    dataset: Any,
-    name: str,
-    config: Mapping[str, Any] | None = None,
-    model_dir: Path | None = None,
-    progress: bool = False,
-) -> Recommender:
-    """Fit a registered model on the whole dataset, or load a saved one from ``model_dir``.
-
-    Trained (torch) models are not trained here: ``lmrec train`` writes a checkpoint to load.
-    """
-    from lmrec.core.fitted import ModelContext
-    from lmrec.models.registry import create_model, model_specs
-
-    specs = model_specs()
-    if name not in specs:
-        raise DataError(f"unknown model {name!r}; available: {', '.join(specs)}")
-    spec = specs[name]
-    if model_dir is not None:
-        loader = spec.loader()
-        if loader is None:
-            raise DataError(
-                f"model {name!r} has no checkpoint format; serve it without --model-dir"
-            )
-        loaded = loader.load(model_dir)
-        if not isinstance(loaded, Recommender):
-            raise DataError(f"{model_dir}: did not load a recommender")
-        unknown = set(loaded.item_vocab.ids) - set(dataset.interactions.item_vocab.ids)
-        if unknown:
-            raise DataError(
-                f"{model_dir}: the checkpoint scores {len(unknown)} items that are not in "
-                f"{dataset.name!r} (e.g. {sorted(unknown)[0]!r}); was it trained on another dataset?"
-            )
-        return loaded
-    if spec.trained:
-        raise DataError(
-            f"model {name!r} needs training: run `lmrec train -d {dataset.name} -m {name} -o DIR` "
-            "and serve with --model-dir DIR"
-        )
-    model = create_model(name, config, ModelContext.for_dataset(dataset, progress=progress))
-    return model.fit(dataset.interactions)
 
 
 def build_service(

@@ -1,12 +1,15 @@
 """What the service does, without HTTP: validate, read the store, score, explain, record feedback.
 
 The store is the source of truth for histories: every ``recommend`` for a user reads the user's
-latest ``history_window`` items from it, so an acknowledged feedback event shapes the very next
-recommendation (in every worker process) without retraining.
+whole history from it, so an acknowledged feedback event shapes the very next recommendation (in
+every worker process) without retraining, and nothing the user already has is recommended. The
+ranking itself is the library's (:func:`lmrec.core.fitted.rank_batch`, through the batcher): the
+service and ``Recommender.recommend`` give the same answer for the same history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from lmrec.core.fitted import FittedModel
-from lmrec.core.query import Query
+from lmrec.core.query import Query, Ranking
 from lmrec.core.recommender import ReadsText, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.service.batching import ScoreBatcher
@@ -64,13 +67,12 @@ class RecommendService:
         self._titles = [dataset.title(i) for i in self.items.ids]
         self.schema_revision = store.revision()
         self.search_recall: float | None = None  # approximate serving: recall@10 at start
-        self._domains: dict[str, np.ndarray[Any, Any]] = {}  # domain → items outside it
 
     def warm_up(self) -> None:
         """One query through the scorer, so lazy set-up (e.g. neighbour lists) is not paid by
         the first request."""
         if len(self.items):
-            self.batcher.rank(-1, np.zeros(1, dtype=np.int32), np.empty(0, dtype=np.int64), 1)
+            self.batcher.rank(Query(history=(self.items.ids[0],), k=1))
 
     def close(self) -> None:
         self.batcher.close()
@@ -82,76 +84,68 @@ class RecommendService:
     # -- recommend ----------------------------------------------------------------------------
 
     def recommend(self, query: RecommendQuery) -> RecommendResult:
-        """Validate, read the history, score (waiting for the batch) and describe the top k."""
+        """Validate, read the history, rank (waiting for the batch) and describe the top k."""
         pending = self.start(query)
         if pending.result is not None:
             return pending.result
         assert pending.job is not None
-        best, scores = pending.job.future.result(timeout=60)
-        return self.complete(pending, best, scores)
+        return self.complete(pending, pending.job.future.result(timeout=60))
 
     def start(self, query: RecommendQuery) -> Pending:
-        """Everything up to queuing the scoring job (raises :class:`ServiceError` on bad input).
+        """Everything up to queuing the ranking job (raises :class:`ServiceError` on bad input).
 
         Free-text queries are answered here directly (``Pending.result``).
         """
-        user_id, exclude, exclude_history = query.user_id, query.exclude, query.exclude_history
         lim = self.limits
         k = min(10, lim.max_k) if query.k is None else query.k
         if not 1 <= k <= lim.max_k:
             raise Invalid(f"k must be between 1 and {lim.max_k}, got {k}", "k")
-        if len(exclude) > lim.max_exclude:
+        if len(query.exclude) > lim.max_exclude:
             raise Invalid(
-                f"at most {lim.max_exclude} excluded items, got {len(exclude)}", "exclude"
+                f"at most {lim.max_exclude} excluded items, got {len(query.exclude)}", "exclude"
             )
-        user = -1
-        if self.user_vocab is not None and user_id is not None and user_id in self.user_vocab:
-            user = self.user_vocab.index(user_id)
-        banned = set(self.items.lookup([e for e in exclude if e in self.items]).tolist())
-        outside = self._outside(query.domain)
-        if query.history is None and user_id is not None and not query.text:
-            # the scorer thread reads this user's history with the rest of its batch
-            job = self.batcher.submit(
-                user,
-                None,
-                np.concatenate([_indices(banned), outside]),
-                k,
-                user_id=user_id,
-                exclude_history=exclude_history,
-            )
-            return Pending(user_id, [], query.explain, job=job)
-        items = self._resolve_history(user_id, query.history)
+        self._check_domain(query.domain)
+        asked = Query(
+            user=query.user_id,
+            k=k,
+            exclude=frozenset(query.exclude),
+            exclude_history=query.exclude_history,
+            domain=query.domain,
+        )
+        if query.history is None and query.user_id is not None and not query.text:
+            # the scorer thread reads this user's whole history with the rest of its batch
+            job = self.batcher.submit(asked, stored_user=query.user_id)
+            return Pending(query.user_id, [], query.explain, job=job)
+        items = self._resolve_history(query.user_id, query.history)
         if query.text:
-            found = self._recommend_text(user_id, items, query, k)
-            return Pending(user_id, items, False, result=found)
+            found = self._recommend_text(query.user_id, items, query, k)
+            return Pending(query.user_id, items, False, result=found)
         if not items:
             raise empty_history()
-        idx = self.items.lookup(items)
-        if exclude_history:
-            banned.update(idx.tolist())
-        job = self.batcher.submit(user, idx, np.concatenate([_indices(banned), outside]), k)
-        return Pending(user_id, items, query.explain, job=job)
+        job = self.batcher.submit(dataclasses.replace(asked, history=tuple(items)))
+        return Pending(query.user_id, items, query.explain, job=job)
 
-    def _outside(self, domain: str | None) -> np.ndarray[Any, Any]:
-        """Indices of the items outside ``domain`` (none without one), computed once per domain."""
+    def _check_domain(self, domain: str | None) -> None:
         if domain is None:
-            return np.empty(0, dtype=np.int64)
-        if domain not in self._domains:
-            from lmrec.data.errors import DataError
-            from lmrec.data.joint import domain_range, domain_ranges
+            return
+        from lmrec.data.errors import DataError
+        from lmrec.data.joint import domain_range, domain_ranges
 
-            try:
-                start, stop = domain_range(domain_ranges(self.items.ids), domain)
-            except DataError as exc:
-                raise Invalid(str(exc), "domain") from None
-            n = len(self.items)
-            self._domains[domain] = np.r_[0:start, stop:n].astype(np.int64)
-        return self._domains[domain]
+        try:
+            ranges = (
+                self.model.fitted_state().domain_ranges
+                if isinstance(self.model, FittedModel)
+                else domain_ranges(self.items.ids)
+            )
+            domain_range(ranges, domain)
+        except DataError as exc:
+            raise Invalid(str(exc), "domain") from None
 
-    def _stored_histories(self, user_ids: list[str]) -> list[np.ndarray[Any, Any] | Exception]:
-        """The batcher's history reader: one store query for a whole scoring batch."""
-        found = self.store.histories(user_ids, self.limits.history_window)
-        out: list[np.ndarray[Any, Any] | Exception] = []
+    def _stored_histories(self, user_ids: list[str]) -> list[tuple[str, ...] | Exception]:
+        """The batcher's history reader: one store query for a whole ranking batch; items the
+        model does not score (added after it was trained) are left out, as ``recommend`` does."""
+        found = self.store.histories(user_ids)
+        out: list[tuple[str, ...] | Exception] = []
         for user_id in user_ids:
             items = found[user_id]
             if items is None:
@@ -159,21 +153,21 @@ class RecommendService:
             elif not items:
                 out.append(empty_history())
             else:
-                out.append(self.items.lookup(items).astype(np.int32))
+                out.append(tuple(i for i in items if i in self.items))
         return out
 
-    def complete(
-        self, pending: Pending, best: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]
-    ) -> RecommendResult:
-        """The result of a finished scoring job."""
-        ids = self.items.decode(best)
-        history, length = pending.history, len(pending.history)
+    def complete(self, pending: Pending, ranking: Ranking) -> RecommendResult:
+        """The result of a finished ranking job."""
         job = pending.job
-        if job is not None and job.user_id is not None and job.history is not None:
-            # read by the scorer: decoded only when explanations need the item ids
-            history = self.items.decode(job.history) if pending.explain else []
-            length = len(job.history)
-        return self._result(pending.user_id, history, length, ids, scores, pending.explain)
+        history = list(job.query.history or ()) if job is not None else pending.history
+        return self._result(
+            pending.user_id,
+            history if pending.explain else [],
+            len(history),
+            list(ranking.items),
+            ranking.scores,
+            pending.explain,
+        )
 
     def _resolve_history(self, user_id: str | None, history: list[str] | None) -> list[str]:
         lim = self.limits
@@ -185,13 +179,13 @@ class RecommendService:
             for pos, item in enumerate(history):
                 if item not in self.items:
                     raise Invalid(f"unknown item {item!r}", f"history[{pos}]")
-            return history[-lim.history_window :]
+            return history
         if user_id is None:
             return []
-        stored = self.store.history(user_id, lim.history_window)
+        stored = self.store.history(user_id)
         if stored is None:
             raise unknown_user(user_id)
-        return stored
+        return [i for i in stored if i in self.items]
 
     def _recommend_text(
         self,
@@ -325,7 +319,3 @@ class RecommendService:
             return self.store.append_feedback(event)
         except IdempotencyConflict as exc:
             raise Conflict(str(exc), "idempotency_key") from None
-
-
-def _indices(items: set[int]) -> np.ndarray[Any, Any]:
-    return np.fromiter(items, dtype=np.int64, count=len(items))

@@ -16,7 +16,8 @@ class ServiceLimits:
     max_text: int = 20
     max_text_chars: int = 2_000
     max_exclude: int = 1_000
-    history_window: int = 200
+    history_window: int = 200  # /users and "why?" show and explain the last this many items;
+    # recommendations always read (and exclude) the whole history
     max_body_bytes: int = 256 * 1024
     max_search: int = 50
     rating_range: tuple[float, float] = (0.0, 5.0)

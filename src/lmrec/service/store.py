@@ -237,12 +237,14 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def history(self, user_id: str, limit: int) -> list[str] | None:
-        """The user's last ``limit`` items in event time (ties: arrival order), oldest first;
-        ``None`` for an unknown user."""
+    def history(self, user_id: str, limit: int | None = None) -> list[str] | None:
+        """The user's items in event time (ties: arrival order), oldest first, the last ``limit``
+        only when given; ``None`` for an unknown user."""
         return self.histories([user_id], limit)[user_id]
 
-    def histories(self, user_ids: list[str], limit: int) -> dict[str, list[str] | None]:
+    def histories(
+        self, user_ids: list[str], limit: int | None = None
+    ) -> dict[str, list[str] | None]:
         """:meth:`history` of several users in one query (the scorer reads a whole batch's
         histories at once); unknown users map to ``None``.
 
@@ -255,13 +257,20 @@ class Store:
         conn = self.engine.raw_connection()
         try:
             cursor = conn.cursor()
-            cursor.execute(
-                "SELECT user_id, item_id FROM (SELECT user_id, item_id, timestamp, id, "
-                "ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY timestamp DESC, id DESC) AS rn "
-                f"FROM interactions WHERE user_id IN ({places})) recent WHERE rn <= {marker} "
-                "ORDER BY user_id, timestamp, id",
-                (*distinct, limit),
-            )
+            if limit is None:  # the whole history: the index (user_id, timestamp, id) serves it
+                cursor.execute(
+                    f"SELECT user_id, item_id FROM interactions WHERE user_id IN ({places}) "
+                    "ORDER BY user_id, timestamp, id",
+                    tuple(distinct),
+                )
+            else:
+                cursor.execute(
+                    "SELECT user_id, item_id FROM (SELECT user_id, item_id, timestamp, id, "
+                    "ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY timestamp DESC, id DESC) "
+                    f"AS rn FROM interactions WHERE user_id IN ({places})) recent "
+                    f"WHERE rn <= {marker} ORDER BY user_id, timestamp, id",
+                    (*distinct, limit),
+                )
             for user, item in cursor.fetchall():
                 found[user].append(item)  # type: ignore[union-attr]
             empty = [u for u, items in found.items() if not items]

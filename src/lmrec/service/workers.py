@@ -53,8 +53,8 @@ def prepare_workers(spec: WorkerSpec, checkpoint_dir: Path, progress: bool = Fal
     model's search recall measured here."""
     from lmrec.core.recommender import Persistable
     from lmrec.data.registry import load_dataset
-    from lmrec.models.registry import model_specs
-    from lmrec.service.build import build_model, search_recall_at_start
+    from lmrec.models.build import build_model
+    from lmrec.service.build import search_recall_at_start
     from lmrec.service.store import Store
 
     data_dir = Path(spec.data_dir) if spec.data_dir else None
@@ -67,8 +67,7 @@ def prepare_workers(spec: WorkerSpec, checkpoint_dir: Path, progress: bool = Fal
     given = Path(spec.model_dir) if spec.model_dir else None
     model = build_model(dataset, spec.model, spec.config, given, progress)
     measured = {**asdict(spec), "search_recall": search_recall_at_start(model, dataset)}
-    loadable = spec.model in model_specs() and model_specs()[spec.model].loader() is not None
-    if given is not None or not loadable or not isinstance(model, Persistable):
+    if given is not None or not isinstance(model, Persistable):
         return WorkerSpec(**measured)  # workers load the given checkpoint, or fit (warm caches)
     model.save(checkpoint_dir)
     return WorkerSpec(**{**measured, "model_dir": str(checkpoint_dir)})

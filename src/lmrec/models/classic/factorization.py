@@ -24,10 +24,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.checkpoint import load_state, save_state
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions, Sequences
-from lmrec.models.common import load_state, save_state
 from lmrec.protocols.base import EvalCases
 
 MISSING = "BPR and ALS need the implicit library: pip install 'lmrec[mf]' (or pip install implicit)"

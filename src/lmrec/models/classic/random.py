@@ -9,10 +9,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.checkpoint import load_state, save_state
 from lmrec.core.fitted import FittedModel, FittedState
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
-from lmrec.models.common import load_state, save_state
 from lmrec.protocols.base import EvalCases
 
 

@@ -9,13 +9,14 @@ with it must be labelled "zero-shot + popularity" (counts come from target inter
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_items, excluded_indices
+from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_of, exclusions
 from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.data.errors import DataError
@@ -26,6 +27,7 @@ from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import Encoder
 
 if TYPE_CHECKING:
+    from lmrec.core.checkpoint import ModelLoader
     from lmrec.models.zeroshot.maxsim import NeighbourLists
 
 
@@ -160,6 +162,29 @@ class ZeroShotTextRecommender(FittedModel):
         counts = train.item_counts().astype(np.float32)
         self.prior = (self.config.popularity_weight * np.log1p(counts)).astype(np.float32)
         return self
+
+    def save(self, directory: Path) -> None:
+        """The item vectors as fitted (a loaded model needs neither the catalogue nor the
+        encoder, except for free-text queries, which encode with ``config.encoder``)."""
+        from lmrec.core.checkpoint import save_state, write_meta
+
+        tensors = {"item_embeddings": self.item_embeddings, "prior": self.prior, "mean": self.mean}
+        save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), tensors)
+        write_meta(directory, {"item_texts": self.item_texts})
+
+    @classmethod
+    def load(
+        cls, directory: Path, context: ModelContext | None = None, member: ModelLoader | None = None
+    ) -> ZeroShotTextRecommender:
+        from lmrec.core.checkpoint import load_state, read_meta
+
+        state, config, tensors = load_state(directory, cls.name)
+        model = cls(ZeroShotConfig.model_validate(config), context)
+        model._state = state
+        model.item_embeddings = tensors["item_embeddings"]
+        model.prior, model.mean = tensors["prior"], tensors["mean"]
+        model.item_texts = list(read_meta(directory)["item_texts"])
+        return model
 
     def _centre(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         from lmrec.text.encoders import normalise
@@ -314,13 +339,11 @@ class ZeroShotTextRecommender(FittedModel):
         weights = np.power(self.config.decay, np.arange(len(sentences))[::-1]).astype(np.float32)
         user = weights @ sentences
         user /= max(float(np.linalg.norm(user)), 1e-12)
-        excluded = excluded_indices(state, query)
+        excluded = exclusions(state, query, np.empty(0, dtype=np.int64))
         approximate = self.ann_kind() != "exact" and query.domain is None
         if approximate and self.config.popularity_weight == 0.0:
             found, ids = self.vector_index().search(user[None, :], query.k + len(excluded))
             keep = (ids[0] >= 0) & ~np.isin(ids[0], excluded)
             ids_kept, found_kept = ids[0][keep][: query.k], found[0][keep][: query.k]
             return Ranking(tuple(state.item_vocab.decode(ids_kept)), found_kept.astype(np.float32))
-        return best_items(
-            state, (self.item_embeddings @ user + self.prior).astype(np.float32), query
-        )
+        return best_of(state, (self.item_embeddings @ user + self.prior).astype(np.float32), query)

@@ -50,8 +50,8 @@ docs: $(BIN)/.installed
 	$(BIN)/mkdocs build --strict
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/load_data.py
-	$(BIN)/python bench/baselines.py
+	$(BIN)/python -m bench.load_data
+	$(BIN)/python -m bench.baselines
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/site

@@ -10,7 +10,7 @@ latency at batch 1 and batch 64, on ``--threads`` threads. 10^7 vectors (15 GB) 
 this machine's RAM with a copy: that run streams them from a memory-mapped file into IVF-PQ
 only, and computes the exact answers by scanning the file in blocks.
 
-Run: .venv/bin/python bench/ann_million.py [--n 1000000] [--threads 2] [--out results/ann]
+Run: .venv/bin/python -m bench.ann_million [--n 1000000] [--threads 2] [--out results/ann]
 """
 
 from __future__ import annotations

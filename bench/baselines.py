@@ -12,7 +12,7 @@ validation item only; the chosen fit is then scored on the test item). SASRec tr
 stopping on the validation item under a wall-time budget per dataset (``--sasrec-minutes``).
 
 Run (2 CPU cores, about an hour for all five):
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/baselines.py [--datasets ml-100k,ml-1m]
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.baselines [--datasets ml-100k,ml-1m]
   ... --datasets amazon-scientific,amazon-office --sasrec-dropout 0.5 --sasrec-max-len 50
 Figures are also written to results/baselines/<dataset>.json.
 """
@@ -30,10 +30,9 @@ from lmrec.data.registry import load_dataset, missing_files
 from lmrec.experiment import named_protocol, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
-from lmrec.protocols.named import llmrank_dir
+from lmrec.protocols.named import llmrank_file
 
 DATASETS = ("ml-100k", "ml-1m", "amazon-games", "amazon-scientific", "amazon-office")
-LLMRANK_FILES = {"ml-1m": "ml-1m-full.random", "amazon-games": "games-6k.random"}
 GRIDS: dict[str, list[dict[str, Any]]] = {
     "als": [
         {"factors": f, "regularization": r, "alpha": a}
@@ -58,13 +57,17 @@ def run_dataset(name: str, sasrec: dict[str, Any], out_dir: Path) -> None:
     ds = load_dataset(name, download=False)
     test = prepare(ds, named_protocol("loo"), "test")
     valid = test.split.valid
-    file = llmrank_dir() / LLMRANK_FILES.get(name, "-")
-    cands = prepare(ds, named_protocol("llmrank-20", file=file)).cases if file.is_file() else None
+    file = llmrank_file(name)  # the dataset registry entry names it
+    cands = prepare(ds, named_protocol("llmrank-20", file=file)).cases if file else None
     inter = ds.interactions
     print(
         f"\n{name} · {len(inter):,} interactions, {inter.n_users:,} users, {inter.n_items:,} items"
         f" · leave-one-out full ranking, {len(test.cases):,} test users, history masked"
-        + (f" · LLMRank-20 ({file.name}, {len(cands):,} users)" if cands is not None else ""),
+        + (
+            f" · LLMRank-20 ({file.name}, {len(cands):,} users)"
+            if file and cands is not None
+            else ""
+        ),
         flush=True,
     )
     print(

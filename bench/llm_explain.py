@@ -6,7 +6,7 @@ first fits. Printed: latency (median, 90th percentile), the share of texts that 
 sentence for naming a title the user never saw, the sentences removed, titles named that were
 grounded, and the share left empty.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_explain.py [--users 100]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_explain [--users 100]
      [--llm smollm2-135m] [--runtime torch|llama-cpp]
 """
 
@@ -19,8 +19,9 @@ import numpy as np
 from lmrec.core.query import Query
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import named_protocol, prepare
-from lmrec.llm.explain import Explainer
-from lmrec.models.llm import LLMRecommenderConfig, build_backend
+from lmrec.llm.explain.explainer import Explainer
+from lmrec.llm.runtime.config import build_backend
+from lmrec.models.llm import LLMRecommenderConfig
 from lmrec.models.registry import create_model
 
 

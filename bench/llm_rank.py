@@ -10,7 +10,7 @@ rows; and a position-bias table (NDCG@10 by the target's place in the prompt).
 Each row's result is written to ``--results`` as JSON and reused on the next run (``--fresh``
 recomputes), so rows can run in separate processes and one last run prints the whole table.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_rank.py [--only smollm2] [--users 200]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_rank [--only smollm2] [--users 200]
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import numpy as np
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import named_protocol, prepare
 from lmrec.experiment.run import Prepared, run_model
-from lmrec.llm.ranker import LLMRanker
+from lmrec.llm.ranking.ranker import LLMRanker
 from lmrec.models.fusion import RankFusion
-from lmrec.protocols.named import llmrank_dir
+from lmrec.protocols.named import llmrank_file
 from lmrec.testing.scripted import FunctionBackend, candidates_in
 
-DATASETS = {"ml-1m": "ml-1m-200.random", "amazon-games": "games-200.random"}
+DATASETS = ("ml-1m", "amazon-games")  # each has LLMRank's 200-user file in its registry entry
 MODELS = ("smollm2-135m", "gemma3-270m")
 KS = (1, 5, 10, 20)
 # LLMRank (Hou et al., ECIR 2024), Table 2-3, NDCG@10 ×100 on their 200 sampled users
@@ -165,7 +165,7 @@ def shown_order(prepared: Prepared) -> dict[str, Any]:
 
 
 def print_tables(name: str, results: dict[str, dict[str, Any]], control: dict[str, Any]) -> None:
-    print(f"\n## {name} · LLMRank-20 ({DATASETS[name]}) · NDCG ×100 · test split")
+    print(f"\n## {name} · LLMRank-20 ({llmrank_file(name, sample=True)}) · NDCG ×100 · test split")
     head = "| model | method | prompt | passes | users | N@1 | N@5 | N@10 ± SE | N@20 | parsed full/partial/none (echo) | tokens/user | s/user |"
     print(head)
     print("|" + "---|" * 12)
@@ -228,7 +228,7 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.datasets.split(","):
         ds = load_dataset(name, download=False)
-        prepared = prepare(ds, named_protocol("llmrank-20", file=llmrank_dir() / DATASETS[name]))
+        prepared = prepare(ds, named_protocol("llmrank-20", file=llmrank_file(name, sample=True)))
         folder = args.results / name
         folder.mkdir(parents=True, exist_ok=True)
         results: dict[str, dict[str, Any]] = {}

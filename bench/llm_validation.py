@@ -6,7 +6,7 @@ the per-token log-probabilities of every candidate title are computed after the 
 (last 50 / 20 / 10 titles, plain text or inside the chat template) and after an empty history;
 then the aggregations are compared: sum / tokens**beta, minus alpha × the no-history score.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/llm_validation.py [--llm smollm2-135m]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_validation [--llm smollm2-135m]
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import numpy.typing as npt
 
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import named_protocol, prepare
-from lmrec.llm.prompts import Domain, PromptTemplate
-from lmrec.models.llm import LLMRecommenderConfig, build_backend
+from lmrec.llm.ranking.prompts import Domain, PromptTemplate
+from lmrec.llm.runtime.config import build_backend
+from lmrec.models.llm import LLMRecommenderConfig
 
 PROMPTS = {
     "h50": (50, True),

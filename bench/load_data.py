@@ -1,7 +1,7 @@
 """Benchmark: wall time to load each dataset from its atomic files (best of 3, warm page cache).
 
 Target (issue 2): ML-1M (1,000,209 rows) in ≤ 3 s on a 2-core machine.
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/load_data.py
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.load_data
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Every Ray figure includes its job's set-up (actors start, import, load or fit) b
 cluster's start (``ray.init`` of a local cluster, printed apart). This machine has 2 cores, so
 the figures measure overhead and correctness, not speed-up.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/ray_jobs.py [--datasets ml-1m]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.ray_jobs [--datasets ml-1m]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Recipe (what --setup runs): python3 -m venv VENV; VENV/bin/pip install torch==2.
 VENV/bin/pip install recbole==1.2.1 "numpy<2"; VENV/bin/pip install "setuptools>=77.0.3,<81".
 
 Run:
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/recbole_side_by_side.py --setup
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.recbole_side_by_side --setup
   ... --models sasrec gru4rec --recbole-epochs 1      (RecBole: ~5 min per SASRec epoch here)
 """
 

@@ -7,7 +7,7 @@ stopping on the validation item's NDCG@10), then the same fitted model is scored
 - LLMRank's 20-candidate protocol (ML-1M, ``ml-1m-full.random``), NDCG ×100.
 
 Run (2 CPU cores, ~20-40 min for ML-1M):
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/sequential.py --dataset ml-1m
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.sequential --dataset ml-1m
   ... --model gru4rec --set train.max_minutes=20 --config my.yaml
 """
 
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lmrec.data.registry import load_dataset
+from lmrec.data.registry import DATASETS, load_dataset
 from lmrec.experiment import named_protocol, prepare, run_model
 from lmrec.experiment.config_files import load_run_config, merge, parse_settings
 from lmrec.metrics.evaluate import evaluate
@@ -84,7 +84,7 @@ def main() -> None:
     figures: dict[str, Any] = {"loo": m, "training": training, "config": result.config}
     if args.dataset in PUBLISHED:
         print(f"  published: {PUBLISHED[args.dataset]['loo']}")
-    file = args.llmrank_dir / "ml-1m-full.random"
+    file = args.llmrank_dir / str(DATASETS["ml-1m"].llmrank_file)
     if args.dataset == "ml-1m" and file.exists():
         cands = prepare(dataset, named_protocol("llmrank-20", file=file)).cases
         c = evaluate(model, cands, ks=(1, 5, 10, 20)).as_dict()

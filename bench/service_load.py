@@ -11,7 +11,7 @@ latency of an unloaded server.
 Client: a small asyncio client in this process (default), or ``wrk`` (``--client wrk``; Debian
 package ``wrk``) when installed. Both share the 2 cores with the server, as they would here.
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/service_load.py [--seconds 20]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.service_load [--seconds 20]
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,9 +33,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from lmrec.data.registry import default_data_dir, load_dataset
-from service_helpers import ServerProcess
+from lmrec.testing.processes import ServerProcess
 
 
 def request_bytes(body: bytes) -> bytes:

@@ -8,7 +8,7 @@ requests/s and p50/p99 latency per cell, and writes ``results/service_workers.js
 
 PostgreSQL: a fresh database ``lmrec_bench_workers`` on ``--pg-server`` (dropped first).
 
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/service_workers.py [--seconds 10]
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.service_workers [--seconds 10]
 """
 
 from __future__ import annotations
@@ -17,17 +17,14 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench.service_load import request_bytes, run_python, run_wrk
 from lmrec.data.registry import default_data_dir, load_dataset
-from service_helpers import ServerProcess
-from service_load import request_bytes, run_python, run_wrk
+from lmrec.testing.processes import ServerProcess
 
 
 def fresh_pg(server: str, name: str) -> str:

@@ -19,7 +19,7 @@ Parts (each trains on 2 CPU cores within a wall-time budget, early-stopping on v
 Figures accumulate in ``WORK/results.json`` (a part with figures is skipped; --redo reruns it);
 ``bench/textseq_report.py`` prints the table and writes the plots, and runs at the end.
 
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/textseq.py --work runs/textseq [--parts ..]
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.textseq --work runs/textseq [--parts ..]
 """
 
 from __future__ import annotations
@@ -31,11 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.core.recommender import Recommender
-from lmrec.data.registry import load_dataset
-from lmrec.experiment import named_protocol, prepare
-from lmrec.protocols.base import EvalCases
-from textseq_common import (
+from bench.textseq_common import (
     GAMES,
     PARTS,
     SIDE_BY_SIDE,
@@ -46,6 +42,10 @@ from textseq_common import (
     measure,
     run_parts,
 )
+from lmrec.core.recommender import Recommender
+from lmrec.data.registry import load_dataset
+from lmrec.experiment import named_protocol, prepare
+from lmrec.protocols.base import EvalCases
 
 
 def part_indomain(bench: Bench) -> None:
@@ -262,7 +262,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = Bench(args)
     run_parts(bench, STEPS, args.parts)
-    from textseq_report import report  # read at the end, so it may be edited during a run
+    from bench.textseq_report import report  # read at the end, so it may be edited during a run
 
     report(bench.results, bench.work)
 

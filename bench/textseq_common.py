@@ -14,7 +14,7 @@ import numpy as np
 from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Persistable, Recommender
 from lmrec.data.containers import Dataset
-from lmrec.data.registry import load_dataset
+from lmrec.data.registry import DATASETS, load_dataset
 from lmrec.experiment import Prepared, named_protocol, prepare
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.registry import create_model
@@ -61,10 +61,7 @@ class Bench:
         if key not in self._data:
             file = None
             if protocol != "loo":  # LLMRank's published candidates exist for these two only
-                file = (
-                    self.args.llmrank_dir
-                    / {"ml-1m": "ml-1m-full.random", GAMES: "games-6k.random"}[name]
-                )
+                file = self.args.llmrank_dir / str(DATASETS[name].llmrank_file)
             choice = named_protocol(protocol, file=file)
             # the LLMRank cases reuse the leave-one-out run's parsed dataset
             dataset = (

@@ -1,7 +1,7 @@
 """Table and plots of ``bench/textseq.py``'s figures (``WORK/results.json``).
 
-.venv/bin/python bench/textseq_report.py runs/textseq
-.venv/bin/python bench/textseq_report.py runs/d01-sasrec runs/d01-textseq   # merged: models run
+.venv/bin/python -m bench.textseq_report runs/textseq
+.venv/bin/python -m bench.textseq_report runs/d01-sasrec runs/d01-textseq   # merged: models run
                                           # in separate --work folders are compared in "Targets"
 """
 

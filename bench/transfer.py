@@ -19,7 +19,7 @@ Parts (2 CPU cores; every trained model early-stops on validation only):
 Figures accumulate in ``WORK/results.json`` (a part with figures is skipped; --redo reruns it);
 ``bench/transfer_report.py`` prints the table and writes the plots, and runs at the end.
 
-  LMREC_DATA_DIR=../shared/data .venv/bin/python bench/transfer.py --work runs/transfer
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.transfer --work runs/transfer
 """
 
 from __future__ import annotations
@@ -29,17 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lmrec.data.registry import load_dataset
-from lmrec.experiment import named_protocol, prepare
-from lmrec.models.textseq import TextSeqRec
-from textseq_common import TEXT_ID, add_run_options, fit, run_parts
-from transfer_common import (
+from bench.textseq_common import TEXT_ID, add_run_options, fit, run_parts
+from bench.transfer_common import (
     TARGETS,
     TransferBench,
     rows_of_users,
     source_name,
 )
-from transfer_pooling import part_fusion, part_pooling
+from bench.transfer_pooling import part_fusion, part_pooling
+from lmrec.data.registry import load_dataset
+from lmrec.experiment import named_protocol, prepare
+from lmrec.models.textseq import TextSeqRec
 
 PARTS = ("pretrain", "zeroshot", "pooling", "fewshot", "indomain", "fusion", "cross")
 
@@ -145,7 +145,7 @@ def part_indomain(bench: TransferBench) -> None:
 
 
 def part_cross(bench: TransferBench) -> None:
-    from transfer_cross import run_cross
+    from bench.transfer_cross import run_cross
 
     a = bench.args
     run_cross(
@@ -210,7 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = TransferBench(args)
     run_parts(bench, STEPS, args.parts)
-    from transfer_report import report
+    from bench.transfer_report import report
 
     report([bench.work], bench.work)
 

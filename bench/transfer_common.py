@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.textseq_common import GAMES, Bench
+from bench.zeroshot_headroom import paired_se
 from lmrec.core.recommender import Recommender
 from lmrec.metrics.evaluate import evaluate
 from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.protocols.base import EvalCases
-from textseq_common import GAMES, Bench
-from zeroshot_headroom import paired_se
 
 SCIENTIFIC, OFFICE, ML1M = "amazon-scientific", "amazon-office", "ml-1m"
 TARGETS = (GAMES, SCIENTIFIC, OFFICE)

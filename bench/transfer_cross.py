@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.textseq_common import GAMES, fit
+from bench.transfer_common import SCIENTIFIC, TransferBench
+from bench.zeroshot_headroom import paired_se
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset, Sequences
 from lmrec.data.joint import domain_range, domain_ranges
@@ -24,9 +27,6 @@ from lmrec.data.people import People
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import named_protocol, prepare
 from lmrec.protocols.base import EvalCases
-from textseq_common import GAMES, fit
-from transfer_common import SCIENTIFIC, TransferBench
-from zeroshot_headroom import paired_se
 
 JOINT = f"{GAMES}+{SCIENTIFIC}"
 
@@ -82,7 +82,7 @@ def explanation_share(
     """Of the top item of ``n`` cold-start users, the share whose explanation names a Games item,
     and one example."""
     from lmrec.core.query import Query
-    from lmrec.llm.explain import Explainer, ItemVectors
+    from lmrec.llm.explain.explainer import Explainer, ItemVectors
 
     vectors = getattr(model, "item_embeddings", None)
     if vectors is None:

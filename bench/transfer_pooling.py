@@ -12,10 +12,10 @@ import itertools
 import json
 from typing import Any
 
+from bench.textseq_common import fit
+from bench.transfer_common import TARGETS, TransferBench
 from lmrec.metrics.evaluate import evaluate
 from lmrec.models.fusion import RankFusion
-from textseq_common import fit
-from transfer_common import TARGETS, TransferBench
 
 DECAYS = (0.3, 0.5, 0.7, 0.9)
 MAX_SHARES = (0.0, 0.3, 0.6, 1.0)
@@ -84,7 +84,7 @@ def part_fusion(bench: TransferBench) -> None:
     """In-domain: TextSeqRec (text + ID) fused by weighted RRF with the zero-shot model at its
     best pooling on the target's own validation; the zero-shot member's weight is chosen on
     validation too (the ensemble is fitted once and re-weighted)."""
-    from textseq_common import TEXT_ID
+    from bench.textseq_common import TEXT_ID
 
     dropout = bench.args.indomain_dropout
     textseq = {**TEXT_ID, "train": {"lr": 3e-3}}

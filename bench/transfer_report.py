@@ -1,7 +1,7 @@
 """Table and plots of ``bench/transfer.py``'s figures: ``WORK/results.json`` of one or several
 folders (parts run side by side in separate ``--work`` folders), merged.
 
-.venv/bin/python bench/transfer_report.py runs/tr-games runs/tr-sci runs/tr-off --out runs/tr
+.venv/bin/python -m bench.transfer_report runs/tr-games runs/tr-sci runs/tr-off --out runs/tr
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from transfer_common import SHORT, TARGETS, per_user_file
-from zeroshot_headroom import paired_se
+from bench.transfer_common import SHORT, TARGETS, per_user_file
+from bench.zeroshot_headroom import paired_se
 
 GPT4_GAMES = 62.88  # GPT-4 zero-shot, LLMRank-20 on Games (Hou et al., ECIR 2024, Table 2)
 PUBLISHED_SCIENTIFIC = "SASRec 0.0797, UniSRec 0.0862, Recformer 0.1027 (Recformer, KDD 2023)"

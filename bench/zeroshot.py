@@ -5,7 +5,7 @@ Prints, for the zero-shot model with and without the popularity prior ("zero-sho
 - leave-one-out full ranking NDCG@10 / HR@10 on ML-100K and ML-1M next to Popularity;
 - encoding throughput (items/s, cold cache) and end-to-end time per dataset.
 Hyper-parameters are the model defaults, chosen on the validation split; figures are on test.
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/zeroshot.py
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.zeroshot
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from lmrec.data.registry import load_dataset, missing_files
 from lmrec.data.templates import default_template
 from lmrec.experiment import named_protocol, prepare, run_model
-from lmrec.protocols.named import NamedProtocol, llmrank_dir
+from lmrec.protocols.named import NamedProtocol, llmrank_dir, llmrank_file
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
 
@@ -137,9 +137,10 @@ def main() -> None:
         print("encoder: all-MiniLM-L6-v2, 1 thread, cold cache")
         for name in present:
             throughput(name)
-    for name, file in (("ml-1m", "ml-1m-full.random"), ("amazon-games", "games-6k.random")):
-        if name in present and (args.llmrank_dir / file).exists():
-            llmrank(name, args.llmrank_dir / file)
+    for name in ("ml-1m", "amazon-games"):
+        file = llmrank_file(name, folder=args.llmrank_dir)
+        if name in present and file is not None:
+            llmrank(name, file)
     for name in ("ml-100k", "ml-1m"):
         if name in present:
             full_ranking(name)

@@ -15,7 +15,7 @@ left in that family on the LLMRank 20-candidate protocol:
    default pooling, on both domains' validation: it transfers only if both want the same sign.
 
 Differences come with a paired bootstrap standard error over users (1,000 resamples).
-Run: LMREC_DATA_DIR=../shared/data .venv/bin/python bench/zeroshot_headroom.py
+Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.zeroshot_headroom
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.core.fitted import ModelContext
-from lmrec.data.registry import load_dataset
+from lmrec.data.registry import DATASETS, load_dataset
 from lmrec.experiment import named_protocol, prepare
 from lmrec.metrics.evaluate import target_ranks
 from lmrec.metrics.ranking import ndcg_from_ranks
@@ -39,7 +39,6 @@ from lmrec.models.zeroshot.maxsim import NeighbourLists
 from lmrec.protocols.named import llmrank_dir
 
 LLMRANK = llmrank_dir()
-FILES = {"ml-1m": "ml-1m-full.random", "amazon-games": "games-6k.random"}
 WIDTH = 50  # the zero-shot model's default window
 NEIGHBOURS = 20  # catalogue density: mean cosine to this many nearest items
 BETAS = (-0.05, -0.02, 0.0, 0.02, 0.05)
@@ -66,7 +65,7 @@ class CandidateSims:
     @classmethod
     def build(cls, name: str, splits: tuple[str, ...], llmrank_dir: Path) -> list[CandidateSims]:
         """One per split, from one zero-shot model (the splits share the catalogue)."""
-        protocol = named_protocol("llmrank-20", file=llmrank_dir / FILES[name])
+        protocol = named_protocol("llmrank-20", file=llmrank_dir / str(DATASETS[name].llmrank_file))
         dataset = load_dataset(name, download=False)
         prepared = [prepare(dataset, protocol, split) for split in splits]
         model = create_model("zeroshot", {}, ModelContext.for_dataset(dataset))

@@ -139,7 +139,7 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from lmrec.llm.local import resolve_llm
+    from lmrec.llm.runtime.locate import resolve_llm
 
     smollm = resolve_llm("smollm2-135m")
     tokenizer = AutoTokenizer.from_pretrained(smollm.source, gguf_file=smollm.gguf_file)

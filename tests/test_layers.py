@@ -154,6 +154,50 @@ def test_the_checks_can_fail() -> None:
         GRAPH["lmrec.data.containers"].discard("lmrec.models.registry")
 
 
+BENCH = SRC.parent / "bench"
+TEST_MODULES = {p.stem for p in (SRC.parent / "tests").glob("*.py")}
+
+
+def bench_graph() -> dict[str, set[str]]:
+    """``bench.X`` → the ``bench.Y`` modules it imports (any import statement, anywhere)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(BENCH.glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found.update(n for n in names if n.startswith("bench."))
+            bare = {n.split(".")[0] for n in names} & TEST_MODULES
+            assert not bare, f"bench/{path.name} imports tests' {sorted(bare)}"
+        graph[f"bench.{path.stem}"] = found
+    return graph
+
+
+def test_bench_is_a_package_without_circles_or_test_imports() -> None:
+    assert (BENCH / "__init__.py").is_file()
+    for path in BENCH.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "sys.path.insert" not in text and "sys.path.append" not in text, path.name
+    graph = bench_graph()
+    unknown = {t for targets in graph.values() for t in targets} - set(graph)
+    assert not unknown, f"imports of missing bench modules: {sorted(unknown)}"
+    saved = dict(GRAPH)
+    try:  # the same Tarjan walk as the package's, over the bench graph
+        GRAPH.clear()
+        GRAPH.update(graph)
+        assert _circles() == []
+        graph["bench.textseq_common"].add("bench.transfer_common")  # it can fail
+        assert _circles() != []
+    finally:
+        GRAPH.clear()
+        GRAPH.update(saved)
+
+
 def test_every_file_is_short() -> None:
     long = [
         f"{path}: {lines} lines (split it by responsibility)"

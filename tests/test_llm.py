@@ -11,11 +11,11 @@ import pytest
 
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
-from lmrec.llm.backends import GenerationParams, OpenAICompatibleBackend
-from lmrec.llm.cache import ResponseCache
-from lmrec.llm.parsing import parse_ranking
-from lmrec.llm.prompts import Domain, PromptTemplate
-from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.ranking.parsing import parse_ranking
+from lmrec.llm.ranking.prompts import Domain, PromptTemplate
+from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.runtime.backends import GenerationParams, OpenAICompatibleBackend
+from lmrec.llm.runtime.cache import ResponseCache
 from lmrec.metrics.evaluate import evaluate
 from lmrec.protocols.base import EvalCases
 from lmrec.protocols.candidates import Candidates
@@ -176,8 +176,8 @@ def test_full_ranking_reranks_the_retriever_top() -> None:
 
 def test_nir_candidates_and_explanations_on_ml100k(data_dir: Path) -> None:
     from lmrec.data.registry import load_dataset
-    from lmrec.llm.candidates import hit_rate, item_filtering, user_filtering
-    from lmrec.llm.explain import Explainer
+    from lmrec.llm.explain.explainer import Explainer
+    from lmrec.llm.ranking.candidates import hit_rate, item_filtering, user_filtering
 
     ds = load_dataset("ml-100k", data_dir)
     split = LeaveOneOut().split(ds.interactions)
@@ -221,7 +221,7 @@ def test_nir_three_step_chain_feeds_each_answer_forward() -> None:
 
 def test_profile_summary_from_a_backend(data_dir: Path) -> None:
     from lmrec.data.registry import load_dataset
-    from lmrec.llm.explain import Explainer
+    from lmrec.llm.explain.explainer import Explainer
 
     ds = load_dataset("ml-100k", data_dir)
     backend = FunctionBackend(lambda p: "Loves comedies." if "frequent attributes" in p else "")
@@ -237,12 +237,12 @@ def test_llm_rank_and_explain_commands(data_dir: Path, tmp_path: Path) -> None:
     with ScriptedServer(_first_listed).running() as server:
         out = tmp_path / "llm.json"
         args = f"llm-rank -d ml-100k --endpoint {server.url} -m tiny -p llmrank-20 --users 30"
-        result = run_cli(data_dir, f"{args} --cache-dir {tmp_path} -o {out}")
+        result = run_cli(data_dir, f"{args} --set cache_dir={tmp_path} -o {out}")
         assert result.exit_code == 0, result.output
         assert "NDCG@10" in result.output and "calls 30" in result.output
         payload = json.loads(out.read_text())
         assert payload["provenance"]["cases"] == 30 and payload["parsing"]["named"] == 600
-        again = run_cli(data_dir, f"{args} --cache-dir {tmp_path}")
+        again = run_cli(data_dir, f"{args} --set cache_dir={tmp_path}")
         assert "calls 0" in again.output and "cache hits 30" in again.output
         assert len(server.requests) == 30
     result = run_cli(data_dir, "llm-rank -d ml-100k")
@@ -259,7 +259,7 @@ def test_llm_rank_full_ranking_reports_candidate_hit_rate(data_dir: Path) -> Non
         result = run_cli(
             data_dir,
             f"llm-rank -d ml-100k --endpoint {server.url} -m tiny -p loo --users 25 "
-            "--retriever nir-user",
+            "--set retriever=nir-user",
         )
     assert result.exit_code == 0, result.output
     assert "candidates: nir-user top 20, hit rate" in result.output
@@ -296,8 +296,8 @@ def test_ranker_survives_every_kind_of_scripted_reply_over_http() -> None:
 def test_empty_replies_are_failures_and_the_cache_knows_its_server(tmp_path: Path) -> None:
     """An empty reply is counted as a failure and not cached; a second server with the same model
     name is asked again instead of being served the first one's replies."""
-    from lmrec.llm.backends import GenerationParams, OpenAICompatibleBackend
-    from lmrec.llm.cache import ResponseCache
+    from lmrec.llm.runtime.backends import GenerationParams, OpenAICompatibleBackend
+    from lmrec.llm.runtime.cache import ResponseCache
 
     cache = ResponseCache(tmp_path / "cache.sqlite")
     params = GenerationParams(max_tokens=5)
@@ -327,8 +327,8 @@ def test_llm_rank_passes_max_tokens_and_temperature(data_dir: Path, tmp_path: Pa
         out = tmp_path / "llm.json"
         result = run_cli(
             data_dir,
-            f"llm-rank -d ml-100k --endpoint {server.url} -m tiny --users 3 --max-tokens 7 "
-            f"--temperature 0.5 --cache-dir {tmp_path} -o {out}",
+            f"llm-rank -d ml-100k --endpoint {server.url} -m tiny --users 3 --set max_tokens=7 "
+            f"--set temperature=0.5 --set cache_dir={tmp_path} -o {out}",
         )
         assert result.exit_code == 0, result.output
         bodies = [r["body"] for r in server.requests]

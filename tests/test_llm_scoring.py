@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lmrec.llm.backends import GenerationParams
-from lmrec.llm.cache import ResponseCache
-from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.runtime.backends import GenerationParams
+from lmrec.llm.runtime.cache import ResponseCache
 from lmrec.metrics.evaluate import evaluate
 from test_llm import _cases
 
@@ -18,8 +18,8 @@ def test_local_backend_loads_a_model_folder_built_here(tmp_path: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    from lmrec.llm.local import resolve_llm
-    from lmrec.llm.local_backend import LocalBackend
+    from lmrec.llm.runtime.local_backend import LocalBackend
+    from lmrec.llm.runtime.locate import resolve_llm
 
     words = [
         "[pad]",
@@ -77,7 +77,7 @@ def test_local_backend_loads_a_model_folder_built_here(tmp_path: Path) -> None:
 
 
 def test_title_scorer_normalises_length_and_discounts_the_prior() -> None:
-    from lmrec.llm.likelihood import TitleScorer
+    from lmrec.llm.ranking.likelihood import TitleScorer
 
     calls: list[str] = []
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from lmrec.data.errors import DataError
-from lmrec.llm.backends import GenerationParams, OpenAICompatibleBackend
-from lmrec.llm.cache import ResponseCache
-from lmrec.llm.local import LocalModel, resolve_llm
-from lmrec.llm.local_backend import LocalBackend
-from lmrec.llm.parsing import parse_ranking
-from lmrec.llm.prompts import Domain, PromptTemplate
-from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.ranking.parsing import parse_ranking
+from lmrec.llm.ranking.prompts import Domain, PromptTemplate
+from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.runtime.backends import GenerationParams, OpenAICompatibleBackend
+from lmrec.llm.runtime.cache import ResponseCache
+from lmrec.llm.runtime.local_backend import LocalBackend
+from lmrec.llm.runtime.locate import LocalModel, resolve_llm
 from lmrec.metrics.evaluate import evaluate
 
 MOVIES = [f"Movie {chr(65 + i)} ({1980 + i})" for i in range(20)]
@@ -151,7 +151,7 @@ def served(smollm: LocalBackend) -> Iterator[str]:
 
     import uvicorn
 
-    from lmrec.llm.server import create_app
+    from lmrec.llm.runtime.server import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -191,7 +191,7 @@ def test_written_explanation_is_grounded(smollm: LocalBackend, data_dir: Path) -
     import re
 
     from lmrec.data.registry import load_dataset
-    from lmrec.llm.explain import Explainer
+    from lmrec.llm.explain.explainer import Explainer
 
     ds = load_dataset("ml-100k", download=False)
     inter = ds.interactions
@@ -208,7 +208,7 @@ def test_written_explanation_is_grounded(smollm: LocalBackend, data_dir: Path) -
 
 def test_llama_cpp_runtime_generates_and_ranks(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp", reason="optional runtime: pip install llama-cpp-python")
-    from lmrec.llm.llamacpp_backend import LlamaCppBackend
+    from lmrec.llm.runtime.llamacpp_backend import LlamaCppBackend
 
     cache = ResponseCache(tmp_path / "r.sqlite")
     backend = LlamaCppBackend(resolve_llm("smollm2-135m"), threads=1, context=1024, cache=cache)
@@ -228,8 +228,8 @@ def test_llm_rank_command_with_a_local_model(data_dir: Path, tmp_path: Path) -> 
     out = tmp_path / "r.json"
     result = run_cli(
         data_dir,
-        "llm-rank -d ml-100k --llm smollm2-135m --method constrained --users 2 --threads 1 "
-        f"--context 1024 --cache-dir {tmp_path} -o {out}",
+        "llm-rank -d ml-100k --llm smollm2-135m --method constrained --users 2 --set threads=1 "
+        f"--set context=1024 --set cache_dir={tmp_path} -o {out}",
     )
     assert result.exit_code == 0, result.output
     assert "llm (smollm2-135m)" in result.output and "replies 2: full 2" in result.output

@@ -16,7 +16,7 @@ from lmrec.data.containers import Dataset
 from lmrec.data.errors import DataError
 from lmrec.data.people import People, domain_of, merge_histories
 from lmrec.data.registry import load_dataset
-from lmrec.llm.explain import Explainer, ItemVectors
+from lmrec.llm.explain.explainer import Explainer, ItemVectors
 from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 from lmrec.service.api import create_app
 from lmrec.service.engine import RecommendService

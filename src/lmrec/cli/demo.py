@@ -33,9 +33,10 @@ def llm_rerank(
 ) -> None:
     """A local language model re-ranks the retriever's top 20 for a few users, by likelihood, and
     writes why its first choice fits (grounded in the history)."""
-    from lmrec.llm.explain import Explainer
-    from lmrec.llm.ranker import LLMRanker
-    from lmrec.models.llm import LLMRecommenderConfig, build_backend
+    from lmrec.llm.explain.explainer import Explainer
+    from lmrec.llm.ranking.ranker import LLMRanker
+    from lmrec.llm.runtime.config import build_backend
+    from lmrec.models.llm import LLMRecommenderConfig
 
     start = time.perf_counter()
     config = LLMRecommenderConfig(llm=llm, method="likelihood", max_history=30)

@@ -234,7 +234,7 @@ def recommend_cmd(
         table.add_row(str(i), item, ds.title(item), f"{score:.4g}")
     console.print(table)
     if explain:
-        from lmrec.llm.explain import Explainer
+        from lmrec.llm.explain.explainer import Explainer
 
         explainer = Explainer.for_model(ds, recommender, title_chars=60)
         for i, item in enumerate(ranking.items, start=1):

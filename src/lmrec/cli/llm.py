@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from lmrec.cli._common import (
     CandidatesOpt,
+    ConfigFileOpt,
+    ConfigOpt,
     DataDir,
     DatasetOpt,
     EndpointModelOpt,
@@ -27,6 +28,7 @@ from lmrec.cli._common import (
     fit_and_evaluate,
     load,
     metrics_table,
+    parse_set,
     prepare,
     write_json,
 )
@@ -38,39 +40,17 @@ def llm_rank(
     endpoint: EndpointOpt = None,
     model: EndpointModelOpt = "",
     method: Annotated[
-        str, typer.Option(help="generate | constrained | likelihood (local models).")
-    ] = "generate",
-    score_by: Annotated[
-        str, typer.Option(help="likelihood: score each title or each candidate number (index).")
-    ] = "title",
-    calibrate: Annotated[
-        float, typer.Option(help="likelihood by title: share of the no-history score subtracted.")
-    ] = 0.5,
-    length_norm: Annotated[
-        float, typer.Option(help="likelihood by title: 1 = mean token log-prob, 0 = sum.")
-    ] = 0.5,
-    runtime: Annotated[
-        str, typer.Option(help="Local model: torch, or llama-cpp (generate/constrained only).")
-    ] = "torch",
+        str | None,
+        typer.Option(
+            help="The llm model's `method` (its page lists them: generate, constrained, "
+            "likelihood…); default generate."
+        ),
+    ] = None,
     protocol: ProtocolOpt = "llmrank-20",
     candidates: CandidatesOpt = None,
-    template: Annotated[str, typer.Option(help="Prompt template name or file.")] = "sequential",
-    passes: Annotated[int, typer.Option(help="Shuffled passes fused (position bias).")] = 1,
     users: Annotated[int, typer.Option(help="Evaluate the first N cases (0 = all).")] = 200,
-    retriever: Annotated[
-        str,
-        typer.Option(help="Full ranking: candidates from a model name, nir-user or nir-item."),
-    ] = "itemknn-seq",
-    max_tokens: Annotated[int, typer.Option(help="Most tokens a reply may have.")] = 300,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.0,
-    threads: ThreadsOpt = None,
-    context: Annotated[int, typer.Option(help="Local model: most prompt + reply tokens.")] = 2048,
-    concurrency: Annotated[
-        int, typer.Option(help="HTTP requests in flight (1 suits a local server).")
-    ] = 1,
-    timeout: Annotated[float, typer.Option(help="Seconds per HTTP request.")] = 600.0,
-    api_key_env: str = "OPENAI_API_KEY",
-    cache_dir: Annotated[Path | None, typer.Option(help="Response cache folder.")] = None,
+    settings: ConfigOpt = None,
+    config_file: ConfigFileOpt = None,
     seed: int = 0,
     output: OutputOpt = None,
     data_dir: DataDir = None,
@@ -79,47 +59,32 @@ def llm_rank(
 
     The model runs here (--llm smollm2-135m | gemma3-270m | FILE.gguf | FOLDER | hub name) or at
     any OpenAI-compatible endpoint (--endpoint URL --model NAME: vLLM, Ollama, llama.cpp,
-    `lmrec llm serve`)."""
+    `lmrec llm serve`). Every other option of the `llm` model (template, passes, score_by,
+    threads, retriever, max_tokens, …; see its page or `lmrec models`) is --set KEY=VALUE or a
+    --config file."""
     import time
 
     from pydantic import ValidationError
 
-    from lmrec.llm.candidates import hit_rate, retriever_candidates
-    from lmrec.llm.ranker import LLMRanker
+    from lmrec.experiment.config_files import load_run_config, merge
+    from lmrec.llm.ranking.candidates import hit_rate, retriever_candidates
+    from lmrec.llm.ranking.ranker import LLMRanker
     from lmrec.models.llm import LLMRecommenderConfig
     from lmrec.protocols.named import CANDIDATE_COLUMNS
 
-    settings: dict[str, Any] = {
-        "endpoint": endpoint,
-        "model": model,
-        "llm": llm,
-        "method": method,
-        "score_by": score_by,
-        "calibrate": calibrate,
-        "length_norm": length_norm,
-        "runtime": runtime,
-        "threads": threads,
-        "context": context,
-        "template": template,
-        "passes": passes,
-        "seed": seed,
-        "max_tokens": max_tokens,
-        "temperature": temperature,
-        "retriever": retriever,
-        "concurrency": concurrency,
-        "timeout": timeout,
-        "api_key_env": api_key_env,
-        "cache_dir": str(cache_dir) if cache_dir else None,
-    }
+    given = {"endpoint": endpoint, "model": model or None, "llm": llm, "method": method}
+    from_file = load_run_config(config_file).config if config_file else {}
+    settings_ = merge(merge(from_file, parse_set(settings)), {"seed": seed})
+    settings_ = merge(settings_, {k: v for k, v in given.items() if v is not None})
     check_output(output)
     try:  # refuse bad options before any data loads
-        LLMRecommenderConfig.model_validate(settings)
+        LLMRecommenderConfig.model_validate(settings_)
     except ValidationError as exc:
         raise fail(str(exc)) from None
     ds = load(dataset, data_dir)
     prepared = prepare(ds, protocol, candidates, seed, 0.9, "test").first(users)
     start = time.perf_counter()
-    ranker, result = fit_and_evaluate(prepared, "llm", settings)
+    ranker, result = fit_and_evaluate(prepared, "llm", settings_)
     seconds = time.perf_counter() - start
     assert isinstance(ranker, LLMRanker)
     title = f"{dataset} · {prepared.protocol.describe()} · ×100"
@@ -141,7 +106,8 @@ def llm_rank(
     if cases.candidates is None:
         n = ranker.config.n_candidates
         found = hit_rate(retriever_candidates(ranker.fitted_retriever(), cases, n), cases.targets)
-        console.print(f"candidates: {retriever} top {n}, hit rate {found:.3f}")
+        source = getattr(ranker.config, "retriever", "the retriever")
+        console.print(f"candidates: {source} top {n}, hit rate {found:.3f}")
     stats = ranker.stats
     if stats.prompts:
         console.print(f"parsing: {stats.line()}")
@@ -177,8 +143,8 @@ def explain(
     --llm (or --endpoint) also a profile and reasons written by a language model, grounded."""
     from lmrec.core.fitted import ModelContext
     from lmrec.core.query import Query
-    from lmrec.llm.backends import LLMBackend, OpenAICompatibleBackend
-    from lmrec.llm.explain import Explainer
+    from lmrec.llm.explain.explainer import Explainer
+    from lmrec.llm.runtime.backends import LLMBackend
     from lmrec.models.registry import create_model
 
     if llm and endpoint:
@@ -190,12 +156,10 @@ def explain(
     if user not in inter.user_vocab:
         raise fail(f"unknown user {user!r} in {dataset}")
     backend: LLMBackend | None = None
-    if llm:
+    if llm or endpoint:
         from lmrec.cli.llm_local import load_backend
 
-        backend = load_backend(llm, threads, 2048, None)
-    elif endpoint:
-        backend = OpenAICompatibleBackend(endpoint, llm_model)
+        backend = load_backend(llm, threads, endpoint=endpoint, endpoint_model=llm_model)
     recommender = create_model(model, None, ModelContext.for_dataset(ds)).fit(inter)
     history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
     explainer = Explainer(ds)

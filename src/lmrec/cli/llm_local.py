@@ -10,39 +10,44 @@ import typer
 from lmrec.cli._common import LLMOpt, ThreadsOpt, console, fail
 
 if TYPE_CHECKING:
-    from lmrec.llm.local_backend import LocalBackend
+    from lmrec.llm.runtime.backends import LLMBackend
 
 llm_app = typer.Typer(no_args_is_help=True, help="Local language models: list and serve.")
 
 
 def load_backend(
-    llm: str, threads: int | None, context: int, cache_dir: Path | None
-) -> LocalBackend:
-    """A :class:`~lmrec.llm.local_backend.LocalBackend`, or a clear error naming what is missing."""
-    from lmrec.data.errors import DataError
-    from lmrec.llm.cache import ResponseCache
-    from lmrec.llm.local import resolve_llm
-    from lmrec.llm.local_backend import LocalBackend
-    from lmrec.text.cache import default_cache_dir
+    llm: str | None,
+    threads: int | None = None,
+    context: int = 2048,
+    cache_dir: Path | None = None,
+    endpoint: str | None = None,
+    endpoint_model: str = "",
+) -> LLMBackend:
+    """The backend :func:`lmrec.llm.runtime.config.build_backend` builds from the command's
+    options (a local model, or an endpoint and its model), or a clear error."""
+    from pydantic import ValidationError
 
-    folder = cache_dir or default_cache_dir()
+    from lmrec.llm.runtime.config import BackendConfig, build_backend
+
     try:
-        return LocalBackend(
-            resolve_llm(llm),
+        config = BackendConfig(
+            llm=llm,
+            endpoint=endpoint,
+            model=endpoint_model,
             threads=threads,
             context=context,
-            cache=ResponseCache(folder / "llm-responses.sqlite"),
-            weights_cache=folder,
+            cache_dir=str(cache_dir) if cache_dir else None,
         )
-    except DataError as exc:
-        raise fail(str(exc)) from None
+    except ValidationError as exc:
+        raise fail(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+    return build_backend(config)
 
 
 @llm_app.command("models")
 def models() -> None:
     """The short model names and whether their weights are installed."""
     from lmrec.data.errors import DataError
-    from lmrec.llm.local import KNOWN
+    from lmrec.llm.runtime.locate import KNOWN
 
     for name, locate in KNOWN.items():
         try:
@@ -68,9 +73,11 @@ def serve(
     """Serve a local model as an OpenAI-compatible endpoint (default: loopback only)."""
     import uvicorn
 
-    from lmrec.llm.server import create_app
+    from lmrec.llm.runtime.local_backend import LocalBackend
+    from lmrec.llm.runtime.server import create_app
 
     backend = load_backend(llm or "smollm2-135m", threads, context, cache_dir)
+    assert isinstance(backend, LocalBackend)  # a local model: BackendConfig(llm=...)
     console.print(
         f"serving {backend.model} ({'chat' if backend.lm.chat else 'base'} model, context "
         f"{backend.context_length}) at http://{host}:{port}/v1 — use it with "

@@ -162,7 +162,7 @@ def rank_batch(model: Recommender | FittedModel, queries: Sequence[Query]) -> li
 
     One scoring call for all queries without free text (the model's own top-k search when it has
     one); free-text queries go to a text model's ``recommend`` one by one."""
-    from lmrec.core.recommender import ReadsText, TopKRecommender
+    from lmrec.core.recommender import ReadsText
 
     out: list[Ranking | None] = [None] * len(queries)
     plain = [i for i, q in enumerate(queries) if not q.text]
@@ -177,8 +177,9 @@ def rank_batch(model: Recommender | FittedModel, queries: Sequence[Query]) -> li
         batch = resolve(state, picked)
         banned = [exclusions(state, q, batch.histories[r]) for r, q in enumerate(picked)]
         k = max(q.k for q in picked)
-        if isinstance(model, TopKRecommender):
-            found = model.top_items(batch, k, banned)
+        top_items = getattr(model, "top_items", None)  # TopKRecommender (a cheap check)
+        if top_items is not None:
+            found = top_items(batch, k, banned)
         else:
             found = rank_rows(model.score(batch), k, banned)
         vocab = state.item_vocab

@@ -109,6 +109,17 @@ class Sequences:
             raise DataError("Sequences.indptr must be non-decreasing and end at len(items)")
 
     @classmethod
+    def trusted(cls, indptr: npt.NDArray[np.int64], items: npt.NDArray[np.int32]) -> Self:
+        """Built by this class's own operations from valid CSR arrays of the right dtypes: no
+        copy and no check (the serving path builds several per request)."""
+        out = object.__new__(cls)
+        indptr.flags.writeable = False
+        items.flags.writeable = False
+        object.__setattr__(out, "indptr", indptr)
+        object.__setattr__(out, "items", items)
+        return out
+
+    @classmethod
     def from_lists(cls, rows: Sequence[Sequence[int]]) -> Self:
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         indptr = np.concatenate([[0], np.cumsum(lengths)])
@@ -119,9 +130,9 @@ class Sequences:
     def from_arrays(cls, rows: Sequence[npt.NDArray[np.integer[Any]]]) -> Self:
         """From one integer array per row (no Python loop over the elements)."""
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
         flat = np.concatenate(rows).astype(np.int32) if rows else np.empty(0, dtype=np.int32)
-        return cls(indptr, flat)
+        return cls.trusted(indptr, flat)
 
     def __len__(self) -> int:
         return len(self.indptr) - 1
@@ -154,10 +165,12 @@ class Sequences:
     def truncate(self, max_len: int) -> Sequences:
         """Keep at most the last ``max_len`` items of each row (the most recent ones)."""
         lengths = np.minimum(self.lengths, max_len)
+        if np.array_equal(lengths, self.lengths):
+            return self
         starts = self.indptr[1:] - lengths
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
         offsets = np.repeat(starts - indptr[:-1], lengths)
-        return Sequences(indptr, self.items[np.arange(indptr[-1]) + offsets])
+        return Sequences.trusted(indptr, self.items[np.arange(indptr[-1]) + offsets])
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,16 @@ def top_k(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
     k = min(k, scores.shape[-1])
     if k <= 0:
         return np.empty((*scores.shape[:-1], 0), dtype=np.int64)
+    if scores.ndim == 2 and k < scores.shape[1] // 4:
+        # Candidates: everything at least as good as the k-th best value (ties included), then
+        # only they are sorted, by (score descending, index ascending).
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+        out = np.empty((len(scores), k), dtype=np.int64)
+        for row, line in enumerate(scores):
+            cand = np.flatnonzero(line >= kth[row])
+            out[row] = cand[np.lexsort((cand, -line[cand]))[:k]]
+        return out
     if k < scores.shape[-1] // 4:
-        # Candidates: everything at least as good as the k-th best value (ties included).
         kth = -np.partition(-scores, k - 1, axis=-1)[..., k - 1 : k]
         masked = np.where(scores >= kth, scores, -np.inf)
         return np.argsort(-masked, axis=-1, kind="stable")[..., :k].astype(np.int64)

@@ -1,1 +1,2 @@
-"""LLM-based ranking: backends, prompts, parsing, candidate generation, explanations."""
+"""Language models in lmrec, by role: ``runtime`` (where a model runs), ``ranking`` (prompts,
+parsing, candidates, the ranker), ``explain`` (reasons and profiles) and ``lora`` (LoRA tuning)."""

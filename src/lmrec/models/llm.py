@@ -9,102 +9,30 @@ filters), fitted only when a batch without candidates arrives.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.fitted import ModelContext, ModelFactory
 from lmrec.core.recommender import Recommender
 from lmrec.errors import CheckpointError
-from lmrec.llm.backends import LLMBackend, OpenAICompatibleBackend
-from lmrec.llm.cache import ResponseCache
-from lmrec.llm.prompts import Domain
-from lmrec.llm.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.ranking.prompts import Domain
+from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.runtime.config import BackendConfig, build_backend
 from lmrec.models.two_stage import create_retriever, load_retriever
 
 
-class LLMRecommenderConfig(LLMRankConfig):
-    """The ranker's settings plus where the LLM runs and where full-ranking candidates come from.
-    Give exactly one of ``endpoint`` (with ``model``) and ``llm``."""
+class LLMRecommenderConfig(LLMRankConfig, BackendConfig):
+    """The ranker's settings, where the LLM runs (:class:`BackendConfig`: exactly one of
+    ``endpoint`` with ``model``, or ``llm``) and where full-ranking candidates come from."""
 
-    endpoint: str | None = Field(
-        None, description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."
-    )
-    model: str = Field("", description="The model name the endpoint serves.")
-    llm: str | None = Field(
-        None,
-        description="A local model run in this process: smollm2-135m, gemma3-270m, a .gguf file, "
-        "a Hugging Face model folder or a hub name.",
-    )
-    runtime: Literal["torch", "llama-cpp"] = Field(
-        "torch",
-        description="Local model: torch (all methods) or llama-cpp (generate and constrained "
-        "only; ~4x faster generation; needs llama-cpp-python).",
-    )
-    threads: int | None = Field(
-        None, ge=1, description="Local model: CPU threads (default: half the cores, at most 8)."
-    )
-    context: int = Field(
-        2048,
-        ge=128,
-        description="Local model: most prompt + reply tokens (oldest history dropped).",
-    )
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable of the key.")
-    timeout: float = Field(
-        600.0, gt=0.0, description="Seconds per HTTP request (a local server may be slow)."
-    )
-    concurrency: int = Field(
-        1, ge=1, description="HTTP requests in flight at once (raise it for hosted APIs)."
-    )
-    cache_dir: str | None = Field(
-        None, description="Response cache folder (default: lmrec's cache directory)."
-    )
     retriever: str = Field(
         "itemknn-seq",
         description="Full ranking: candidates from this registered model, nir-user or nir-item.",
     )
     retriever_config: dict[str, Any] = Field(
         default_factory=dict, description="The retriever's own configuration."
-    )
-
-    @model_validator(mode="after")
-    def _one_backend(self) -> LLMRecommenderConfig:
-        if (self.endpoint is None) == (self.llm is None):
-            raise ValueError("give exactly one of --endpoint URL (with --model) or --llm NAME|PATH")
-        if self.endpoint is not None and not self.model:
-            raise ValueError("--endpoint needs --model (the model name the server serves)")
-        return self
-
-
-def build_backend(config: LLMRecommenderConfig) -> LLMBackend:
-    """The configured backend, with the persistent response cache."""
-    from lmrec.text.cache import default_cache_dir
-
-    folder = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-    cache = ResponseCache(folder / "llm-responses.sqlite")
-    if config.endpoint is not None:
-        return OpenAICompatibleBackend(
-            config.endpoint,
-            config.model,
-            config.api_key_env,
-            config.timeout,
-            concurrency=config.concurrency,
-            cache=cache,
-        )
-    from lmrec.llm.local import resolve_llm
-    from lmrec.llm.local_backend import LocalBackend
-
-    if config.runtime == "llama-cpp":
-        from lmrec.llm.llamacpp_backend import LlamaCppBackend
-
-        return LlamaCppBackend(resolve_llm(str(config.llm)), config.threads, config.context, cache)
-    return LocalBackend(
-        resolve_llm(str(config.llm)),
-        threads=config.threads,
-        context=config.context,
-        cache=cache,
-        weights_cache=folder,
     )
 
 

@@ -26,9 +26,9 @@ from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.errors import CheckpointError
-from lmrec.llm.candidates import unseen_order
 from lmrec.llm.lora.config import LlmLoraConfig
 from lmrec.llm.lora.tuning import TunedLM
+from lmrec.llm.ranking.candidates import unseen_order
 from lmrec.protocols.base import EvalCases
 from lmrec.training.trainer import TrainReport
 

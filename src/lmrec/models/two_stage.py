@@ -24,7 +24,7 @@ from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.errors import ConfigError
-from lmrec.llm.candidates import unseen_order
+from lmrec.llm.ranking.candidates import unseen_order
 from lmrec.protocols.base import EvalCases
 
 NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-item": "item"}
@@ -52,7 +52,7 @@ def create_retriever(
 ) -> Recommender:
     """A registered model, or NIR's user / item filter (``nir-user`` / ``nir-item``)."""
     if name in NIR_RETRIEVERS:
-        from lmrec.llm.candidates import NIRFilter
+        from lmrec.llm.ranking.candidates import NIRFilter
 
         unknown = set(config) - {"neighbors", "recipe"}
         if unknown:
@@ -64,7 +64,7 @@ def create_retriever(
 def load_retriever(directory: Path, context: ModelContext, member: ModelLoader) -> Recommender:
     """A saved retriever: NIR's filter, or a registered model."""
     from lmrec.core.checkpoint import read_meta
-    from lmrec.llm.candidates import NIRFilter
+    from lmrec.llm.ranking.candidates import NIRFilter
 
     if read_meta(directory).get("model") == NIRFilter.name:
         return NIRFilter.load(directory)

@@ -196,14 +196,15 @@ def llmrank_dir() -> Path:
     return default_data_dir().parent / "benchmarks" / "llmrank"
 
 
-def llmrank_file(dataset: str, sample: bool = False) -> Path | None:
+def llmrank_file(dataset: str, sample: bool = False, folder: Path | None = None) -> Path | None:
     """LLMRank's published candidate file for ``dataset`` (its registry entry names it; the
-    200-user sample with ``sample``), when the dataset has one and it is on disk."""
+    200-user sample with ``sample``) in ``folder`` (default :func:`llmrank_dir`), when the
+    dataset has one and it is on disk."""
     from lmrec.data.registry import DATASETS
 
     entry = DATASETS.get(dataset)
     name = None if entry is None else entry.llmrank_sample if sample else entry.llmrank_file
     if name is None:
         return None
-    path = llmrank_dir() / name
+    path = (folder or llmrank_dir()) / name
     return path if path.is_file() else None

@@ -11,6 +11,7 @@ its own; feedback writes on a pool of their own; ``/health`` runs on the event l
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -75,9 +76,14 @@ class Admission:
             s.in_flight -= 1
 
     async def within_deadline(self, work: Awaitable[T]) -> T:
+        """``work``'s result, or 503 past the deadline (the work is cancelled). On Python 3.11+
+        a timeout context, not ``wait_for``'s extra task per request."""
         try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(self.limits.deadline):
+                    return await work
             return await asyncio.wait_for(work, self.limits.deadline)
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):
             self.stats.late += 1
             raise Overloaded(
                 f"the request took longer than its deadline of {self.limits.deadline:g} s; "

@@ -257,7 +257,20 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
                 job = asyncio.wrap_future(pending.job.future)
                 ranking = await admission.within_deadline(job)
                 result = service.complete(pending, ranking)
-        body = dataclasses.asdict(result)  # RecommendResult has RecommendResponse's fields
+        body = {  # RecommendResult has RecommendResponse's fields (dataclasses.asdict: 4x slower)
+            "user_id": result.user_id,
+            "items": [
+                {
+                    "item_id": i.item_id,
+                    "title": i.title,
+                    "score": i.score,
+                    "explanation": i.explanation,
+                }
+                for i in result.items
+            ],
+            "history_length": result.history_length,
+            "model": result.model,
+        }
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
     @app.post("/why", response_model=WhyResponse)

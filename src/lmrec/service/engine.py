@@ -242,7 +242,7 @@ class RecommendService:
     @property
     def explainer(self) -> Any:
         if self._explainer is None:
-            from lmrec.llm.explain import Explainer
+            from lmrec.llm.explain.explainer import Explainer
 
             self._explainer = Explainer.for_model(self.dataset, self.model)
         return self._explainer

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from lmrec.llm.backends import Completion, GenerationParams, Usage
+from lmrec.llm.runtime.backends import Completion, GenerationParams, Usage
 
 # A reply: (status, body text or None for a reply with no JSON, delay seconds)
 Reply = tuple[int, str | None, float]

@@ -87,8 +87,8 @@ class TunedLM:
     LoRA adapter. ``scores`` works with or without one (without: the untuned model)."""
 
     def __init__(self, settings: LoraSettings, cache_dir: Path | None = None) -> None:
-        from lmrec.llm.causal import CausalLM
-        from lmrec.llm.local import resolve_llm
+        from lmrec.llm.runtime.causal_lm import CausalLM
+        from lmrec.llm.runtime.locate import resolve_llm
         from lmrec.text.cache import default_cache_dir
 
         self.settings = settings

@@ -8,7 +8,7 @@ is shared and item text vectors are given (:class:`ItemVectors`), the history it
 is closest support the item; on a joint dataset, those of another domain are named with it. A
 profile lists the user's top attribute values with their share of the history; with a language
 model it adds a written summary, and :meth:`Explainer.written` a written explanation, both grounded
-(:mod:`lmrec.llm.written`).
+(:mod:`lmrec.llm.explain.written`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from lmrec.core.recommender import ItemEmbeddings, Recommender
 from lmrec.data.containers import Dataset, FieldType
-from lmrec.llm.backends import LLMBackend
-from lmrec.llm.prompts import Domain
-from lmrec.llm.written import Grounding, Written, explanation_prompt, profile_prompt, write
+from lmrec.llm.explain.written import Grounding, Written, explanation_prompt, profile_prompt, write
+from lmrec.llm.ranking.prompts import Domain
+from lmrec.llm.runtime.backends import LLMBackend
 
 
 def _domain(item: str) -> str:

@@ -3,7 +3,7 @@ source, about 10 minutes).
 
 Measured on one CPU thread with SmolLM2-135M (Q4_1): llama.cpp generates about 4× faster than
 torch (100 vs 25 tokens/s), while torch reads a prompt about 3× faster (250 vs 90 tokens/s).
-So lmrec's likelihood ranking stays on torch (:class:`~lmrec.llm.local_backend.LocalBackend`),
+So lmrec's likelihood ranking stays on torch (:class:`~lmrec.llm.runtime.local_backend.LocalBackend`),
 and free or constrained generation may use this backend (``runtime = "llama-cpp"``). The chat
 template comes from the GGUF's metadata; a model without one (a base model) gets plain text.
 """
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from lmrec.data.errors import DataError
-from lmrec.llm.backends import Completion, GenerationParams, Usage
-from lmrec.llm.cache import ResponseCache, cache_key
-from lmrec.llm.causal import default_threads
-from lmrec.llm.local import LocalModel
-from lmrec.llm.local_backend import LABEL, SEPARATOR, ConstrainedReplies
+from lmrec.llm.runtime.backends import Completion, GenerationParams, Usage
+from lmrec.llm.runtime.cache import ResponseCache, cache_key
+from lmrec.llm.runtime.causal_lm import default_threads
+from lmrec.llm.runtime.local_backend import LABEL, SEPARATOR, ConstrainedReplies
+from lmrec.llm.runtime.locate import LocalModel
 
 
 class LlamaCppBackend(ConstrainedReplies):
@@ -128,7 +128,7 @@ class LlamaCppBackend(ConstrainedReplies):
     def rank_constrained(
         self, prompts: Sequence[str], sizes: Sequence[int], answer_prefix: str = ""
     ) -> list[Completion]:
-        from lmrec.llm.constrained import constrained_order
+        from lmrec.llm.runtime.constrained import constrained_order
 
         def decode(prompt: str, n: int) -> tuple[list[int], int, int]:
             prefix = self._ids(self._prompt_text(prompt) + answer_prefix)

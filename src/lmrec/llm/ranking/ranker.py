@@ -3,7 +3,7 @@
 Three ways to read an answer (``method``): ``generate`` (free text, parsed), ``constrained`` (a
 reply that can only name each candidate number once) and ``likelihood`` (no generation: each
 candidate scored by the model's log-probability of its title, or of its number, after the prompt;
-see :mod:`lmrec.llm.likelihood`).
+see :mod:`lmrec.llm.ranking.likelihood`).
 
 It is a :class:`~lmrec.core.recommender.Recommender` whose ``score`` ranks the batch's candidates (the
 candidate protocols give them) or, for full ranking, the top ``n_candidates`` of a retriever (any
@@ -26,7 +26,11 @@ from lmrec.core.fitted import FittedModel, FittedState
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
-from lmrec.llm.backends import (
+from lmrec.llm.ranking.candidates import unseen_order
+from lmrec.llm.ranking.likelihood import TitleScorer, index_order
+from lmrec.llm.ranking.parsing import ParsedRanking, parse_ranking
+from lmrec.llm.ranking.prompts import Domain, PromptTemplate
+from lmrec.llm.runtime.backends import (
     Completion,
     ConstrainedRanking,
     CountsTokens,
@@ -34,10 +38,6 @@ from lmrec.llm.backends import (
     LLMBackend,
     ScoresContinuations,
 )
-from lmrec.llm.candidates import unseen_order
-from lmrec.llm.likelihood import TitleScorer, index_order
-from lmrec.llm.parsing import ParsedRanking, parse_ranking
-from lmrec.llm.prompts import Domain, PromptTemplate
 from lmrec.protocols.base import EvalCases
 
 NIR_STEPS = ("nir_preferences", "nir_representative", "nir_recommend")

@@ -1,6 +1,6 @@
 """The in-process backend: a local model (GGUF, folder or hub name) run by torch.
 
-Besides :class:`~lmrec.llm.backends.LLMBackend`'s ``complete`` it offers what only a model in
+Besides :class:`~lmrec.llm.runtime.backends.LLMBackend`'s ``complete`` it offers what only a model in
 the same process can: the likelihood of continuations (:class:`ScoresContinuations`), replies
 decoded under a constraint (:class:`ConstrainedRanking`) and token counts (:class:`CountsTokens`).
 Every answer is cached like the HTTP backend's, keyed by the model's name and file.
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.llm.backends import CachedReplies, Completion, GenerationParams, Usage
-from lmrec.llm.cache import ResponseCache, cache_key
-from lmrec.llm.causal import CausalLM
-from lmrec.llm.local import LocalModel
+from lmrec.llm.runtime.backends import CachedReplies, Completion, GenerationParams, Usage
+from lmrec.llm.runtime.cache import ResponseCache, cache_key
+from lmrec.llm.runtime.causal_lm import CausalLM
+from lmrec.llm.runtime.locate import LocalModel
 
 #: the reply format constrained decoding writes: one ``[number]`` per line
 LABEL = "[{}]"

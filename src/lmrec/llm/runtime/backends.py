@@ -1,7 +1,7 @@
 """Generative LLM backends: the protocols, and an OpenAI-compatible HTTP client.
 
 The in-process backend (a local GGUF or Hugging Face model) is
-:class:`lmrec.llm.local_backend.LocalBackend`.
+:class:`lmrec.llm.runtime.local_backend.LocalBackend`.
 
 A backend turns prompts into :class:`Completion` objects and never raises for a failed call: the
 completion carries the error instead, so a ranking pipeline can fall back (to the retriever's
@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.llm.cache import ResponseCache, cache_key
+from lmrec.llm.runtime.cache import ResponseCache, cache_key
 
 
 @dataclass(frozen=True)

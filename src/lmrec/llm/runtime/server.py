@@ -2,7 +2,7 @@
 
 ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``, enough for lmrec's
 own HTTP backend and for any OpenAI client. A chat request whose ``response_format`` is lmrec's
-ranking schema (:func:`~lmrec.llm.backends.ranking_schema`) is answered by constrained decoding,
+ranking schema (:func:`~lmrec.llm.runtime.backends.ranking_schema`) is answered by constrained decoding,
 so the reply is ``{"ranking": [...]}`` with every number exactly once. Requests are served one at
 a time (a CPU model gains nothing from more), in the order they arrive.
 """
@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any
 
-from lmrec.llm.backends import Completion, GenerationParams
-from lmrec.llm.local_backend import LocalBackend
+from lmrec.llm.runtime.backends import Completion, GenerationParams
+from lmrec.llm.runtime.local_backend import LocalBackend
 
 
 def _ranking_size(response_format: Any) -> int | None:

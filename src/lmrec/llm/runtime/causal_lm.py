@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.data.errors import DataError
-from lmrec.llm.local import LocalModel
+from lmrec.llm.runtime.locate import LocalModel
 
 
 def default_threads() -> int:
@@ -213,10 +213,10 @@ class CausalLM:
         self, prefix: Sequence[int], labels: Sequence[Sequence[int]], separator: Sequence[int]
     ) -> tuple[list[int], int]:
         """Greedy decoding that may only write the labels, each once, joined by ``separator``
-        (:func:`~lmrec.llm.constrained.constrained_order`)."""
+        (:func:`~lmrec.llm.runtime.constrained.constrained_order`)."""
         import torch
 
-        from lmrec.llm.constrained import constrained_order
+        from lmrec.llm.runtime.constrained import constrained_order
 
         with torch.inference_mode():
             cache, first = self._prefix(prefix)

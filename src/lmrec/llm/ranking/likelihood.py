@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.llm.backends import ScoresContinuations
+from lmrec.llm.runtime.backends import ScoresContinuations
 
 
 def _order(scores: Sequence[float]) -> tuple[int, ...]:

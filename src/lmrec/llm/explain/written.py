@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lmrec.llm.backends import GenerationParams, LLMBackend
-from lmrec.llm.parsing import normalise
-from lmrec.llm.prompts import Domain
+from lmrec.llm.ranking.parsing import normalise
+from lmrec.llm.ranking.prompts import Domain
+from lmrec.llm.runtime.backends import GenerationParams, LLMBackend
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _QUOTED = re.compile(r"[\"“”«]([^\"“”«»]{2,80})[\"“”»]")

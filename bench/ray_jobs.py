@@ -29,7 +29,9 @@ from lmrec.distributed.cluster import ray_session
 from lmrec.distributed.embedding import RayEncoder
 from lmrec.distributed.scoring import evaluate_on_ray
 from lmrec.experiment.export import write_rankings
-from lmrec.experiment.run import prepare, run_model
+from lmrec.experiment.run import prepare
+from lmrec.experiment.spec import run as run_spec
+from lmrec.experiment.spec import spec_for
 from lmrec.protocols.named import named_protocol
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
@@ -79,7 +81,7 @@ def recommend_runs(name: str, model: str, workers: list[int]) -> list[dict[str, 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        fitted, result = run_model(prepared, model, {}, ks=(10,))
+        fitted, result = run_spec(spec_for(prepared, model, ks=(10,)), prepared=prepared)
         alone = Path(tmp) / "one.tsv"
         write_rankings(alone, prepared.cases, result.evaluation.top, fitted.item_vocab, users)
         rows.append(
@@ -96,7 +98,7 @@ def recommend_runs(name: str, model: str, workers: list[int]) -> list[dict[str, 
         for n in workers:
             with ray_session("local", local_cpus=max(n, 2)):
                 t0 = time.perf_counter()
-                run = evaluate_on_ray(prepared, model, {}, ks=(10,), workers=n)
+                run = evaluate_on_ray(spec_for(prepared, model, ks=(10,)), prepared, workers=n)
                 spread = Path(tmp) / f"ray{n}.tsv"
                 write_rankings(
                     spread, prepared.cases, run.result.evaluation.top, run.item_vocab, users

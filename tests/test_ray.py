@@ -172,6 +172,8 @@ def test_export_and_metrics_equal_the_single_process(
     runs = [json.loads(p.read_text())["runs"] for p in (one, two)]
     assert [r["metrics"] for r in runs[0]] == [r["metrics"] for r in runs[1]]
     assert runs[0][1]["metrics"]["ndcg@10"] > runs[0][0]["metrics"]["ndcg@10"] > 0
+    specs = [[r["provenance"]["run_spec"] for r in rs] for rs in runs]  # one spec, both runners
+    assert specs[0] == specs[1] and specs[0][1]["model"] == "itemknn"
 
 
 def test_embed_fills_the_cache_a_single_process_reads(

@@ -278,21 +278,11 @@ def fit_and_evaluate(
     prepared: Prepared, name: str, config: dict[str, Any], ks: Sequence[int] = (1, 5, 10, 20)
 ) -> tuple[Recommender, RunResult]:
     """One :class:`~lmrec.experiment.spec.RunSpec` run on the command's prepared cases."""
-    from lmrec.experiment.spec import RunSpec, run
+    from lmrec.experiment.spec import run, spec_for
 
-    spec = RunSpec(
-        dataset=prepared.dataset.name,
-        model=name,
-        config=config,
-        protocol=prepared.protocol,
-        split=prepared.split_name,
-        ks=tuple(ks),
-    )
+    spec = spec_for(prepared, name, config, ks)
     start = time.perf_counter()
-    try:
-        fitted, result = run(spec, progress=True, prepared=prepared)
-    except (KeyError, ValueError) as exc:
-        raise fail(str(exc)) from None
+    fitted, result = run(spec, progress=True, prepared=prepared)  # LmrecError: one line
     console.print(f"{name}: {time.perf_counter() - start:.1f} s")
     return fitted, result
 
@@ -322,15 +312,14 @@ def evaluate_with_ray(
     ks: Sequence[int] = (1, 5, 10, 20),
 ) -> RayRun:
     """:func:`lmrec.distributed.scoring.evaluate_on_ray` for a command, timed and reported."""
-    from lmrec.data.errors import DataError
     from lmrec.distributed.scoring import evaluate_on_ray
+    from lmrec.experiment.spec import spec_for
 
+    spec = spec_for(prepared, name, config, ks)
     start = time.perf_counter()
     try:
-        run = evaluate_on_ray(
-            prepared, name, config, model_dir, ks, session.workers(workers), progress=True
-        )
-    except (KeyError, ValueError, DataError, OSError) as exc:
+        run = evaluate_on_ray(spec, prepared, model_dir, session.workers(workers), progress=True)
+    except OSError as exc:  # an LmrecError is printed by the command group
         raise fail(str(exc)) from None
     console.print(
         f"{name}: {time.perf_counter() - start:.1f} s on {run.workers} Ray worker(s), "

@@ -68,7 +68,6 @@ def data_import(
     data_dir: DataDir = None,
 ) -> None:
     """Write your own log (and catalogue) as a dataset folder of atomic files, usable by name."""
-    from lmrec.data.errors import DataError
     from lmrec.data.importer import ItemSource, import_dataset
     from lmrec.data.registry import default_data_dir
     from lmrec.data.tabular import ColumnMapping
@@ -78,7 +77,7 @@ def data_import(
     root = data_dir or default_data_dir()
     try:
         report = import_dataset(name, source, mapping, root, catalogue, force, sep)
-    except (DataError, OSError) as exc:
+    except OSError as exc:  # an LmrecError is printed by the command group
         raise fail(str(exc)) from None
     console.print(
         f"{name}: {report.interactions:,} interactions, {report.users:,} users, "

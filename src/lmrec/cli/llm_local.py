@@ -106,7 +106,6 @@ def llm_score(
     import json
 
     from lmrec.cli._common import check_output
-    from lmrec.data.errors import DataError
     from lmrec.llm.lora.examples import read_examples
     from lmrec.llm.lora.preference import adapter_base, score_file
 
@@ -119,7 +118,7 @@ def llm_score(
     try:
         cases = read_examples(examples)
         scores, area = score_file(cases, base, adapter, threads, progress=True)
-    except (DataError, ValueError, OSError) as exc:
+    except OSError as exc:  # an LmrecError is printed by the command group
         raise fail(str(exc)) from None
     tuned = f" + {adapter}" if adapter is not None else " (untuned)"
     shown = "n/a (one class only)" if area is None else f"{area:.4f}"

@@ -74,11 +74,9 @@ def serve_cmd(
     model writes the page's "why?" texts (grounded in the user's history)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from lmrec.data.errors import DataError
     from lmrec.service.build import build_service, default_store_url
     from lmrec.service.keys import AuthPolicy
     from lmrec.service.messages import ServiceLimits
-    from lmrec.service.store import StoreError
 
     if auth not in ("auto", "required", "off"):
         raise fail(f"--auth must be auto, required or off, got {auth!r}")
@@ -121,7 +119,7 @@ def serve_cmd(
         service = build_service(
             dataset, names[0], config, url, model_dir, data_dir, limits, progress=True
         )
-    except (DataError, StoreError, ValueError, OSError) as exc:
+    except OSError as exc:  # an LmrecError (data, config, store) is printed by the group
         raise fail(str(exc)) from None
     except SQLAlchemyError as exc:  # connection/operational errors: say which store failed
         raise fail(f"store {url}: {exc}") from None
@@ -166,14 +164,12 @@ def _serve_workers(spec: WorkerSpec, workers: int, host: str, port: int) -> None
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from lmrec.data.errors import DataError
-    from lmrec.service.store import StoreError
     from lmrec.service.workers import SPEC_ENV, prepare_workers
 
     with tempfile.TemporaryDirectory(prefix="lmrec-serve-") as tmp:
         try:
             ready = prepare_workers(spec, Path(tmp) / "model", progress=True)
-        except (DataError, StoreError, ValueError, OSError, SQLAlchemyError) as exc:
+        except (OSError, SQLAlchemyError) as exc:
             raise fail(
                 f"store {spec.store_url}: {exc}" if isinstance(exc, SQLAlchemyError) else str(exc)
             ) from None

@@ -66,14 +66,17 @@ def train_preference(ds: Dataset, config: dict[str, Any], output_dir: Path) -> N
     """TALLRec's binary preference task: tune on ``shots`` examples, print the test AUC."""
     from pydantic import ValidationError
 
-    from lmrec.data.errors import DataError
+    from lmrec.errors import field_error
     from lmrec.llm.lora.config import LlmLoraConfig
     from lmrec.llm.lora.preference import run_preference
 
     try:
         settings = LlmLoraConfig.model_validate(config)
+    except ValidationError as exc:
+        raise field_error("llm-lora: ", exc) from None
+    try:
         result = run_preference(ds, settings, output_dir, progress=True)
-    except (ValidationError, DataError, ValueError, OSError) as exc:
+    except OSError as exc:  # an LmrecError is printed by the command group
         raise fail(str(exc)) from None
     t = result["training"]
     console.print(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import tarfile
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 
 from lmrec.data.containers import Vocabulary
 from lmrec.experiment.run import Prepared, RunResult, describe_facts, model_facts
+from lmrec.experiment.spec import RunSpec
 from lmrec.metrics.evaluate import batch_starts, masks_history, rank_block, summarise
 
 
@@ -109,16 +110,15 @@ def _driver_checkpoint(prepared: Prepared, name: str, config: Mapping[str, Any])
 
 
 def evaluate_on_ray(
+    spec: RunSpec,
     prepared: Prepared,
-    name: str,
-    config: Mapping[str, Any] | None = None,
     model_dir: Path | None = None,
-    ks: Sequence[int] = (1, 5, 10, 20),
     workers: int = 2,
     batch_size: int = 512,
     progress: bool = False,
 ) -> RayRun:
-    """Evaluate ``name`` on ``prepared`` with ``workers`` actors of the connected Ray cluster."""
+    """The run ``spec`` (on its ``prepared`` cases) with ``workers`` actors of the connected Ray
+    cluster: the same metrics and provenance as :func:`lmrec.experiment.spec.run`."""
     from tqdm.auto import tqdm
 
     from lmrec.distributed.cluster import require_ray
@@ -131,7 +131,7 @@ def evaluate_on_ray(
     cases = prepared.cases
     if not len(cases):
         raise ValueError("no evaluation cases")
-    config = dict(config or {})
+    name, config, ks = spec.model, dict(spec.config), spec.ks
     exclude_history = masks_history(cases, prepared.protocol.exclude_history)
     checkpoint: bytes | None
     if model_dir is not None:
@@ -168,4 +168,6 @@ def evaluate_on_ray(
     popularity = prepared.split.train.item_counts()
     evaluation = summarise(ranks, top, ks, len(item_ids), exclude_history, popularity)
     result = describe_facts(prepared, name, facts, evaluation)
+    provenance = {**result.provenance, "run_spec": spec.model_dump(mode="json")}
+    result = RunResult(result.model, result.config, result.evaluation, provenance)
     return RayRun(result, Vocabulary("item", item_ids), workers, len(starts), source)

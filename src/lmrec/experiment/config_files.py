@@ -95,13 +95,13 @@ def parse_settings(pairs: Iterable[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
         *parents, leaf = key.split(".")
         node = config
         for part in parents:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ValueError(f"--set {pair!r}: {part!r} is already set to a value")
+                raise ConfigError(f"--set {pair!r}: {part!r} is already set to a value")
             node = child
         try:
             node[leaf] = json.loads(value)

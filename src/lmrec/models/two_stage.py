@@ -56,7 +56,7 @@ def create_retriever(
 
         unknown = set(config) - {"neighbors", "recipe"}
         if unknown:
-            raise ValueError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+            raise ConfigError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
         return NIRFilter(NIR_RETRIEVERS[name], **config)
     return create(name, config, context)
 

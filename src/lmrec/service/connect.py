@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from lmrec.errors import LmrecError
 
-class StoreError(RuntimeError):
+
+class StoreError(LmrecError, RuntimeError):
     """The store cannot be opened or does not hold what the service needs."""
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lmrec.errors import ConfigError, DataError
 from lmrec.training.batches import LossWeights, TrainingRows, batch_order
 from lmrec.training.config import TrainConfig
 from lmrec.training.distill import Distillation, SoftTargets, distilled_loss
@@ -101,7 +102,7 @@ def next_item_loss(
             return softmax_cross_entropy(logits, t)
         return distilled_loss(logits, t, inputs, where, distill, soft)
     if distill is not None:
-        raise ValueError("distillation needs train.loss='ce' (the teacher's full distribution)")
+        raise ConfigError("distillation needs train.loss='ce' (the teacher's full distribution)")
     h = net(inputs)[where]
     table = net.item_table(items)
     n_items = table.shape[0]
@@ -228,7 +229,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if len(rows) == 0:
-            raise ValueError("no training sequence has two or more items")
+            raise DataError("no training sequence has two or more items")
         torch.manual_seed(cfg.seed)
         device = torch.device(cfg.device)
         net.to(device)
@@ -236,7 +237,7 @@ class Trainer:
         generator = torch.Generator(device).manual_seed(cfg.seed + 1)
         params = [p for p in net.parameters() if p.requires_grad]
         if not params:
-            raise ValueError("the network has no trainable parameter")
+            raise ConfigError("the network has no trainable parameter")
         if distill is not None:
             distill.teacher.to(device).eval()
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -246,7 +247,7 @@ class Trainer:
         )
         groups = rows.segments(segments) if len(segments) > 2 else None
         if groups is not None and distill is not None:
-            raise ValueError("distillation into a model trained on item segments is not supported")
+            raise ConfigError("distillation into a model trained on item segments is not supported")
         soft = None
         if distill is not None and distill.top_k:
             soft = SoftTargets.compute(distill, rows, cfg.batch_size, device, self.progress)

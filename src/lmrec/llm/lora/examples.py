@@ -191,6 +191,6 @@ def auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     s = np.asarray(scores, dtype=np.float64)
     positives, negatives = int(y.sum()), int((~y).sum())
     if positives == 0 or negatives == 0:
-        raise ValueError("AUC needs both positive and negative examples")
+        raise DataError("AUC needs both positive and negative examples")
     ranks = rankdata(s)
     return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))

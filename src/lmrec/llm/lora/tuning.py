@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.errors import ConfigError
 from lmrec.training.trainer import EpochLog, TrainReport
 
 
@@ -129,7 +130,7 @@ class TunedLM:
         lead = "" if self.lm.chat else " "
         tokens = [self.lm.encode(lead + w)[0] for w in words]
         if len(set(tokens)) != len(tokens):
-            raise ValueError(f"answers {list(words)} share a first token in {self.lm.name}")
+            raise ConfigError(f"answers {list(words)} share a first token in {self.lm.name}")
         return tokens
 
     # -- the adapter --------------------------------------------------------------------------
@@ -145,7 +146,7 @@ class TunedLM:
             with quiet():
                 self.network = get_peft_model(self.lm.network, config)
         except ValueError as exc:  # peft names the modules it could not find
-            raise ValueError(f"{self.lm.name}: {exc}") from exc
+            raise ConfigError(f"{self.lm.name}: {exc}") from exc
         self.adapted = True
 
     def load_adapter(self, directory: Path) -> None:

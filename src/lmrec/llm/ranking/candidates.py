@@ -17,6 +17,7 @@ from lmrec.core.fitted import FittedModel, FittedState, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions, Sequences
+from lmrec.errors import ConfigError
 from lmrec.index.topk import top_k
 from lmrec.metrics.evaluate import score_cases
 from lmrec.protocols.base import EvalCases
@@ -68,7 +69,7 @@ class NIRFilter(FittedModel):
         recipe: Literal["lmrec", "nir"] = "lmrec",
     ) -> None:
         if recipe not in ("lmrec", "nir"):
-            raise ValueError(f"NIR recipe must be 'lmrec' or 'nir', got {recipe!r}")
+            raise ConfigError(f"NIR recipe must be 'lmrec' or 'nir', got {recipe!r}")
         self.mode = mode
         self.recipe = recipe
         self.neighbors = neighbors if neighbors is not None else (12 if recipe == "nir" else 10)

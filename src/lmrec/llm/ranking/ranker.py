@@ -26,6 +26,7 @@ from lmrec.core.fitted import FittedModel, FittedState
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
+from lmrec.errors import ConfigError
 from lmrec.llm.ranking.candidates import unseen_order
 from lmrec.llm.ranking.likelihood import TitleScorer, index_order
 from lmrec.llm.ranking.parsing import ParsedRanking, parse_ranking
@@ -150,13 +151,13 @@ class LLMRanker(FittedModel):
         method = self.config.method
         need = ScoresContinuations if method == "likelihood" else ConstrainedRanking
         if not isinstance(self.backend, need):
-            raise ValueError(
+            raise ConfigError(
                 f"method {method!r} needs a backend that {'scores continuations' if method == 'likelihood' else 'decodes under a constraint'}: "
                 "a local model (--llm NAME|PATH)"
                 + ("" if method == "likelihood" else " or an OpenAI-compatible endpoint")
             )
         if len(self.templates) > 1:
-            raise ValueError(f"method {method!r} takes one prompt; NIR's chain only generates")
+            raise ConfigError(f"method {method!r} takes one prompt; NIR's chain only generates")
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> LLMRanker:
         """Keeps the vocabularies; the retriever is fitted on ``train`` when a batch without
@@ -172,7 +173,7 @@ class LLMRanker(FittedModel):
     def fitted_retriever(self) -> Recommender:
         """The retriever, fitted on the training data (full ranking's candidates)."""
         if self.retriever is None:
-            raise ValueError("full ranking with the LLM ranker needs a retriever for candidates")
+            raise ConfigError("full ranking with the LLM ranker needs a retriever for candidates")
         self.fitted_state()
         if self._unfitted_retriever_train is not None:
             self.retriever.fit(self._unfitted_retriever_train)

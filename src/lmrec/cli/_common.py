@@ -278,11 +278,10 @@ def fit_and_evaluate(
     prepared: Prepared, name: str, config: dict[str, Any], ks: Sequence[int] = (1, 5, 10, 20)
 ) -> tuple[Recommender, RunResult]:
     """One :class:`~lmrec.experiment.spec.RunSpec` run on the command's prepared cases."""
-    from lmrec.experiment.spec import run, spec_for
+    from lmrec.experiment.spec import run_on
 
-    spec = spec_for(prepared, name, config, ks)
     start = time.perf_counter()
-    fitted, result = run(spec, progress=True, prepared=prepared)  # LmrecError: one line
+    fitted, result = run_on(prepared, name, config, ks, progress=True)  # LmrecError: one line
     console.print(f"{name}: {time.perf_counter() - start:.1f} s")
     return fitted, result
 

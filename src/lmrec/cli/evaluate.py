@@ -282,11 +282,12 @@ def _fit_or_load(
     prepared: Prepared, name: str, config: dict[str, Any], model_dir: Path | None, k: int
 ) -> tuple[Recommender, RunResult]:
     """Fitted on the split's training data and evaluated, or a checkpoint evaluated as it is."""
-    from lmrec.experiment.run import describe_run, run_model
+    from lmrec.experiment.run import describe_run
+    from lmrec.experiment.spec import run_on
     from lmrec.metrics.evaluate import evaluate
 
     if model_dir is None:
-        return run_model(prepared, name, config, ks=(k,), progress=True)
+        return run_on(prepared, name, config, ks=(k,), progress=True)
     model = _model_for(prepared.dataset, name, config, model_dir)
     _same_items(model.item_vocab, prepared, model_dir)
     evaluation = evaluate(

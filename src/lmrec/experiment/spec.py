@@ -105,6 +105,18 @@ def run(
     return model, RunResult(result.model, result.config, result.evaluation, provenance)
 
 
+def run_on(
+    prepared: Prepared,
+    model: str,
+    config: Mapping[str, Any] | None = None,
+    ks: Sequence[int] = (1, 5, 10, 20),
+    progress: bool = False,
+) -> tuple[Recommender, RunResult]:
+    """:func:`run` of :func:`spec_for` ``(prepared, model, config, ks)`` on those cases: what the
+    command line and the benchmarks call for a model on a split they prepared once."""
+    return run(spec_for(prepared, model, config, ks), progress=progress, prepared=prepared)
+
+
 def load_run_spec(path: Path, overrides: Mapping[str, Any] | None = None) -> RunSpec:
     """A :class:`RunSpec` from YAML (``overrides`` win over the file's keys); errors name the
     file, the line for syntax errors, and the field."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lmrec.data.containers import Interactions
-from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError
 from lmrec.llm.ranking.parsing import parse_ranking
 from lmrec.llm.ranking.prompts import Domain, PromptTemplate
 from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
@@ -62,9 +62,9 @@ def test_titles_are_data_not_template_code(tmp_path: Path) -> None:
     assert PromptTemplate.load(own).render(["x", "y"], ["a", "b"]) == "Last: y | a, b\n"
     broken = tmp_path / "broken.j2"
     broken.write_text("line one\n{% for x in %}\n")
-    with pytest.raises(DataError, match=r"broken\.j2, line 2: template error"):
+    with pytest.raises(ConfigError, match=r"broken\.j2, line 2: template error"):
         PromptTemplate.load(broken)
-    with pytest.raises(DataError, match="no prompt template 'nope'"):
+    with pytest.raises(ConfigError, match="no prompt template 'nope'"):
         PromptTemplate.load("nope")
 
 

@@ -17,6 +17,7 @@ from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.data.errors import DataError
 from lmrec.data.registry import load_dataset
+from lmrec.errors import ConfigError
 from lmrec.llm.lora.examples import (
     PreferenceExample,
     auc,
@@ -221,9 +222,9 @@ def test_reranker_contract(tiny_lm_dir: Path, tmp_path: Path) -> None:
     from lmrec.models.registry import load_model
 
     np.testing.assert_allclose(load_model(tmp_path / "ckpt").score(batch), scores)
-    with pytest.raises(DataError, match="task=binary answers yes/no"):
+    with pytest.raises(ConfigError, match="task=binary answers yes/no"):
         create_model("llm-lora", {"task": "binary"})
-    with pytest.raises(DataError, match="at most 26"):
+    with pytest.raises(ConfigError, match="at most 26"):
         model.score(QueryBatch(batch.users, batch.histories, np.zeros((2, 6), dtype=np.int32)))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmrec.data.errors import DataError
+from lmrec.errors import BackendError
 from lmrec.llm.ranking.parsing import parse_ranking
 from lmrec.llm.ranking.prompts import Domain, PromptTemplate
 from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
@@ -48,14 +48,14 @@ def test_model_names_paths_and_clear_errors(tmp_path: Path) -> None:
     )
     for name in ("a.gguf", "b.gguf"):
         (tmp_path / name).write_bytes(b"")
-    with pytest.raises(DataError, match=r"cannot tell which model to load \(a\.gguf, b\.gguf\)"):
+    with pytest.raises(BackendError, match=r"cannot tell which model to load \(a\.gguf, b\.gguf\)"):
         resolve_llm(str(tmp_path))
     (tmp_path / "weights.bin").write_bytes(b"")
-    with pytest.raises(DataError, match="must be a .gguf"):
+    with pytest.raises(BackendError, match="must be a .gguf"):
         resolve_llm(str(tmp_path / "weights.bin"))
-    with pytest.raises(DataError, match="no such model file or folder"):
+    with pytest.raises(BackendError, match="no such model file or folder"):
         resolve_llm("./missing.gguf")
-    with pytest.raises(DataError, match="unknown model 'llama9'.*smollm2-135m or gemma3-270m"):
+    with pytest.raises(BackendError, match="unknown model 'llama9'.*smollm2-135m or gemma3-270m"):
         resolve_llm("llama9")
 
 

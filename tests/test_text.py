@@ -11,6 +11,7 @@ from lmrec.core.query import Query
 from lmrec.data.containers import Field, FieldType, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
 from lmrec.data.templates import ItemTextTemplate, default_template
+from lmrec.errors import ConfigError
 from lmrec.models.zeroshot import ZeroShotConfig, ZeroShotTextRecommender
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import SentenceTransformerEncoder, create_encoder
@@ -79,7 +80,7 @@ def test_zeroshot_free_text_and_popularity(tmp_path: Path) -> None:
 
 
 def test_zeroshot_needs_a_catalogue(tiny: object) -> None:
-    with pytest.raises(DataError, match="needs an item catalogue"):
+    with pytest.raises(ConfigError, match="needs an item catalogue"):
         ZeroShotTextRecommender().fit(tiny)  # type: ignore[arg-type]
 
 

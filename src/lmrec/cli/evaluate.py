@@ -166,7 +166,6 @@ def recommend_cmd(
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
     from lmrec.core.query import Query
-    from lmrec.data.errors import DataError
 
     if k < 1:
         raise fail("--k must be at least 1")
@@ -219,10 +218,7 @@ def recommend_cmd(
     recommender = _model_for(ds, model, config, model_dir)
     # the whole logged history, also for a checkpoint trained before the latest events
     known = [i for i in full_history if i in recommender.item_vocab]
-    try:
-        ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k, domain=domain))
-    except DataError as exc:
-        raise fail(str(exc)) from None
+    ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k, domain=domain))
     history = full_history[-10:]
     merged = f" (merged with {', '.join(linked)})" if linked else ""
     console.print(f"[bold]user {user}[/]{merged}, last {len(history)} of {len(known)} items:")

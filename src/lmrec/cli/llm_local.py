@@ -46,14 +46,14 @@ def load_backend(
 @llm_app.command("models")
 def models() -> None:
     """The short model names and whether their weights are installed."""
-    from lmrec.data.errors import DataError
+    from lmrec.errors import BackendError
     from lmrec.llm.runtime.locate import KNOWN
 
     for name, locate in KNOWN.items():
         try:
             found = locate()
             console.print(f"{name:<14} installed: {found.path}")
-        except DataError as exc:
+        except BackendError as exc:
             console.print(f"{name:<14} [yellow]not installed[/]: {exc}")
     console.print(
         "Any .gguf file, Hugging Face model folder or hub name also works as --llm; a bigger "

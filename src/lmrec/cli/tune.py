@@ -51,15 +51,11 @@ def tune_cmd(
     config (model + config) that `lmrec train --config` reads. --workers: trials at a time."""
     import yaml
 
-    from lmrec.data.errors import DataError
     from lmrec.distributed.space import load_space
     from lmrec.distributed.tune import tune_search
 
     check_output(output)
-    try:
-        space = load_space(space_file)
-    except DataError as exc:
-        raise fail(str(exc)) from None
+    space = load_space(space_file)  # a ConfigError is printed by the command group
     from lmrec.models.registry import model_specs
 
     if space.model not in model_specs():

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError, field_error
 
 Kind = Literal["choice", "grid", "uniform", "loguniform", "randint"]
 KINDS: tuple[str, ...] = ("choice", "grid", "uniform", "loguniform", "randint")
@@ -130,25 +130,14 @@ def trial_config(space: SearchSpace, params: Mapping[str, Any]) -> dict[str, Any
 
 def load_space(path: Path) -> SearchSpace:
     """Read and check a search-space file; errors name the file and the field."""
-    import yaml
+    from lmrec.experiment.config_files import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read search space ({exc})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise DataError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a mapping with keys model, space, ...")
+    data = read_yaml(path)
     try:
         space = SearchSpace.model_validate(data)
         space.dimensions()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise DataError(f"{path}: field {field!r}: {first['msg']}") from exc
+        raise field_error(f"{path}: ", exc) from None
     except ValueError as exc:
-        raise DataError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{path}: {exc}") from exc
     return space

@@ -25,7 +25,7 @@ from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
-from lmrec.errors import CheckpointError
+from lmrec.errors import CheckpointError, ConfigError, NotFittedError
 from lmrec.llm.lora.config import LlmLoraConfig
 from lmrec.llm.lora.tuning import TunedLM
 from lmrec.llm.ranking.candidates import unseen_order
@@ -80,7 +80,7 @@ class LoraReranker(FittedModel):
         create: ModelFactory | None = None,
     ) -> None:
         if config.task != "rerank":
-            raise DataError(
+            raise ConfigError(
                 "llm-lora task=binary answers yes/no questions and ranks no items: train it "
                 "with `lmrec train -m llm-lora --set task=binary` and score examples with "
                 "`lmrec llm-score`"
@@ -138,7 +138,7 @@ class LoraReranker(FittedModel):
 
     def _retriever(self) -> Recommender:
         if self.create is None:
-            raise DataError("llm-lora: built without a model factory, it cannot fit a retriever")
+            raise ConfigError("llm-lora: built without a model factory, it cannot fit a retriever")
         return self.create(self.config.retriever, self.config.retriever_config, self.context)
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> LoraReranker:
@@ -201,7 +201,7 @@ class LoraReranker(FittedModel):
         histories = [batch.histories[r].tolist() for r in range(len(batch))]
         if batch.candidates is not None:  # a candidate protocol chose the items
             if batch.candidates.shape[1] > self.config.depth:
-                raise DataError(
+                raise ConfigError(
                     f"llm-lora letters {self.config.depth} candidates; this protocol gives "
                     f"{batch.candidates.shape[1]} (set depth, at most 26)"
                 )
@@ -212,7 +212,7 @@ class LoraReranker(FittedModel):
                 out[row, cand[keep]] = picked[row, keep]
             return out
         if self.retriever is None:
-            raise DataError("llm-lora: no retriever (fit or load first)")
+            raise NotFittedError("llm-lora: no retriever (fit or load first)")
         order = unseen_order(self.retriever, batch)
         cand = order[:, : self.config.depth].astype(np.int32)
         return merge_reranked(order, cand, self._picked(histories, cand))

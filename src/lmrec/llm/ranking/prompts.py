@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError
 
 BUILT_IN = (
     "sequential",
@@ -66,7 +66,7 @@ class PromptTemplate:
             return cls.from_string(str(name_or_path), source)
         if path.suffix and path.exists():
             return cls.from_string(str(path), path.read_text(encoding="utf-8"))
-        raise DataError(
+        raise ConfigError(
             f"no prompt template {str(name_or_path)!r}: give a file path or one of "
             f"{', '.join(BUILT_IN)}"
         )
@@ -82,7 +82,7 @@ class PromptTemplate:
         try:
             template = env.from_string(source)
         except TemplateSyntaxError as exc:
-            raise DataError(f"{name}, line {exc.lineno}: template error: {exc.message}") from exc
+            raise ConfigError(f"{name}, line {exc.lineno}: template error: {exc.message}") from exc
         return cls(name, source, template)
 
     def render(
@@ -105,5 +105,5 @@ class PromptTemplate:
                 **extra,
             )
         except UndefinedError as exc:
-            raise DataError(f"{self.name}: {exc.message}") from exc
+            raise ConfigError(f"{self.name}: {exc.message}") from exc
         return text.strip() + "\n"

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.data.errors import DataError
+from lmrec.errors import BackendError
 from lmrec.llm.runtime.locate import LocalModel
 
 
@@ -94,9 +94,9 @@ class CausalLM:
                 model.source, dtype=torch.float32, **options
             )
         except ImportError as exc:  # transformers names the missing package (gguf, accelerate…)
-            raise DataError(f"cannot load {model.name}: {exc}") from exc
+            raise BackendError(f"cannot load {model.name}: {exc}") from exc
         except (OSError, ValueError) as exc:
-            raise DataError(f"cannot load {model.name} from {model.source}: {exc}") from exc
+            raise BackendError(f"cannot load {model.name} from {model.source}: {exc}") from exc
         if converted is not None:
             partial = converted.with_name(converted.name + ".partial")
             # de-quantised already: save the float weights as a plain model

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.data.errors import DataError
+from lmrec.errors import BackendError
 from lmrec.llm.runtime.backends import Completion, GenerationParams, Usage
 from lmrec.llm.runtime.cache import ResponseCache, cache_key
 from lmrec.llm.runtime.causal_lm import default_threads
@@ -37,13 +37,13 @@ class LlamaCppBackend(ConstrainedReplies):
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise DataError(
+            raise BackendError(
                 "runtime 'llama-cpp' needs llama-cpp-python: pip install llama-cpp-python "
                 "(builds llama.cpp from source; needs cmake and a C++ compiler)"
             ) from exc
         path = model.path
         if model.gguf_file is None or path is None:
-            raise DataError(f"runtime 'llama-cpp' loads .gguf files; {model.source} is not one")
+            raise BackendError(f"runtime 'llama-cpp' loads .gguf files; {model.source} is not one")
         self.spec = model
         self.model = model.name
         self.llama: Any = Llama(

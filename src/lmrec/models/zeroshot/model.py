@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_of, exclusions
 from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Interactions, Sequences
-from lmrec.data.errors import DataError
+from lmrec.errors import ConfigError
 from lmrec.index.base import IndexKind, VectorIndex, build_index
 from lmrec.index.topk import TopItems, rank_rows
 from lmrec.protocols.base import EvalCases
@@ -143,7 +143,7 @@ class ZeroShotTextRecommender(FittedModel):
 
         catalog = self.context.catalog
         if catalog is None:
-            raise DataError(
+            raise ConfigError(
                 "the zero-shot text model needs an item catalogue with text (ModelContext.catalog)"
             )
         template = item_template(self.context.dataset, catalog, self.config.template)

@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import named_protocol, prepare
+from lmrec.experiment import named_protocol, prepare, run_model
 from lmrec.experiment.run import Prepared
-from lmrec.experiment.spec import run_on
 from lmrec.llm.ranking.ranker import LLMRanker
 from lmrec.models.fusion import RankFusion
 from lmrec.protocols.named import llmrank_file
@@ -122,11 +121,11 @@ def run_row(
         members = [
             {"model": "llm", "config": {**config, "llm": name}} for name in row.model.split("+")
         ]
-        model, result = run_on(part, "ensemble", {"members": members}, ks=KS)
+        model, result = run_model(part, "ensemble", {"members": members}, ks=KS)
         assert isinstance(model, RankFusion)
         rankers = [m for m in model.members if isinstance(m, LLMRanker)]
     else:
-        model, result = run_on(part, "llm", config, ks=KS)
+        model, result = run_model(part, "llm", config, ks=KS)
         assert isinstance(model, LLMRanker)
         rankers = [model]
     seconds = time.perf_counter() - start

@@ -29,9 +29,7 @@ from lmrec.distributed.cluster import ray_session
 from lmrec.distributed.embedding import RayEncoder
 from lmrec.distributed.scoring import evaluate_on_ray
 from lmrec.experiment.export import write_rankings
-from lmrec.experiment.run import prepare
-from lmrec.experiment.spec import run as run_spec
-from lmrec.experiment.spec import spec_for
+from lmrec.experiment.run import prepare, run_model, spec_for
 from lmrec.protocols.named import named_protocol
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
@@ -81,7 +79,7 @@ def recommend_runs(name: str, model: str, workers: list[int]) -> list[dict[str, 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        fitted, result = run_spec(spec_for(prepared, model, ks=(10,)), prepared=prepared)
+        fitted, result = run_model(prepared, model, {}, ks=(10,))
         alone = Path(tmp) / "one.tsv"
         write_rankings(alone, prepared.cases, result.evaluation.top, fitted.item_vocab, users)
         rows.append(

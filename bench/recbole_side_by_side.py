@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.data.registry import default_data_dir, load_dataset
-from lmrec.experiment import named_protocol, prepare
-from lmrec.experiment.spec import run_on
+from lmrec.experiment import named_protocol, prepare, run_model
 
 HERE = Path(__file__).resolve().parent
 RECBOLE_NAMES = {"sasrec": "SASRec", "gru4rec": "GRU4Rec"}
@@ -60,7 +59,7 @@ def run_recbole(
 def run_lmrec(model: str, settings: dict[str, Any]) -> dict[str, Any]:
     prepared = prepare(load_dataset("ml-100k", download=False), named_protocol("loo"))
     start = time.perf_counter()
-    _, result = run_on(prepared, model, settings, ks=(10,), progress=True)
+    _, result = run_model(prepared, model, settings, ks=(10,), progress=True)
     training = result.provenance["training"]
     return {
         "wall": time.perf_counter() - start,

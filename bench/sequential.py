@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.data.registry import DATASETS, load_dataset
-from lmrec.experiment import named_protocol, prepare
+from lmrec.experiment import named_protocol, prepare, run_model
 from lmrec.experiment.config_files import load_run_config, merge, parse_settings
-from lmrec.experiment.spec import run_on
 from lmrec.metrics.evaluate import evaluate
 from lmrec.protocols.named import llmrank_dir
 
@@ -66,7 +65,7 @@ def main() -> None:
         f"{dataset.interactions.n_users:,} users, {dataset.interactions.n_items:,} items"
     )
     start = time.perf_counter()
-    model, result = run_on(prepared, model_name, config, ks=(1, 5, 10, 20), progress=True)
+    model, result = run_model(prepared, model_name, config, ks=(1, 5, 10, 20), progress=True)
     wall = time.perf_counter() - start
     training = result.provenance["training"]
     m = result.evaluation.as_dict()

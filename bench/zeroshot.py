@@ -17,8 +17,7 @@ from pathlib import Path
 
 from lmrec.data.registry import load_dataset, missing_files
 from lmrec.data.templates import default_template
-from lmrec.experiment import named_protocol, prepare
-from lmrec.experiment.spec import run_on
+from lmrec.experiment import named_protocol, prepare, run_model
 from lmrec.protocols.named import NamedProtocol, llmrank_dir, llmrank_file
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import create_encoder
@@ -31,7 +30,7 @@ def tuned_prior(name: str, protocol: NamedProtocol) -> dict[str, float]:
     """The popularity weight with the best validation NDCG@10 (test targets never seen)."""
     valid = prepare(load_dataset(name, download=False), protocol, "valid")
     scores = {
-        w: run_on(valid, "zeroshot", {"popularity_weight": w}, ks=(10,))[1].evaluation.value(
+        w: run_model(valid, "zeroshot", {"popularity_weight": w}, ks=(10,))[1].evaluation.value(
             "ndcg@10"
         )
         for w in PRIOR_GRID
@@ -75,7 +74,7 @@ def llmrank(name: str, file: Path) -> None:
         ("zero-shot + popularity", "zeroshot", prior),
     ):
         start = time.perf_counter()
-        _, r = run_on(prepared, model, config, ks=(1, 5, 10, 20))
+        _, r = run_model(prepared, model, config, ks=(1, 5, 10, 20))
         m = r.evaluation.as_dict()
         cells = "".join(f"{100 * m[f'ndcg@{k}']:>7.2f}" for k in (1, 5, 10, 20))
         print(f"{label:<28}{cells}{time.perf_counter() - start:>7.1f}")
@@ -92,7 +91,7 @@ def full_ranking(name: str) -> None:
         ("zero-shot + popularity", "zeroshot", prior),
     ):
         start = time.perf_counter()
-        _, r = run_on(prepared, model, config, ks=(10,))
+        _, r = run_model(prepared, model, config, ks=(10,))
         m = r.evaluation.as_dict()
         print(
             f"{label:<28}{m['ndcg@10']:>9.4f}{m['hr@10']:>8.4f}{time.perf_counter() - start:>7.1f}"
@@ -107,7 +106,7 @@ def ann_recall(name: str = "amazon-games", users: int = 6000) -> None:
     from lmrec.index import build_index
 
     prepared = prepare(load_dataset(name, download=False), named_protocol("loo"))
-    model, _ = run_on(prepared, "zeroshot", {"pooling": "recency-mean"}, ks=(10,))
+    model, _ = run_model(prepared, "zeroshot", {"pooling": "recency-mean"}, ks=(10,))
     cases = prepared.cases.select(np.arange(min(users, len(prepared.cases))))
     queries = model.user_vectors(QueryBatch(cases.users, cases.histories))  # type: ignore[attr-defined]
     emb = model.item_embeddings  # type: ignore[attr-defined]

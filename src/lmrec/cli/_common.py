@@ -277,11 +277,11 @@ def metrics_table(
 def fit_and_evaluate(
     prepared: Prepared, name: str, config: dict[str, Any], ks: Sequence[int] = (1, 5, 10, 20)
 ) -> tuple[Recommender, RunResult]:
-    """One :class:`~lmrec.experiment.spec.RunSpec` run on the command's prepared cases."""
-    from lmrec.experiment.spec import run_on
+    """One run on the command's prepared cases (its provenance records the run spec)."""
+    from lmrec.experiment.run import run_model
 
     start = time.perf_counter()
-    fitted, result = run_on(prepared, name, config, ks, progress=True)  # LmrecError: one line
+    fitted, result = run_model(prepared, name, config, ks, progress=True)  # LmrecError: one line
     console.print(f"{name}: {time.perf_counter() - start:.1f} s")
     return fitted, result
 
@@ -312,7 +312,7 @@ def evaluate_with_ray(
 ) -> RayRun:
     """:func:`lmrec.distributed.scoring.evaluate_on_ray` for a command, timed and reported."""
     from lmrec.distributed.scoring import evaluate_on_ray
-    from lmrec.experiment.spec import spec_for
+    from lmrec.experiment.run import spec_for
 
     spec = spec_for(prepared, name, config, ks)
     start = time.perf_counter()

@@ -15,8 +15,7 @@ from lmrec.cli._common import DataDir, DatasetOpt, console, load
 from lmrec.core.query import Query
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
-from lmrec.experiment.run import Prepared, prepare
-from lmrec.experiment.spec import run_on
+from lmrec.experiment.run import Prepared, prepare, run_model
 from lmrec.models.registry import available_models
 from lmrec.protocols.named import named_protocol
 
@@ -103,7 +102,7 @@ def run_demo(
     runs.append(("sasrec", f"sasrec ({SASREC_MINUTES:g}-min budget)", budget))
     for name, label, config in runs:
         start = time.perf_counter()
-        model, result = run_on(prepared, name, config, ks=(10,))
+        model, result = run_model(prepared, name, config, ks=(10,))
         seconds = time.perf_counter() - start
         m = result.evaluation.as_dict()
         table.add_row(

@@ -278,12 +278,11 @@ def _fit_or_load(
     prepared: Prepared, name: str, config: dict[str, Any], model_dir: Path | None, k: int
 ) -> tuple[Recommender, RunResult]:
     """Fitted on the split's training data and evaluated, or a checkpoint evaluated as it is."""
-    from lmrec.experiment.run import describe_run
-    from lmrec.experiment.spec import run_on
+    from lmrec.experiment.run import describe_run, run_model, spec_for
     from lmrec.metrics.evaluate import evaluate
 
     if model_dir is None:
-        return run_on(prepared, name, config, ks=(k,), progress=True)
+        return run_model(prepared, name, config, ks=(k,), progress=True)
     model = _model_for(prepared.dataset, name, config, model_dir)
     _same_items(model.item_vocab, prepared, model_dir)
     evaluation = evaluate(
@@ -294,7 +293,7 @@ def _fit_or_load(
         popularity=prepared.split.train.item_counts(),
         progress=True,
     )
-    return model, describe_run(prepared, name, model, evaluation)
+    return model, describe_run(prepared, spec_for(prepared, name, config, (k,)), model, evaluation)
 
 
 def _same_items(items: Vocabulary, prepared: Prepared, model_dir: Path) -> None:

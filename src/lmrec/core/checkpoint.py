@@ -19,6 +19,8 @@ from lmrec.core.recommender import Persistable, Recommender
 from lmrec.data.containers import Sequences
 from lmrec.errors import CheckpointError
 
+CHECKPOINT_FILE = "config.json"  # every saved model's folder has one, naming the model
+
 ModelLoader = Callable[[Path, ModelContext], Recommender]
 """Reads a saved model from a folder, whatever its kind (the registry's ``load_model``, handed
 to composite models so they load their members without importing the registry)."""
@@ -30,13 +32,16 @@ def save_state(
     name: str,
     config: dict[str, Any],
     tensors: dict[str, npt.NDArray[Any]],
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``config.json`` (model name, config, vocabularies) and ``tensors.safetensors``."""
+    """Write ``config.json`` (model name, config, vocabularies and any ``extra`` keys) and
+    ``tensors.safetensors``."""
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {"model": name, "config": config, **state.to_json()}
-    (directory / "config.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    meta = {"model": name, "config": config, **state.to_json(), **(extra or {})}
+    text = json.dumps(meta, ensure_ascii=False)
+    (directory / CHECKPOINT_FILE).write_text(text, encoding="utf-8")
     arrays: dict[str, npt.NDArray[Any]] = {
         "history_indptr": np.asarray(state.histories.indptr),
         "history_items": np.asarray(state.histories.items),
@@ -45,42 +50,47 @@ def save_state(
     save_file(arrays, str(directory / "tensors.safetensors"))
 
 
+def read_meta(directory: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a saved model (a :class:`CheckpointError` when it is missing, not
+    JSON, or names no model)."""
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: no saved model here (write one with `lmrec train ... -o {directory}`)"
+        )
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a saved model's config ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), str):
+        raise CheckpointError(f"{path}: not a saved model's config (no 'model' field)")
+    return meta
+
+
 def load_state(
-    directory: str | Path, name: str
+    directory: str | Path, name: str, meta: dict[str, Any] | None = None
 ) -> tuple[FittedState, dict[str, Any], dict[str, Any]]:
-    """Read what :func:`save_state` wrote; returns (state, config, tensors)."""
+    """Read what :func:`save_state` wrote; returns (state, config, tensors). ``meta``: the
+    folder's :func:`read_meta`, when the caller read it already for its ``extra`` keys."""
     directory = Path(directory)  # a str from a script works too
     from safetensors.numpy import load_file
 
-    meta_path = directory / "config.json"
-    if not meta_path.exists():
-        raise CheckpointError(f"{meta_path}: no saved model here")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{meta_path}: not a saved model's config ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("model") != name:
-        found = meta.get("model") if isinstance(meta, dict) else None
-        raise CheckpointError(f"{meta_path}: holds model {found!r}, not {name!r}")
+    meta = meta or read_meta(directory)
+    if meta["model"] != name:
+        found = meta["model"]
+        raise CheckpointError(f"{directory / CHECKPOINT_FILE}: holds model {found!r}, not {name!r}")
     tensors = load_file(str(directory / "tensors.safetensors"))
     histories = Sequences(tensors.pop("history_indptr"), tensors.pop("history_items"))
     return FittedState.from_json(meta, histories), meta["config"], tensors
 
 
+def save_model(model: Recommender, directory: Path) -> None:
+    """Write a fitted model to ``directory`` (read back by the registry's ``load_model``)."""
+    if not isinstance(model, Persistable):
+        raise CheckpointError(f"{type(model).__name__} cannot be saved")
+    model.save(Path(directory))
+
+
 def save_member(directory: Path, role: str, model: Recommender) -> None:
     """Save a composite model's member under ``directory / role``."""
-    if not isinstance(model, Persistable):
-        raise CheckpointError(f"{role}: {type(model).__name__} cannot be saved")
-    model.save(directory / role)
-
-
-def read_meta(directory: Path) -> dict[str, Any]:
-    """The ``config.json`` of a saved model, as written."""
-    meta: dict[str, Any] = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    return meta
-
-
-def write_meta(directory: Path, extra: dict[str, Any]) -> None:
-    """Add ``extra`` keys to a saved model's ``config.json``."""
-    meta = {**read_meta(directory), **extra}
-    (directory / "config.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    save_model(model, directory / role)

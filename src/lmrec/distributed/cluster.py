@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
+from lmrec.errors import ConfigError
+
 RAY_HINT = "pip install 'lmrec[ray]'"
 
 
@@ -32,7 +34,7 @@ class RaySession:
     def workers(self, wanted: int) -> int:
         """``wanted`` workers, or one per cluster CPU when ``wanted`` is 0."""
         if wanted < 0:
-            raise ValueError(f"workers must be 0 (one per CPU) or positive, got {wanted}")
+            raise ConfigError(f"workers must be 0 (one per CPU) or positive, got {wanted}")
         return wanted or max(1, self.cpus)
 
 
@@ -43,7 +45,7 @@ def check_address(address: str) -> str:
     host, sep, port = address.rpartition(":")
     if sep and host and port.isdigit():
         return address
-    raise ValueError(f"--ray {address!r}: give local, auto, HOST:PORT or ray://HOST:PORT")
+    raise ConfigError(f"--ray {address!r}: give local, auto, HOST:PORT or ray://HOST:PORT")
 
 
 @contextmanager

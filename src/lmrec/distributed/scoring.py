@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from lmrec.data.containers import Vocabulary
-from lmrec.experiment.run import Prepared, RunResult, describe_facts, model_facts
-from lmrec.experiment.spec import RunSpec
+from lmrec.errors import ConfigError, DataError
+from lmrec.experiment.run import Prepared, RunResult, RunSpec, describe_facts, model_facts
 from lmrec.metrics.evaluate import batch_starts, masks_history, rank_block, summarise
 
 
@@ -127,10 +127,10 @@ def evaluate_on_ray(
     if not ray.is_initialized():
         raise RuntimeError("connect first: with lmrec.distributed.cluster.ray_session(...)")
     if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     cases = prepared.cases
     if not len(cases):
-        raise ValueError("no evaluation cases")
+        raise DataError("no evaluation cases")
     name, config, ks = spec.model, dict(spec.config), spec.ks
     exclude_history = masks_history(cases, prepared.protocol.exclude_history)
     checkpoint: bytes | None
@@ -167,7 +167,5 @@ def evaluate_on_ray(
         ray.kill(handle)
     popularity = prepared.split.train.item_counts()
     evaluation = summarise(ranks, top, ks, len(item_ids), exclude_history, popularity)
-    result = describe_facts(prepared, name, facts, evaluation)
-    provenance = {**result.provenance, "run_spec": spec.model_dump(mode="json")}
-    result = RunResult(result.model, result.config, result.evaluation, provenance)
+    result = describe_facts(prepared, spec, facts, evaluation)
     return RayRun(result, Vocabulary("item", item_ids), workers, len(starts), source)

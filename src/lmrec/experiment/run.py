@@ -10,18 +10,20 @@ import platform
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Configured, Labelled, Recommender, ReportsTraining
 from lmrec.data.containers import Dataset
+from lmrec.errors import ConfigError
 from lmrec.metrics.evaluate import Evaluation, evaluate
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import candidate_hit_rate
-from lmrec.protocols.named import NamedProtocol
+from lmrec.protocols.named import LeaveOneOutProtocol, NamedProtocol, ProtocolSpec
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,56 @@ class Prepared:
     cases: EvalCases
     protocol: NamedProtocol
     split_name: str
+    users: int = 0  # evaluate the first N cases only (0 = all), as :meth:`first` set it
 
     def first(self, n: int) -> Prepared:
         """The same run on the first ``n`` cases only (``0`` = all)."""
+        if n < 0:
+            raise ConfigError(f"the number of cases to evaluate must be 0 (all) or more, got {n}")
         if not n or n >= len(self.cases):
             return self
         cases = self.cases.select(range(n))
-        return Prepared(self.dataset, self.split, cases, self.protocol, self.split_name)
+        return Prepared(self.dataset, self.split, cases, self.protocol, self.split_name, n)
+
+
+class RunSpec(BaseModel):
+    """One evaluation run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = Field(description="A registered dataset, a folder of atomic files, or 'a+b'.")
+    model: str = Field(description="A registered model (`lmrec models`).")
+    config: dict[str, Any] = Field(default_factory=dict, description="The model's options.")
+    protocol: ProtocolSpec = Field(default_factory=LeaveOneOutProtocol)
+    split: Literal["valid", "test"] = "test"
+    ks: tuple[int, ...] = Field((1, 5, 10, 20), min_length=1, description="Metric cut-offs.")
+    users: int = Field(0, ge=0, description="Evaluate the first N cases only (0 = all).")
+
+    @field_validator("ks")
+    @classmethod
+    def _positive(cls, ks: tuple[int, ...]) -> tuple[int, ...]:
+        if any(k < 1 for k in ks):
+            raise ValueError(f"every cut-off must be at least 1, got {list(ks)}")
+        return ks
+
+
+def spec_for(
+    prepared: Prepared,
+    model: str,
+    config: Mapping[str, Any] | None = None,
+    ks: Sequence[int] = (1, 5, 10, 20),
+) -> RunSpec:
+    """The specification of a run of ``model`` on ``prepared`` cases (its dataset, protocol,
+    split and number of cases)."""
+    return RunSpec(
+        dataset=prepared.dataset.name,
+        model=model,
+        config=dict(config or {}),
+        protocol=prepared.protocol,
+        split=prepared.split_name,
+        ks=tuple(ks),
+        users=prepared.users,
+    )
 
 
 def prepare(dataset: Dataset, protocol: NamedProtocol, split_name: str = "test") -> Prepared:
@@ -95,7 +140,8 @@ def run_model(
         popularity=popularity,
         progress=progress,
     )
-    return model, describe_run(prepared, model_name, model, evaluation)
+    spec = spec_for(prepared, model_name, config, ks)
+    return model, describe_run(prepared, spec, model, evaluation)
 
 
 def model_facts(model_name: str, model: Recommender) -> dict[str, Any]:
@@ -111,16 +157,18 @@ def model_facts(model_name: str, model: Recommender) -> dict[str, Any]:
 
 
 def describe_run(
-    prepared: Prepared, model_name: str, model: Recommender, evaluation: Evaluation
+    prepared: Prepared, spec: RunSpec, model: Recommender, evaluation: Evaluation
 ) -> RunResult:
     """The result of a fitted and evaluated model: its label, config and provenance."""
-    return describe_facts(prepared, model_name, model_facts(model_name, model), evaluation)
+    return describe_facts(prepared, spec, model_facts(spec.model, model), evaluation)
 
 
 def describe_facts(
-    prepared: Prepared, model_name: str, facts: Mapping[str, Any], evaluation: Evaluation
+    prepared: Prepared, spec: RunSpec, facts: Mapping[str, Any], evaluation: Evaluation
 ) -> RunResult:
-    """A run's result from :func:`model_facts` and the evaluation."""
+    """A run's result from :func:`model_facts` and the evaluation; the provenance records the
+    run specification (``run_spec``) with everything else."""
+    model_name = spec.model
     provenance: dict[str, Any] = {
         "dataset": prepared.dataset.name,
         "data_prep": prepared.dataset.prep,
@@ -138,6 +186,7 @@ def describe_facts(
         "seed": prepared.protocol.seed,
         "model": model_name,
         "model_config": facts["model_config"],
+        "run_spec": spec.model_dump(mode="json"),
         "versions": versions(),
     }
     if "training" in facts:

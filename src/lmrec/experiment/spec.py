@@ -17,42 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
 from lmrec.errors import field_error
-from lmrec.experiment.run import Prepared, RunResult, prepare, run_model
+from lmrec.experiment.run import Prepared, RunResult, RunSpec, prepare, run_model
 from lmrec.protocols.named import (
-    LeaveOneOutProtocol,
     LLMRankProtocol,
     NamedProtocol,
-    ProtocolSpec,
     llmrank_file,
 )
-
-
-class RunSpec(BaseModel):
-    """One evaluation run."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dataset: str = Field(description="A registered dataset, a folder of atomic files, or 'a+b'.")
-    model: str = Field(description="A registered model (`lmrec models`).")
-    config: dict[str, Any] = Field(default_factory=dict, description="The model's options.")
-    protocol: ProtocolSpec = Field(default_factory=LeaveOneOutProtocol)
-    split: Literal["valid", "test"] = "test"
-    ks: tuple[int, ...] = Field((1, 5, 10, 20), min_length=1, description="Metric cut-offs.")
-    users: int = Field(0, ge=0, description="Evaluate the first N cases only (0 = all).")
-
-    @field_validator("ks")
-    @classmethod
-    def _positive(cls, ks: tuple[int, ...]) -> tuple[int, ...]:
-        if any(k < 1 for k in ks):
-            raise ValueError(f"every cut-off must be at least 1, got {list(ks)}")
-        return ks
 
 
 def resolve_protocol(protocol: NamedProtocol, dataset: str) -> NamedProtocol:
@@ -94,27 +71,13 @@ def run(
     prepared: Prepared | None = None,
 ) -> tuple[Recommender, RunResult]:
     """Load the dataset, prepare the protocol (or take ``prepared``, the same spec's split and
-    cases, shared by several runs), fit the model on the training split and evaluate it; the
-    result's provenance records the whole spec."""
+    cases, shared by several runs), fit the model on the training split and evaluate it
+    (:func:`run_model`, whose provenance records the spec)."""
     from lmrec.data.registry import load_dataset
 
     if prepared is None:
         prepared = prepare_spec(spec, load_dataset(spec.dataset, data_dir))
-    model, result = run_model(prepared, spec.model, spec.config, ks=spec.ks, progress=progress)
-    provenance = {**result.provenance, "run_spec": spec.model_dump(mode="json")}
-    return model, RunResult(result.model, result.config, result.evaluation, provenance)
-
-
-def run_on(
-    prepared: Prepared,
-    model: str,
-    config: Mapping[str, Any] | None = None,
-    ks: Sequence[int] = (1, 5, 10, 20),
-    progress: bool = False,
-) -> tuple[Recommender, RunResult]:
-    """:func:`run` of :func:`spec_for` ``(prepared, model, config, ks)`` on those cases: what the
-    command line and the benchmarks call for a model on a split they prepared once."""
-    return run(spec_for(prepared, model, config, ks), progress=progress, prepared=prepared)
+    return run_model(prepared, spec.model, spec.config, ks=spec.ks, progress=progress)
 
 
 def load_run_spec(path: Path, overrides: Mapping[str, Any] | None = None) -> RunSpec:

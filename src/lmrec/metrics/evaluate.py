@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
+from lmrec.errors import DataError
 from lmrec.index.topk import top_k
 from lmrec.metrics.ranking import (
     hit_from_ranks,
@@ -119,7 +120,7 @@ def evaluate(
     from tqdm.auto import tqdm
 
     if not len(cases):
-        raise ValueError("no evaluation cases")
+        raise DataError("no evaluation cases")
     exclude_history = masks_history(cases, exclude_history)
     max_k = max(ks)
     ranks = np.empty(len(cases), dtype=np.float64)

@@ -14,7 +14,7 @@ from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
 from lmrec.errors import CheckpointError, ConfigError
-from lmrec.models.registry import load_model, model_spec, saved_model_name
+from lmrec.models.registry import create_model, load_model, model_spec
 
 
 def build_model(
@@ -33,10 +33,7 @@ def build_model(
     spec = model_spec(name)
     context = ModelContext.for_dataset(dataset, progress=progress)
     if model_dir is not None:
-        saved = saved_model_name(model_dir)
-        if saved != name:
-            raise CheckpointError(f"{model_dir} holds a {saved!r} model, not {name!r}")
-        loaded = load_model(model_dir, context)
+        loaded = load_model(model_dir, context, expect=name)
         unknown = set(loaded.item_vocab.ids) - set(dataset.interactions.item_vocab.ids)
         if unknown:
             raise CheckpointError(
@@ -49,6 +46,4 @@ def build_model(
             f"model {name!r} trains for minutes: run `lmrec train -d {dataset.name} -m {name} "
             "-o DIR` first and give --model-dir DIR"
         )
-    from lmrec.models.registry import create_model
-
     return create_model(name, config, context).fit(dataset.interactions)

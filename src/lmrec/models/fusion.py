@@ -56,11 +56,11 @@ class RankFusion(FittedModel):
     name: ClassVar[str] = "ensemble"
 
     def __init__(
-        self, config: RankFusionConfig, context: ModelContext, create: ModelFactory
+        self, config: RankFusionConfig, context: ModelContext, create: ModelFactory | None
     ) -> None:
         self.config = config
         self.context = context
-        self.create = create
+        self.create = create  # None: loaded, already fitted
         self.members: list[Recommender] = []
 
     def fit(self, train: Interactions, valid: EvalCases | None = None) -> RankFusion:
@@ -69,6 +69,8 @@ class RankFusion(FittedModel):
         for spec in self.config.members:
             if spec.model == self.name:
                 raise ConfigError("an ensemble member may not itself be an ensemble")
+            if self.create is None:
+                raise ConfigError("a loaded ensemble is fitted already; create a new one to fit")
             model = self.create(spec.model, spec.config, self.context).fit(train, valid)
             if model.item_vocab.ids != state.item_vocab.ids:
                 raise DataError(f"ensemble member {spec.model!r} scores another item set")
@@ -92,13 +94,9 @@ class RankFusion(FittedModel):
     @classmethod
     def load(cls, directory: Path, context: ModelContext, member: ModelLoader) -> RankFusion:
         state, config, _ = load_state(directory, cls.name)
-        model = cls(RankFusionConfig.model_validate(config), context, _no_factory)
+        model = cls(RankFusionConfig.model_validate(config), context, None)
         model.members = [
             member(directory / f"member-{i}", context) for i in range(len(config["members"]))
         ]
         model._state = state
         return model
-
-
-def _no_factory(name: str, config: Any, context: ModelContext) -> Recommender:
-    raise RuntimeError("a loaded ensemble is already fitted; create a new one to fit again")

@@ -16,7 +16,7 @@ from pydantic import Field
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.fitted import ModelContext, ModelFactory
 from lmrec.core.recommender import Recommender
-from lmrec.errors import CheckpointError
+from lmrec.errors import ConfigError
 from lmrec.llm.ranking.prompts import Domain
 from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
 from lmrec.llm.runtime.config import BackendConfig, build_backend
@@ -46,17 +46,12 @@ class LLMRecommender(LLMRanker):
         save_member(directory, "retriever", self.fitted_retriever())
 
     @classmethod
-    def load(
-        cls, directory: Path, context: ModelContext | None = None, member: ModelLoader | None = None
-    ) -> LLMRecommender:
+    def load(cls, directory: Path, context: ModelContext, member: ModelLoader) -> LLMRecommender:
         """The saved ranker, its backend built again from the saved config."""
-        if member is None:
-            raise CheckpointError("llm loads through lmrec.models.registry.load_model")
-        context = context or ModelContext()
         state, config, _ = load_state(directory, cls.name)
         retriever = load_retriever(directory / "retriever", context, member)
         model = build_llm_ranker(
-            LLMRecommenderConfig.model_validate(config), context, _no_factory, retriever
+            LLMRecommenderConfig.model_validate(config), context, None, retriever
         )
         model._state = state
         return model
@@ -65,19 +60,17 @@ class LLMRecommender(LLMRanker):
 def build_llm_ranker(
     config: LLMRecommenderConfig,
     context: ModelContext,
-    create: ModelFactory,
+    create: ModelFactory | None,
     retriever: Recommender | None = None,
 ) -> LLMRecommender:
     """An :class:`LLMRanker` over the configured backend, titles from the context's catalogue."""
     catalog = context.catalog
     title = catalog.title if catalog is not None else str
     if retriever is None:
+        if create is None:
+            raise ConfigError("the LLM ranker needs a model factory or a fitted retriever")
         retriever = create_retriever(config.retriever, config.retriever_config, context, create)
     # the whole config is the ranker's (a subclass of its own), so provenance records the backend
     return LLMRecommender(
         build_backend(config), title, config, retriever, Domain.for_dataset(context.dataset)
     )
-
-
-def _no_factory(name: str, config: Any, context: ModelContext) -> Recommender:
-    raise RuntimeError("a loaded LLM ranker has its retriever")

@@ -232,11 +232,7 @@ class LoraReranker(FittedModel):
         save_member(directory, "retriever", self.retriever)
 
     @classmethod
-    def load(
-        cls, directory: Path, context: ModelContext | None = None, member: ModelLoader | None = None
-    ) -> LoraReranker:
-        if member is None:
-            raise CheckpointError("llm-lora loads through lmrec.models.registry.load_model")
+    def load(cls, directory: Path, context: ModelContext, member: ModelLoader) -> LoraReranker:
         state, config, _ = load_state(directory, cls.name)
         model = cls(LlmLoraConfig.model_validate(config), context)
         model._state = state

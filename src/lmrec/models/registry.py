@@ -9,7 +9,6 @@ two-stage, llm, llm-lora) save their members by registry name and load them back
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lmrec.core.checkpoint import ModelLoader
+from lmrec.core.checkpoint import ModelLoader, read_meta
+from lmrec.core.checkpoint import save_model as save_model
 from lmrec.core.fitted import ModelContext
-from lmrec.core.recommender import Persistable, Recommender
+from lmrec.core.recommender import Recommender
 from lmrec.errors import CheckpointError, ConfigError
-
-CHECKPOINT_FILE = "config.json"  # every saved model's folder has one, naming the model
 
 
 @dataclass(frozen=True)
@@ -56,26 +54,13 @@ class ModelSpec:
 
 def plain(cls: Any) -> Callable[[Path, ModelContext, ModelLoader], Recommender]:
     """The loader of a model whose folder holds everything (``cls.load(directory)``)."""
-
-    def load(directory: Path, context: ModelContext, member: ModelLoader) -> Recommender:
-        model = cls.load(directory)
-        if not isinstance(model, Recommender):
-            raise CheckpointError(f"{directory}: did not load a recommender")
-        return model
-
-    return load
+    return lambda directory, context, member: cls.load(directory)
 
 
 def composite(cls: Any) -> Callable[[Path, ModelContext, ModelLoader], Recommender]:
-    """The loader of a model that also reads the context and loads members by registry name."""
-
-    def load(directory: Path, context: ModelContext, member: ModelLoader) -> Recommender:
-        model = cls.load(directory, context, member)
-        if not isinstance(model, Recommender):
-            raise CheckpointError(f"{directory}: did not load a recommender")
-        return model
-
-    return load
+    """The loader of a model that also reads the context and loads members by registry name
+    (``cls.load(directory, context, member)``)."""
+    return lambda directory, context, member: cls.load(directory, context, member)
 
 
 def model_specs() -> Mapping[str, ModelSpec]:
@@ -251,33 +236,24 @@ def create_model(
 
 def saved_model_name(directory: Path) -> str:
     """The registered model a folder written by :func:`save_model` holds."""
-    meta = Path(directory) / CHECKPOINT_FILE
-    if not meta.is_file():
-        raise CheckpointError(
-            f"{meta}: no saved model here (write one with `lmrec train ... -o {directory}`)"
-        )
-    try:
-        name = json.loads(meta.read_text(encoding="utf-8")).get("model")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
-        raise CheckpointError(f"{meta}: not a saved model's config ({exc})") from None
-    if not isinstance(name, str):
-        raise CheckpointError(f"{meta}: no 'model' field")
-    return name
+    return str(read_meta(directory)["model"])
 
 
-def save_model(model: Recommender, directory: Path) -> None:
-    """Write a fitted model to ``directory`` (read back by :func:`load_model`)."""
-    if not isinstance(model, Persistable):
-        raise CheckpointError(f"{type(model).__name__} cannot be saved")
-    model.save(Path(directory))
-
-
-def load_model(directory: Path, context: ModelContext | None = None) -> Recommender:
+def load_model(
+    directory: Path, context: ModelContext | None = None, expect: str | None = None
+) -> Recommender:
     """The model saved in ``directory``, whatever its kind: the folder names it, the registry
-    knows how to read it. ``context`` gives text models their catalogue and caches."""
+    knows how to read it. ``context`` gives text models their catalogue and caches; ``expect``
+    refuses a folder that holds another model."""
     directory = Path(directory)
-    spec = model_spec(saved_model_name(directory))
+    name = saved_model_name(directory)
+    if expect is not None and name != expect:
+        raise CheckpointError(f"{directory} holds a {name!r} model, not {expect!r}")
+    spec = model_spec(name)
     try:
-        return spec.load(directory, context or ModelContext(), load_model)
+        model = spec.load(directory, context or ModelContext(), load_model)
     except (KeyError, OSError) as exc:  # a file or a key of the folder is missing
         raise CheckpointError(f"{directory}: cannot read the saved {spec.name!r} ({exc})") from exc
+    if not isinstance(model, Recommender):
+        raise CheckpointError(f"{directory}: did not load a recommender")
+    return model

@@ -40,7 +40,7 @@ class NamedProtocol(BaseModel):
     summary: ClassVar[str] = ""
     report_columns: ClassVar[tuple[str, ...]] = FULL_RANKING_COLUMNS
     name: str = ""  # each protocol's own Literal
-    seed: int = Field(0, description="Candidate sampling and shuffling.")
+    seed: int = Field(0, ge=0, description="Candidate sampling and shuffling.")
 
     def splitter(self, data: Interactions) -> SplitProtocol:
         return LeaveOneOut()

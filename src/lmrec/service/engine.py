@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.core.fitted import FittedModel
+from lmrec.core.fitted import fitted_state_of
 from lmrec.core.query import Query, Ranking
 from lmrec.core.recommender import ReadsText, Recommender
 from lmrec.data.containers import Dataset
@@ -58,9 +58,9 @@ class RecommendService:
         self.limits = limits or ServiceLimits()
         self.model_name = model_name or type(model).__name__
         self.items = model.item_vocab
-        self.user_vocab = (
-            model.fitted_state().user_vocab if isinstance(model, FittedModel) else None
-        )
+        # a model loaded from a folder may score fewer items than the dataset logs: histories
+        # are then filtered to its items (checked once here, not on every request)
+        self._filter_histories = not set(dataset.interactions.item_vocab.ids) <= set(self.items.ids)
         self.batcher = ScoreBatcher(model, max_batch=max_batch, histories=self._stored_histories)
         self._explainer: Any = None
         self.writer: Any = None  # an LLMBackend; set by build_service when asked for
@@ -129,15 +129,10 @@ class RecommendService:
         if domain is None:
             return
         from lmrec.data.errors import DataError
-        from lmrec.data.joint import domain_range, domain_ranges
+        from lmrec.data.joint import domain_range
 
         try:
-            ranges = (
-                self.model.fitted_state().domain_ranges
-                if isinstance(self.model, FittedModel)
-                else domain_ranges(self.items.ids)
-            )
-            domain_range(ranges, domain)
+            domain_range(fitted_state_of(self.model).domain_ranges, domain)
         except DataError as exc:
             raise Invalid(str(exc), "domain") from None
 
@@ -153,7 +148,7 @@ class RecommendService:
             elif not items:
                 out.append(empty_history())
             else:
-                out.append(tuple(i for i in items if i in self.items))
+                out.append(tuple(self._scored(items)))
         return out
 
     def complete(self, pending: Pending, ranking: Ranking) -> RecommendResult:
@@ -185,7 +180,11 @@ class RecommendService:
         stored = self.store.history(user_id)
         if stored is None:
             raise unknown_user(user_id)
-        return [i for i in stored if i in self.items]
+        return self._scored(stored)
+
+    def _scored(self, items: list[str]) -> list[str]:
+        """``items`` without the ones the model does not score (see ``_filter_histories``)."""
+        return [i for i in items if i in self.items] if self._filter_histories else items
 
     def _recommend_text(
         self,

@@ -166,11 +166,11 @@ class ZeroShotTextRecommender(FittedModel):
     def save(self, directory: Path) -> None:
         """The item vectors as fitted (a loaded model needs neither the catalogue nor the
         encoder, except for free-text queries, which encode with ``config.encoder``)."""
-        from lmrec.core.checkpoint import save_state, write_meta
+        from lmrec.core.checkpoint import save_state
 
         tensors = {"item_embeddings": self.item_embeddings, "prior": self.prior, "mean": self.mean}
-        save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), tensors)
-        write_meta(directory, {"item_texts": self.item_texts})
+        config, texts = self.config.model_dump(), {"item_texts": self.item_texts}
+        save_state(directory, self.fitted_state(), self.name, config, tensors, texts)
 
     @classmethod
     def load(
@@ -178,12 +178,13 @@ class ZeroShotTextRecommender(FittedModel):
     ) -> ZeroShotTextRecommender:
         from lmrec.core.checkpoint import load_state, read_meta
 
-        state, config, tensors = load_state(directory, cls.name)
+        meta = read_meta(directory)
+        state, config, tensors = load_state(directory, cls.name, meta)
         model = cls(ZeroShotConfig.model_validate(config), context)
         model._state = state
         model.item_embeddings = tensors["item_embeddings"]
         model.prior, model.mean = tensors["prior"], tensors["mean"]
-        model.item_texts = list(read_meta(directory)["item_texts"])
+        model.item_texts = list(meta["item_texts"])
         return model
 
     def _centre(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

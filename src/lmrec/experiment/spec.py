@@ -15,7 +15,7 @@ name the file and the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +39,6 @@ def resolve_protocol(protocol: NamedProtocol, dataset: str) -> NamedProtocol:
         return protocol
     file = llmrank_file(dataset)
     return protocol if file is None else protocol.model_copy(update={"file": file})
-
-
-def spec_for(
-    prepared: Prepared,
-    model: str,
-    config: Mapping[str, Any] | None = None,
-    ks: Sequence[int] = (1, 5, 10, 20),
-) -> RunSpec:
-    """The specification of a run of ``model`` on already ``prepared`` cases."""
-    return RunSpec(
-        dataset=prepared.dataset.name,
-        model=model,
-        config=dict(config or {}),
-        protocol=prepared.protocol,
-        split=prepared.split_name,
-        ks=tuple(ks),
-    )
 
 
 def prepare_spec(spec: RunSpec, dataset: Dataset) -> Prepared:

@@ -20,7 +20,7 @@ MODELS = available_models()
 # trained models: tiny networks and few epochs (their accuracy is tested in test_sequential.py)
 QUICK: dict[str, dict[str, object]] = {
     name: {"hidden_size": 8, "max_len": 8, "train": {"epochs": 3}}
-    for name in ("sasrec", "gru4rec", "textseq")
+    for name in ("sasrec", "gru4rec", "textseq", "hybrid")
 }
 QUICK["ensemble"] = {"members": [{"model": "pop"}, {"model": "itemknn", "weight": 2.0}]}
 QUICK["two-stage"] = {"reranker": "itemknn", "retriever": "pop", "depth": 3}

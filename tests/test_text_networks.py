@@ -196,7 +196,8 @@ def test_scoring_the_last_position_only_matches_the_full_forward(text_net: bool)
 
 
 def test_init_fusion_starts_the_id_table_from_the_texts_principal_components() -> None:
-    from lmrec.models.textseq.networks import parameter_counts, principal_components
+    from lmrec.models.textseq.networks import principal_components
+    from lmrec.models.textseq.tuning import parameter_counts
 
     torch.manual_seed(0)
     text = torch.randn(30, 12)

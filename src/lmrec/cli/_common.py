@@ -7,14 +7,14 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from lmrec.cli._protocol_options import CandidateSetOptions, ColdOptions
 from lmrec.protocols.named import protocol_help
 
 if TYPE_CHECKING:
@@ -145,6 +145,7 @@ def prepare(
     split: str,
     candidate_set: CandidateSetOptions | None = None,
     config_file: Path | None = None,
+    cold: ColdOptions | None = None,
 ) -> Prepared:
     """The named protocol with the options the command line gave (each protocol takes only its
     own: ``--candidates`` is read by ``candidates`` and ``llmrank-20`` alone); without ``-p``,
@@ -183,47 +184,17 @@ def prepare(
         "size": options.size,
         "ensure_target": options.ensure_target,
         "seen": options.seen,
+        "share": None if cold is None else cold.share,
+        "history_limit": None if cold is None else cold.history_limit,
     }
+    if cold is not None and cold.share is not None and protocol != "cold-items":
+        raise fail(f"--cold-share is read by -p cold-items; -p {protocol} would ignore it")
     fields = PROTOCOLS[protocol].model_fields if protocol in PROTOCOLS else {}
     choice = named_protocol(protocol, **{k: v for k, v in given.items() if k in fields})
     try:
         return prepare_run(ds, resolve_protocol(choice, ds.name), split)
     except OSError as exc:
         raise fail(str(exc)) from None
-
-
-@dataclass(frozen=True)
-class CandidateSetOptions:
-    """``-p candidates``: how many listed items to keep, whether the target is added, and whether
-    the user's seen items compete."""
-
-    size: int = 0
-    ensure_target: bool = False
-    seen: Literal["compete", "mask"] = "compete"
-
-
-CandidatesSizeOpt = Annotated[
-    int,
-    typer.Option("--candidates-size", help="-p candidates: keep the first N listed (0 = all)."),
-]
-EnsureTargetOpt = Annotated[
-    bool,
-    typer.Option(
-        "--ensure-target/--no-ensure-target",
-        help="-p candidates: add the target when it is missing (default: a miss scores 0).",
-    ),
-]
-SeenOpt = Annotated[
-    str, typer.Option("--seen", help="-p candidates: history items compete | mask.")
-]
-
-
-def candidate_set_options(size: int, ensure_target: bool, seen: str) -> CandidateSetOptions:
-    if seen not in ("compete", "mask"):
-        raise fail(f"--seen must be compete or mask, got {seen!r}")
-    if size < 0:
-        raise fail(f"--candidates-size must be 0 (all) or positive, got {size}")
-    return CandidateSetOptions(size, ensure_target, "mask" if seen == "mask" else "compete")
 
 
 def parse_set(pairs: list[str] | None) -> dict[str, Any]:
@@ -275,13 +246,17 @@ def metrics_table(
 
 
 def fit_and_evaluate(
-    prepared: Prepared, name: str, config: dict[str, Any], ks: Sequence[int] = (1, 5, 10, 20)
+    prepared: Prepared,
+    name: str,
+    config: dict[str, Any],
+    ks: Sequence[int] = (1, 5, 10, 20),
+    by: Sequence[str] = (),
 ) -> tuple[Recommender, RunResult]:
     """One run on the command's prepared cases (its provenance records the run spec)."""
     from lmrec.experiment.run import run_model
 
     start = time.perf_counter()
-    fitted, result = run_model(prepared, name, config, ks, progress=True)  # LmrecError: one line
+    fitted, result = run_model(prepared, name, config, ks, progress=True, by=by)
     console.print(f"{name}: {time.perf_counter() - start:.1f} s")
     return fitted, result
 
@@ -309,12 +284,13 @@ def evaluate_with_ray(
     workers: int,
     model_dir: Path | None = None,
     ks: Sequence[int] = (1, 5, 10, 20),
+    by: Sequence[str] = (),
 ) -> RayRun:
     """:func:`lmrec.distributed.scoring.evaluate_on_ray` for a command, timed and reported."""
     from lmrec.distributed.scoring import evaluate_on_ray
     from lmrec.experiment.run import spec_for
 
-    spec = spec_for(prepared, name, config, ks)
+    spec = spec_for(prepared, name, config, ks, by)
     start = time.perf_counter()
     try:
         run = evaluate_on_ray(spec, prepared, model_dir, session.workers(workers), progress=True)
@@ -336,8 +312,16 @@ def report(
 ) -> None:
     """The metrics table of the protocol's columns; with ``output``, the results JSON."""
     keys = prepared.protocol.report_columns
-    title = f"{dataset} · {prepared.protocol.describe()} · {prepared.split_name}"
+    title = f"{dataset} · {prepared.protocol.description()} · {prepared.split_name}"
     console.print(metrics_table(title, results, keys))
+    for r in results:
+        missing = r.provenance.get("unscorable_items") or 0
+        if missing:
+            console.print(
+                f"note: {r.model} cannot score {missing:,} of {r.provenance['items']:,} catalogue "
+                "items (no training interactions, no text path); they rank last"
+            )
+    print_slices(results)
     hit = results[0].provenance.get("candidate_hit_rate") if results else None
     if hit is not None:
         console.print(
@@ -355,6 +339,30 @@ def report(
             }
         )
         write_json(output, {**payload, **(extra or {})})
+
+
+def print_slices(results: Sequence[RunResult]) -> None:
+    """One table per breakdown (warm/new when any case has a new item; the ``--by`` ones)."""
+    if not results:
+        return
+    names = list(results[0].slices)
+    for name in names:
+        labels = [c["label"] for c in results[0].slices[name]]
+        if name == "newness" and labels != ["warm", "new"] and len(names) == 1:
+            continue  # every target was seen in training: nothing to set apart
+        table = Table("model", *labels, title=f"NDCG@10 ± s.e. (cases) by {name}")
+        for r in results:
+            row = {c["label"]: c for c in r.slices.get(name, [])}
+            table.add_row(
+                r.model,
+                *(
+                    f"{row[lb]['ndcg@10']:.4f} ± {row[lb]['ndcg@10_se']:.4f} ({row[lb]['cases']:,})"
+                    if lb in row
+                    else "-"
+                    for lb in labels
+                ),
+            )
+        console.print(table)
 
 
 def write_json(output: Path, payload: dict[str, Any]) -> None:

@@ -80,7 +80,7 @@ def run_demo(
     prepared = prepare(dataset, named_protocol("loo"))
     console.print(
         f"[bold]{dataset.name}[/]: {len(dataset.interactions):,} interactions · "
-        f"{prepared.protocol.describe()} · {len(prepared.cases):,} test users"
+        f"{prepared.protocol.description()} · {len(prepared.cases):,} test users"
     )
     table = Table(
         "model",

@@ -10,19 +10,15 @@ from rich.table import Table
 
 from lmrec.cli._common import (
     CandidatesOpt,
-    CandidatesSizeOpt,
     ConfigFileOpt,
     ConfigOpt,
     CutoffOpt,
     DataDir,
     DatasetOpt,
-    EnsureTargetOpt,
     OutputOpt,
     ProtocolOpt,
     RayOpt,
     RayWorkersOpt,
-    SeenOpt,
-    candidate_set_options,
     check_output,
     console,
     evaluate_with_ray,
@@ -34,6 +30,17 @@ from lmrec.cli._common import (
     ray_or_fail,
     report,
 )
+from lmrec.cli._protocol_options import (
+    ByOpt,
+    CandidatesSizeOpt,
+    ColdOptions,
+    ColdShareOpt,
+    EnsureTargetOpt,
+    HistoryLimitOpt,
+    SeenOpt,
+    candidate_set_options,
+)
+from lmrec.metrics.slices import parse_breakdowns
 
 if TYPE_CHECKING:
     from lmrec.core.recommender import Recommender
@@ -76,6 +83,9 @@ def evaluate_cmd(
     split: Annotated[str, typer.Option(help="valid | test")] = "test",
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
+    cold_share: ColdShareOpt = None,
+    history_limit: HistoryLimitOpt = None,
+    by: ByOpt = None,
     output: OutputOpt = None,
     settings: ConfigOpt = None,
     ray: RayOpt = None,
@@ -91,8 +101,12 @@ def evaluate_cmd(
     if depth < 1:
         raise fail("--depth must be at least 1")
     options = candidate_set_options(candidates_size, ensure_target, seen)
+    breakdowns = parse_breakdowns(by)
     ds = load(dataset, data_dir)
-    prepared = prepare(ds, protocol, candidates, seed, cutoff_quantile, split, options, config_file)
+    cold = ColdOptions(cold_share, history_limit)
+    prepared = prepare(
+        ds, protocol, candidates, seed, cutoff_quantile, split, options, config_file, cold
+    )
     runs = [(name, config) for name in names]
     if retriever is not None:
         runs = [
@@ -108,11 +122,11 @@ def evaluate_cmd(
             for name in names
         ]
     if ray is None:
-        results = [fit_and_evaluate(prepared, name, cfg)[1] for name, cfg in runs]
+        results = [fit_and_evaluate(prepared, name, cfg, by=breakdowns)[1] for name, cfg in runs]
     else:
         with ray_or_fail(ray) as session:
             results = [
-                evaluate_with_ray(prepared, name, cfg, session, workers).result
+                evaluate_with_ray(prepared, name, cfg, session, workers, by=breakdowns).result
                 for name, cfg in runs
             ]
     report(dataset, prepared, results, output)
@@ -213,9 +227,13 @@ def recommend_cmd(
         raise fail("give --user ID, --text SENTENCE, or --all-users --output FILE.tsv")
     inter = ds.interactions
     if user not in inter.user_vocab:
-        raise fail(f"unknown user {user!r} in {dataset}")
+        raise fail(
+            f"unknown user {user!r} in {dataset}: a user without history gets recommendations "
+            "from --text SENTENCE (what they like, in words)"
+        )
     full_history, domain, linked = _user_history(ds, user, domain)
     recommender = _model_for(ds, model, config, model_dir)
+    note_unscorable(model, recommender)
     # the whole logged history, also for a checkpoint trained before the latest events
     known = [i for i in full_history if i in recommender.item_vocab]
     ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k, domain=domain))
@@ -235,6 +253,19 @@ def recommend_cmd(
         explainer = Explainer.for_model(ds, recommender, title_chars=60)
         for i, item in enumerate(ranking.items, start=1):
             console.print(f"{i}. {explainer.explain(known, item).text}", highlight=False)
+
+
+def note_unscorable(name: str, model: Recommender) -> None:
+    """Say how many catalogue items ``model`` cannot score (they rank last)."""
+    from lmrec.core.coverage import unscorable_count
+
+    missing = unscorable_count(model)
+    if missing:
+        console.print(
+            f"note: {name} cannot score {missing:,} of {len(model.item_vocab):,} catalogue items "
+            "(no interactions; an ID-only model); they rank last. A text model (zeroshot, "
+            "textseq, hybrid) scores them from their text"
+        )
 
 
 def _user_history(

@@ -87,7 +87,7 @@ def llm_rank(
     ranker, result = fit_and_evaluate(prepared, "llm", settings_)
     seconds = time.perf_counter() - start
     assert isinstance(ranker, LLMRanker)
-    title = f"{dataset} · {prepared.protocol.describe()} · ×100"
+    title = f"{dataset} · {prepared.protocol.description()} · ×100"
     console.print(metrics_table(title, [result], CANDIDATE_COLUMNS, scale=100.0, upper=True))
     usage = ranker.backend.usage.as_dict()
     n_users = len(prepared.cases)

@@ -13,11 +13,12 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.coverage import place_unscorable, scorable_items
 from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Dataset, Interactions, ItemCatalog, Sequences, Vocabulary
 from lmrec.data.errors import DataError, UnknownIdError
@@ -76,6 +77,14 @@ class FittedState:
         return cls(train.user_vocab, train.item_vocab, train.sequences())
 
     @functools.cached_property
+    def seen(self) -> npt.NDArray[np.bool_]:
+        """One flag per item: True when it has at least one training interaction."""
+        counts = np.bincount(self.histories.items, minlength=len(self.item_vocab))
+        flags: npt.NDArray[np.bool_] = counts > 0
+        flags.flags.writeable = False
+        return flags
+
+    @functools.cached_property
     def domain_ranges(self) -> dict[str, tuple[int, int]]:
         """Each domain's item range of a joint model (found once; DataError otherwise)."""
         from lmrec.data.joint import domain_ranges
@@ -93,10 +102,20 @@ class FittedState:
 class FittedModel:
     """Mixin for recommenders built on :class:`FittedState`: ``item_vocab`` and ``recommend``.
 
-    Subclasses set ``self._state`` in ``fit``/``load`` and implement ``score``.
+    Subclasses set ``self._state`` in ``fit``/``load`` and implement ``score``. An ID-only
+    model scores only the items seen in training (:meth:`scorable_items`); a model that scores
+    items from their text sets ``scores_from_text``.
     """
 
     _state: FittedState | None = None
+    scores_from_text: ClassVar[bool] = False
+
+    def scorable_items(self) -> npt.NDArray[np.bool_]:
+        """Every item for a text model, else the items with training interactions."""
+        state = self.fitted_state()
+        if self.scores_from_text:
+            return np.ones(len(state.item_vocab), dtype=bool)
+        return state.seen
 
     @property
     def item_vocab(self) -> Vocabulary:
@@ -177,11 +196,13 @@ def rank_batch(model: Recommender | FittedModel, queries: Sequence[Query]) -> li
         batch = resolve(state, picked)
         banned = [exclusions(state, q, batch.histories[r]) for r, q in enumerate(picked)]
         k = max(q.k for q in picked)
+        scorable = scorable_items(model)
         top_items = getattr(model, "top_items", None)  # TopKRecommender (a cheap check)
-        if top_items is not None:
+        if top_items is not None and scorable is None:
             found = top_items(batch, k, banned)
-        else:
-            found = rank_rows(model.score(batch), k, banned)
+        else:  # items the model cannot score rank last (lmrec.core.coverage)
+            scores = place_unscorable(np.array(model.score(batch), dtype=np.float32), scorable)
+            found = rank_rows(scores, k, banned)
         vocab = state.item_vocab
         for i, query, (best, scores) in zip(plain, picked, found, strict=True):
             best, scores = best[: query.k], scores[: query.k]

@@ -113,6 +113,19 @@ class ReadsText(Protocol):
 
 
 @runtime_checkable
+class ItemCoverage(Protocol):
+    """A recommender that says which of its items it can score.
+
+    ID-only models score only the items they saw in training; an item of the catalogue without
+    interactions ranks last for them (:mod:`lmrec.core.coverage`). Text models score every item
+    that has text."""
+
+    def scorable_items(self) -> npt.NDArray[np.bool_]:
+        """One flag per item of ``item_vocab``: True where the model's score means something."""
+        ...
+
+
+@runtime_checkable
 class ItemEmbeddings(Protocol):
     """A recommender with one vector per item (rows in ``item_vocab`` order), e.g. text vectors."""
 

@@ -231,13 +231,15 @@ def load_dataset(name: str, data_dir: Path | None = None, download: bool = True)
 
 
 def _checked(dataset: Dataset) -> Dataset:
-    """The dataset, after warning about interacted items its catalogue does not describe."""
+    """The dataset, after warning about interacted items its catalogue does not describe, with
+    every catalogue item in its item universe (:mod:`lmrec.data.universe`)."""
     from lmrec.data.checks import warn_uncatalogued
+    from lmrec.data.universe import with_catalogue_items
 
     if dataset.catalog is not None:
         interacted = dataset.interactions.item_vocab.ids
         warn_uncatalogued(dataset.name, interacted, dataset.catalog.ids.ids)
-    return dataset
+    return with_catalogue_items(dataset)
 
 
 def _where_to_put(spec: DatasetSpec, folder: Path, reason: str | None) -> str:

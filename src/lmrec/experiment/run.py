@@ -15,11 +15,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from lmrec.core.coverage import unscorable_count
 from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Configured, Labelled, Recommender, ReportsTraining
 from lmrec.data.containers import Dataset
 from lmrec.errors import ConfigError
 from lmrec.metrics.evaluate import Evaluation, evaluate
+from lmrec.metrics.slices import slice_report
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import candidate_hit_rate
@@ -59,6 +61,9 @@ class RunSpec(BaseModel):
     split: Literal["valid", "test"] = "test"
     ks: tuple[int, ...] = Field((1, 5, 10, 20), min_length=1, description="Metric cut-offs.")
     users: int = Field(0, ge=0, description="Evaluate the first N cases only (0 = all).")
+    by: tuple[Literal["popularity", "history"], ...] = Field(
+        (), description="Break results down by the target's training count and history length."
+    )
 
     @field_validator("ks")
     @classmethod
@@ -73,6 +78,7 @@ def spec_for(
     model: str,
     config: Mapping[str, Any] | None = None,
     ks: Sequence[int] = (1, 5, 10, 20),
+    by: Sequence[str] = (),
 ) -> RunSpec:
     """The specification of a run of ``model`` on ``prepared`` cases (its dataset, protocol,
     split and number of cases)."""
@@ -84,6 +90,7 @@ def spec_for(
         split=prepared.split_name,
         ks=tuple(ks),
         users=prepared.users,
+        by=tuple(by),  # checked by the model
     )
 
 
@@ -94,6 +101,8 @@ def prepare(dataset: Dataset, protocol: NamedProtocol, split_name: str = "test")
     if cand is not None:
         inter = dataset.interactions
         cases = cand.apply(cases, inter.user_vocab, inter.item_vocab)
+    if protocol.history_limit is not None:
+        cases = cases.truncate_histories(protocol.history_limit)
     return Prepared(dataset, split, cases, protocol, split_name)
 
 
@@ -103,9 +112,11 @@ class RunResult:
     config: Mapping[str, Any]
     evaluation: Evaluation
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    slices: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"metrics": self.evaluation.as_dict(), "provenance": dict(self.provenance)}
+        out = {"metrics": self.evaluation.as_dict(), "provenance": dict(self.provenance)}
+        return {**out, "slices": dict(self.slices)} if self.slices else out
 
 
 def versions() -> dict[str, str]:
@@ -126,8 +137,10 @@ def run_model(
     config: Mapping[str, Any] | None = None,
     ks: Sequence[int] = (1, 5, 10, 20),
     progress: bool = False,
+    by: Sequence[str] = (),
 ) -> tuple[Recommender, RunResult]:
-    """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases."""
+    """Fit ``model_name`` on the split's training data and evaluate it on the prepared cases
+    (``by``: breakdowns of :mod:`lmrec.metrics.slices` besides warm/new)."""
     model = create_model(model_name, config, ModelContext.for_dataset(prepared.dataset, progress))
     # early stopping reads the validation cases, never the test cases
     model.fit(prepared.split.train, prepared.split.valid)
@@ -140,7 +153,7 @@ def run_model(
         popularity=popularity,
         progress=progress,
     )
-    spec = spec_for(prepared, model_name, config, ks)
+    spec = spec_for(prepared, model_name, config, ks, by)
     return model, describe_run(prepared, spec, model, evaluation)
 
 
@@ -150,6 +163,8 @@ def model_facts(model_name: str, model: Recommender) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "label": model.run_label(model_name) if isinstance(model, Labelled) else model_name,
         "model_config": model.config.model_dump() if isinstance(model, Configured) else {},
+        "items": len(model.item_vocab),
+        "unscorable_items": unscorable_count(model),
     }
     if isinstance(model, ReportsTraining) and model.report is not None:
         facts["training"] = model.report.to_json()
@@ -174,13 +189,16 @@ def describe_facts(
         "data_prep": prepared.dataset.prep,
         "interactions": len(prepared.dataset.interactions),
         "protocol": prepared.protocol.name,
-        "protocol_description": prepared.protocol.describe(),
+        "protocol_description": prepared.protocol.description(),
         "candidates_file": str(prepared.protocol.candidates_file or ""),
         "split": prepared.split_name,
         "leakage": prepared.split.leakage,
         "users_evaluated": len(np.unique(prepared.cases.users)),
         "candidate_hit_rate": candidate_hit_rate(prepared.cases),
         "cases": len(prepared.cases),
+        "history_limit": prepared.protocol.history_limit,
+        "items": facts.get("items"),
+        "unscorable_items": facts.get("unscorable_items", 0),
         "exclude_history": evaluation.exclude_history,
         "tie_break": "ascending item id",
         "seed": prepared.protocol.seed,
@@ -192,4 +210,10 @@ def describe_facts(
     if "training" in facts:
         provenance["training"] = facts["training"]
     provenance["label"] = facts["label"]
-    return RunResult(facts["label"], facts["model_config"], evaluation, provenance)
+    slices = slice_report(
+        evaluation.ranks,
+        prepared.split.train.item_counts()[prepared.cases.targets],
+        prepared.cases.histories.lengths,
+        spec.by,
+    )
+    return RunResult(facts["label"], facts["model_config"], evaluation, provenance, slices)

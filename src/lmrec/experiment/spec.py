@@ -60,7 +60,7 @@ def run(
 
     if prepared is None:
         prepared = prepare_spec(spec, load_dataset(spec.dataset, data_dir))
-    return run_model(prepared, spec.model, spec.config, ks=spec.ks, progress=progress)
+    return run_model(prepared, spec.model, spec.config, ks=spec.ks, progress=progress, by=spec.by)
 
 
 def load_run_spec(path: Path, overrides: Mapping[str, Any] | None = None) -> RunSpec:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.coverage import place_unscorable, scorable_items
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
 from lmrec.errors import DataError
@@ -76,6 +77,7 @@ def score_cases(
         )
     if not np.isfinite(scores).all():
         raise ValueError(f"{type(model).__name__}.score returned non-finite scores")
+    place_unscorable(scores, scorable_items(model))  # they rank last (lmrec.core.coverage)
     targets = cases.targets[rows]
     if cand is not None:
         kept = np.full_like(scores, -np.inf)

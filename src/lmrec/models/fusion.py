@@ -15,6 +15,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
+from lmrec.core.coverage import scorable_items, scores_with_coverage
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
@@ -78,11 +79,19 @@ class RankFusion(FittedModel):
         self._state = state
         return self
 
+    def scorable_items(self) -> npt.NDArray[np.bool_]:
+        """An item any member can score (the others rank it last, adding almost nothing)."""
+        out = np.zeros(len(self.fitted_state().item_vocab), dtype=bool)
+        for model in self.members:
+            mask = scorable_items(model)
+            out |= True if mask is None else mask
+        return out
+
     def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         self.fitted_state()
         out = np.zeros((len(batch), len(self.item_vocab)), dtype=np.float32)
         for spec, model in zip(self.config.members, self.members, strict=True):
-            out += spec.weight / (self.config.k + ranks_of(model.score(batch)))
+            out += spec.weight / (self.config.k + ranks_of(scores_with_coverage(model, batch)))
         return out
 
     def save(self, directory: Path) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
+from lmrec.core.coverage import scorable_items
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
@@ -123,6 +124,12 @@ class LoraReranker(FittedModel):
         picked = logits[:, : candidates.shape[1]].copy()
         picked[candidates < 0] = -np.inf
         return picked
+
+    def scorable_items(self) -> npt.NDArray[np.bool_]:
+        """What the retriever can find (the LM re-ranks only its top items)."""
+        n = len(self.fitted_state().item_vocab)
+        mask = None if self.retriever is None else scorable_items(self.retriever)
+        return np.ones(n, dtype=bool) if mask is None else mask
 
     # -- fit ----------------------------------------------------------------------------------
 

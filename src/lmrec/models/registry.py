@@ -75,6 +75,7 @@ def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.llm_lora import LoraReranker
     from lmrec.models.sequential.model import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
     from lmrec.models.textseq import TextSeqRec, TextSeqRecConfig
+    from lmrec.models.textseq.hybrid import HYBRID_DEFAULTS, HybridRec
     from lmrec.models.two_stage import TwoStage, TwoStageConfig
     from lmrec.models.zeroshot.model import ZeroShotConfig, ZeroShotTextRecommender
 
@@ -159,6 +160,16 @@ def model_specs() -> Mapping[str, ModelSpec]:
             TextSeqRecConfig,
             TextSeqRec,
             plain(TextSeqRec),
+            learns_weights=True,
+        ),
+        ModelSpec(
+            "hybrid",
+            "TextSeqRec with item IDs where items have interactions and text where they have "
+            "none: one model for warm items, new items and thin histories (torch)",
+            TextSeqRecConfig,
+            HybridRec,
+            plain(HybridRec),
+            defaults=MappingProxyType(HYBRID_DEFAULTS),
             learns_weights=True,
         ),
         ModelSpec(

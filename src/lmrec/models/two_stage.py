@@ -18,6 +18,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
+from lmrec.core.coverage import scorable_items
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, ModelFactory
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
@@ -116,6 +117,15 @@ class TwoStage(FittedModel):
         model.reranker = member(directory / "reranker", context)
         model._state = state
         return model
+
+    def scorable_items(self) -> npt.NDArray[np.bool_]:
+        """Items both stages can score: the retriever finds them, the re-ranker orders them."""
+        out = np.ones(len(self.fitted_state().item_vocab), dtype=bool)
+        for stage in (self.retriever, self.reranker):
+            mask = scorable_items(stage)
+            if mask is not None:
+                out &= mask
+        return out
 
     def candidates(self, batch: QueryBatch) -> npt.NDArray[np.int32]:
         """The retriever's top ``depth`` unseen items per query, best first (ties: lower index)."""

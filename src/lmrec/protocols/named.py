@@ -2,8 +2,10 @@
 
 ``loo`` (leave-one-out, full ranking), ``llmrank-20`` (19 candidates + target, LLMRank's files or
 sampled), ``candidates`` (leave-one-out target, any candidate file: any size, target not
-guaranteed, seen items competing or masked) and ``temporal`` (full ranking after a global
-cut-off). Each class holds only its own options (a discriminated union on ``name``, so a run
+guaranteed, seen items competing or masked), ``temporal`` (full ranking after a global
+cut-off) and ``cold-items`` (leave-one-out with a share of the test targets held out as new
+items). Every protocol takes ``history_limit``: the evaluated cases' histories cut to their last
+N items (thin-history users). Each class holds only its own options (a discriminated union on ``name``, so a run
 specification in YAML says ``protocol: {name: temporal, cutoff_quantile: 0.8}``) and says how it
 splits, which candidates it scores, how it is described and which columns a table shows. The
 CLI, the experiment runner and the benchmarks all look protocols up here; a new protocol is one
@@ -23,6 +25,7 @@ from lmrec.data.registry import default_data_dir
 from lmrec.errors import ConfigError, field_error
 from lmrec.protocols.base import SplitProtocol
 from lmrec.protocols.candidates import CandidateFile, Candidates, CandidateSet
+from lmrec.protocols.cold_items import ColdItems
 from lmrec.protocols.leave_one_out import LeaveOneOut
 from lmrec.protocols.temporal import Temporal
 
@@ -41,6 +44,9 @@ class NamedProtocol(BaseModel):
     report_columns: ClassVar[tuple[str, ...]] = FULL_RANKING_COLUMNS
     name: str = ""  # each protocol's own Literal
     seed: int = Field(0, ge=0, description="Candidate sampling and shuffling.")
+    history_limit: int | None = Field(
+        None, ge=1, description="Cut every evaluated history to its last N items (thin users)."
+    )
 
     def splitter(self, data: Interactions) -> SplitProtocol:
         return LeaveOneOut()
@@ -60,6 +66,12 @@ class NamedProtocol(BaseModel):
     def describe(self) -> str:
         raise NotImplementedError
 
+    def description(self) -> str:
+        """:meth:`describe` and, with ``history_limit``, how the histories were cut."""
+        if self.history_limit is None:
+            return self.describe()
+        return f"{self.describe()}; histories cut to the last {self.history_limit} item(s)"
+
 
 class LeaveOneOutProtocol(NamedProtocol):
     name: Literal["loo"] = "loo"
@@ -67,7 +79,7 @@ class LeaveOneOutProtocol(NamedProtocol):
 
     def describe(self) -> str:
         return (
-            "leave-one-out, full ranking over all items of the training vocabulary, "
+            "leave-one-out, full ranking over every item of the catalogue, "
             "items seen before the target excluded"
         )
 
@@ -152,15 +164,38 @@ class TemporalProtocol(NamedProtocol):
         )
 
 
+class ColdItemsProtocol(NamedProtocol):
+    """Leave-one-out with ``share`` of the distinct test targets held out as new items."""
+
+    name: Literal["cold-items"] = "cold-items"
+    summary: ClassVar[str] = "leave-one-out with --cold-share of test targets as new items"
+    share: float = Field(0.1, gt=0.0, lt=1.0, description="Share of test targets held out.")
+
+    def splitter(self, data: Interactions) -> SplitProtocol:
+        return ColdItems(self.share, self.seed)
+
+    def describe(self) -> str:
+        return (
+            f"leave-one-out; {self.share:.0%} of the test targets (seed {self.seed}) held out as "
+            "new items with every interaction removed; full ranking over the catalogue, "
+            "history items excluded"
+        )
+
+
 PROTOCOLS: dict[str, type[NamedProtocol]] = {
     "loo": LeaveOneOutProtocol,
     "llmrank-20": LLMRankProtocol,
     "candidates": CandidateFileProtocol,
     "temporal": TemporalProtocol,
+    "cold-items": ColdItemsProtocol,
 }
 
 ProtocolSpec = Annotated[
-    LeaveOneOutProtocol | LLMRankProtocol | CandidateFileProtocol | TemporalProtocol,
+    LeaveOneOutProtocol
+    | LLMRankProtocol
+    | CandidateFileProtocol
+    | TemporalProtocol
+    | ColdItemsProtocol,
     Field(discriminator="name"),
 ]
 """One protocol with its own options, chosen by ``name`` (for pydantic models and YAML)."""

@@ -21,9 +21,9 @@ class Temporal:
     :meth:`at_quantiles`. Users with no interaction before the cut-off ("cold" users) are evaluated
     with an empty history only when ``include_cold_users`` is set.
 
-    Leakage: none across time — training ends before every test event. Item vocabulary is still the
-    whole log's (an item first seen after the cut-off exists in the vocabulary but has no training
-    interaction), which reveals only that it exists.
+    Leakage: none across time — training ends before every test event. The item universe is the
+    whole catalogue's (an item first seen after the cut-off is in it, with no training
+    interaction: a new item, which results report apart), which reveals only that it exists.
     """
 
     test_cutoff: float

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.core.coverage import scores_with_coverage
 from lmrec.core.fitted import FittedModel, FittedState, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
@@ -140,7 +141,7 @@ def item_filtering(train: Interactions, cases: EvalCases, n: int = 19) -> Candid
 def unseen_order(model: Recommender, batch: QueryBatch) -> npt.NDArray[np.int64]:
     """Every item, best first by ``model``, the batch's history items last (a seen item is not
     worth a candidate slot); ties: ascending index."""
-    base = np.array(model.score(batch), dtype=np.float32)
+    base = scores_with_coverage(model, batch)  # items it cannot score come last
     base[batch.histories.row_ids(), batch.histories.items] = -np.inf
     return top_k(base, base.shape[1])
 

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmrec.core.coverage import scorable_items
 from lmrec.core.fitted import FittedModel, FittedState
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
@@ -165,6 +166,13 @@ class LLMRanker(FittedModel):
         self._state = FittedState.from_train(train)
         self._unfitted_retriever_train = train
         return self
+
+    def scorable_items(self) -> npt.NDArray[np.bool_]:
+        """The LM reads every item's title; over the whole catalogue it sees only what its
+        retriever can find."""
+        n = len(self.fitted_state().item_vocab)
+        mask = None if self.retriever is None else scorable_items(self.fitted_retriever())
+        return np.ones(n, dtype=bool) if mask is None else mask
 
     def run_label(self, name: str) -> str:
         """The registered name with the LLM's own, e.g. ``llm (gpt-4o)``."""

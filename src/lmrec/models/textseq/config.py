@@ -44,6 +44,12 @@ class TextSeqArchitecture(BaseModel):
     prior_window: int = Field(
         10, ge=0, description="Text prior: best match among the last n items (0 = mean only)."
     )
+    id_fallback: bool = Field(
+        False,
+        description="With ids and fusion 'add': an item without training interactions is its "
+        "adapted text vector alone (its untrained ID row is never read), so a new item is "
+        "scored from its text as the model scores every item's text part.",
+    )
     prior_gain: float = Field(
         50.0,
         gt=0.0,
@@ -96,6 +102,27 @@ class TextSeqRecConfig(TextSeqArchitecture):
         description="0: the teacher's full distribution at every step; k: its top k items, "
         "computed once before training (much faster, approximate).",
     )
+    id_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="With id_fallback: in training, each item's ID row is dropped with this "
+        "probability per step, so the text part learns to rank an item on its own (as a new "
+        "item must be ranked).",
+    )
+    new_item_negatives: bool = Field(
+        True,
+        description="Items without training interactions compete as negatives in the training "
+        "softmax; False leaves them out (they did not exist yet), so the model does not learn "
+        "to push a new item's text down.",
+    )
+    new_share: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="hybrid: the share of requests whose next item is new that the new-item "
+        "score offset is chosen for (on validation cases).",
+    )
     threads: int = Field(1, ge=1, description="CPU threads for the sentence encoder.")
     train: TrainConfig = Field(
         default_factory=lambda: TrainConfig(lr=TEXT_LR),
@@ -121,6 +148,14 @@ class TextSeqRecConfig(TextSeqArchitecture):
     def _init_fusion_needs_ids(self) -> TextSeqRecConfig:
         if self.fusion == "init" and not self.ids:
             raise ValueError("fusion: 'init' needs ids: true (it initialises the ID table)")
+        return self
+
+    @model_validator(mode="after")
+    def _fallback_needs_added_ids(self) -> TextSeqRecConfig:
+        if self.id_fallback and not (self.ids and self.fusion == "add"):
+            raise ValueError("id_fallback needs ids: true and fusion: 'add' (text + ID rows)")
+        if self.id_dropout and not self.id_fallback:
+            raise ValueError("id_dropout needs id_fallback: true")
         return self
 
     @model_validator(mode="after")

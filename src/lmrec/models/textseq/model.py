@@ -47,6 +47,7 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
 
     name: ClassVar[str] = "textseq"
     config_type: ClassVar[type[BaseModel]] = TextSeqRecConfig
+    scores_from_text: ClassVar[bool] = True  # every item is scored through its text vector
 
     def __init__(
         self, config: TextSeqRecConfig | None = None, context: ModelContext | None = None
@@ -86,7 +87,8 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
     def build_text_network(self, n_items: int) -> TextSeqNetwork:
         import torch
 
-        from lmrec.models.textseq.networks import TextSeqNetwork, add_lora
+        from lmrec.models.textseq.networks import TextSeqNetwork
+        from lmrec.models.textseq.tuning import add_lora
 
         if len(self.text) != n_items:
             raise RuntimeError(f"{len(self.text)} text vectors for {n_items} items")
@@ -101,6 +103,9 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
         )
         if c.tune == "adapter+lora":
             add_lora(net, c.lora_rank)
+        if c.id_fallback or not c.new_item_negatives:
+            seen = torch.from_numpy(self.fitted_state().seen.copy())
+            net.use_known_ids(seen, c.id_fallback, c.id_dropout, not c.new_item_negatives)
         net.transformer_weight = c.transformer_weight
         return net
 
@@ -210,7 +215,7 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
 
     def parameter_counts(self) -> tuple[int, int]:
         """(trainable, total) network parameters under the configured ``tune`` mode."""
-        from lmrec.models.textseq.networks import parameter_counts
+        from lmrec.models.textseq.tuning import parameter_counts
 
         return parameter_counts(self.network())
 

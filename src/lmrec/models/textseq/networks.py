@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmrec.models.sequential.networks import FastDropout, SASRecNetwork, TransformerBlock
+from lmrec.models.sequential.networks import FastDropout, SASRecNetwork
 from lmrec.models.textseq.config import TextSeqArchitecture
 
 # catalogues up to this size keep an item x item cosine table for the text prior (20k: 1.6 GB)
@@ -95,6 +95,9 @@ class TextSeqNetwork(SASRecNetwork):
         hidden = arch.hidden_size
         super().__init__(len(text), hidden, arch.layers, arch.heads, dropout, arch.max_len, ids)
         self.use_ids = ids
+        self.register_buffer("known_ids", None, persistent=False)  # use_known_ids
+        self.id_rows, self.id_dropout, self.mask_unseen = False, 0.0, False
+        self.text_only = False  # every item as if it were new (its text alone)
         # "init": the ID table starts as the text's principal components and replaces the adapter
         self.text_init = ids and arch.fusion == "init"
         self.temperature = arch.temperature
@@ -141,9 +144,27 @@ class TextSeqNetwork(SASRecNetwork):
         """Adapted vectors of shifted item indices (0 = padding → zero vector)."""
         real = indices > 0
         out: torch.Tensor = self.adapter(self.text_vectors()[(indices - 1).clamp(min=0)])
-        if self.use_ids:
-            out = out + self.items(indices) * self.scale
+        if self.use_ids and not self.text_only:
+            ids = self.items(indices) * self.scale
+            known = self.known_ids
+            if isinstance(known, torch.Tensor) and self.id_rows:  # id_fallback: text alone
+                keep = known[indices]
+                if self.training and self.id_dropout:
+                    keep = keep * (torch.rand_like(keep) >= self.id_dropout)
+                ids = ids * keep[:, None]
+            out = out + ids
         return out * real[:, None]
+
+    def use_known_ids(
+        self, seen: torch.Tensor, id_rows: bool, dropout: float, mask_unseen: bool
+    ) -> None:
+        """``seen``: one flag per item, True where it has training interactions. ``id_rows``
+        (``id_fallback``): read the ID rows of seen items only, the others are their text vectors
+        alone; ``dropout``: in training, drop each read row with this probability.
+        ``mask_unseen``: in training, unseen items are left out of the softmax (they did not
+        exist yet), so the model never learns to push a new item's text down."""
+        self.known_ids = torch.cat([torch.zeros(1), seen.float()])
+        self.id_rows, self.id_dropout, self.mask_unseen = id_rows, dropout, mask_unseen
 
     def text_vectors(self) -> torch.Tensor:
         text = self.text
@@ -183,7 +204,22 @@ class TextSeqNetwork(SASRecNetwork):
         items: tuple[int, int] | None,
     ) -> torch.Tensor:
         """The text prior's weighted scores, added in place to ``out`` (the Transformer's scores,
-        first multiplied by ``transformer_weight`` when that is not 1)."""
+        first multiplied by ``transformer_weight`` when that is not 1); in training with
+        ``mask_unseen``, unseen items' scores are ``-inf``."""
+        out = self.add_prior(out, inputs, where, items)
+        known = self.known_ids
+        if self.training and self.mask_unseen and isinstance(known, torch.Tensor):
+            start, stop = items or (0, len(known) - 1)
+            out.masked_fill_(known[1:][start:stop][None, :] == 0, float("-inf"))
+        return out
+
+    def add_prior(
+        self,
+        out: torch.Tensor,
+        inputs: torch.Tensor,
+        where: torch.Tensor,
+        items: tuple[int, int] | None,
+    ) -> torch.Tensor:
         if self.prior_weight is None:
             return out
         if self.transformer_weight != 1.0:
@@ -346,37 +382,3 @@ def decayed_window_max(values: torch.Tensor, decay: float, window: int) -> torch
     if scale is not None:
         values.div_(scale[None, :, None])
     return values
-
-
-class LoRALinear(nn.Module):
-    """A frozen linear layer plus a trainable low-rank update (Hu et al., ICLR 2022):
-    ``base(x) + (alpha / rank) · x Aᵀ Bᵀ``, with ``B = 0`` at the start (same outputs as base)."""
-
-    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
-        super().__init__()
-        self.base = base
-        self.down = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
-        self.up = nn.Parameter(torch.zeros(base.out_features, rank))
-        self.scaling = alpha / rank
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.base(x) + (x @ self.down.T @ self.up.T) * self.scaling
-        return out
-
-
-def add_lora(net: SASRecNetwork, rank: int, alpha: float = 16.0) -> None:
-    """Wrap the query/key/value and output projections of every attention layer with LoRA."""
-    for block in net.blocks:
-        assert isinstance(block, TransformerBlock)
-        for name in ("qkv", "out"):
-            layer = getattr(block.attn, name)
-            if isinstance(layer, nn.Linear):
-                setattr(block.attn, name, LoRALinear(layer, rank, alpha))
-
-
-def parameter_counts(net: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameters the network uses; the frozen text vectors are a buffer, and
-    the submodules a :class:`TextSeqNetwork` lists as ``unused`` are not counted either."""
-    unused = tuple(f"{name}." for name in getattr(net, "unused", ()))
-    used = [p for name, p in net.named_parameters() if not name.startswith(unused)]
-    return sum(p.numel() for p in used if p.requires_grad), sum(p.numel() for p in used)

@@ -99,6 +99,7 @@ class ZeroShotTextRecommender(FittedModel):
 
     name: ClassVar[str] = "zeroshot"
     reads_text: ClassVar[bool] = True  # Query.text (free-text histories) is understood
+    scores_from_text: ClassVar[bool] = True  # every catalogue item, interactions or not
 
     def __init__(
         self, config: ZeroShotConfig | None = None, context: ModelContext | None = None

@@ -12,9 +12,9 @@ LightFM's environment (a peer's, never a dependency of lmrec; its setup.py needs
 build): python3 -m venv VENV; VENV/bin/pip install "setuptools<70" numpy scipy wheel;
 VENV/bin/pip install --no-build-isolation --no-use-pep517 lightfm
 
-Run:
+Run (docs/results/cold-start.md lists the runs behind its tables):
   LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.cold_start --work runs/cold \\
-      --lightfm-python VENV/bin/python --minutes 3
+      --lightfm-python VENV/bin/python --epochs 60 --minutes 40 --threads 1
 """
 
 from __future__ import annotations

@@ -211,6 +211,8 @@ def test_new_catalogue_rows_through_recommend_evaluate_and_the_service(tmp_path:
         ("-p loo --cold-share 0.2", "--cold-share is read by -p cold-items"),
         ("-p loo --history-limit 0", "history_limit"),
         ("--by fame", "unknown breakdown 'fame'"),
+        ("-p loo --cutoff-quantile 0.5", "--cutoff-quantile is read by -p temporal"),
+        ("-p temporal --candidates x.tsv", "--candidates is read by -p llmrank-20 or -p"),
     ],
 )
 def test_bad_cold_start_options_are_clear_errors(tmp_path: Path, extra: str, message: str) -> None:
@@ -275,3 +277,24 @@ def test_pipelines_score_what_their_members_can(wide: Dataset, tmp_path: Path) -
     retrieved = create_model("two-stage", ids_then_text, context).fit(wide.interactions)
     assert unscorable_count(retrieved) == 1  # pop never retrieves it
     assert retrieved.recommend(Query(history=("10",), k=10)).items[-1] == NEW
+
+
+def test_command_line_protocol_options_apply_on_top_of_a_config_file(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    shop(tmp_path)
+    spec = tmp_path / "run.yaml"
+    spec.write_text("model: pop\nprotocol: {name: cold-items, share: 0.2}\n")
+    out = tmp_path / "r.json"
+    result = run_cli(tmp_path, f"evaluate -d coldshop --config {spec} --history-limit 1 -o {out}")
+    assert result.exit_code == 0, result.output
+    import json
+
+    protocol = json.loads(out.read_text())["provenance"]["run_spec"]["protocol"]
+    assert protocol["name"] == "cold-items" and protocol["share"] == 0.2
+    assert protocol["history_limit"] == 1
+    trained = run_cli(
+        tmp_path, f"train -d coldshop -m pop -p cold-items --cold-share 0.3 -o {tmp_path / 'm'}"
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "30% of the test targets" in trained.output

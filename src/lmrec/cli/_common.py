@@ -101,6 +101,19 @@ ThreadsOpt = Annotated[
 ]
 
 
+# protocol options of the command line: their flag and their default (= not given)
+PROTOCOL_FLAGS: dict[str, tuple[str, Any]] = {
+    "file": ("--candidates", None),
+    "seed": ("--seed", 0),
+    "cutoff_quantile": ("--cutoff-quantile", 0.9),
+    "size": ("--candidates-size", 0),
+    "ensure_target": ("--ensure-target", False),
+    "seen": ("--seen", "compete"),
+    "share": ("--cold-share", None),
+    "history_limit": ("--history-limit", None),
+}
+
+
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error; raise the returned exit (code 2)."""
     console.print(f"[bold red]error:[/] {message}")
@@ -147,9 +160,10 @@ def prepare(
     config_file: Path | None = None,
     cold: ColdOptions | None = None,
 ) -> Prepared:
-    """The named protocol with the options the command line gave (each protocol takes only its
-    own: ``--candidates`` is read by ``candidates`` and ``llmrank-20`` alone); without ``-p``,
-    the ``--config`` file's protocol, else ``loo``. LLMRank-20 without a file takes the
+    """The named protocol with the options the command line gave; an option given that the
+    protocol does not read (``--candidates`` with ``-p loo``, ``--cold-share`` with ``-p
+    temporal``) is an error naming the protocols that read it. Without ``-p``, the ``--config``
+    file's protocol with the command line's options on top, else ``loo``. LLMRank-20 without a file takes the
     dataset's published one (see :func:`lmrec.experiment.spec.resolve_protocol`)."""
     from lmrec.experiment.config_files import load_run_config
     from lmrec.experiment.run import prepare as prepare_run
@@ -166,31 +180,32 @@ def prepare(
                 f"{config_file}: {', '.join(extra)} belong to a whole run: "
                 f"`lmrec run {config_file}` runs it as written"
             )
-    if protocol is None:
-        if file is not None and file.protocol is not None:
-            return prepare_run(ds, resolve_protocol(file.protocol, ds.name), split)
-        protocol = "loo"
-
-    if candidates is not None and protocol not in ("llmrank-20", "candidates"):
-        raise fail(
-            f"--candidates is read by -p candidates (any file) or -p llmrank-20; "
-            f"-p {protocol} would ignore it"
-        )
     options = candidate_set or CandidateSetOptions()
-    given: dict[str, Any] = {
+    cold = cold or ColdOptions()
+    given = {
         "file": candidates,
         "seed": seed,
         "cutoff_quantile": cutoff,
         "size": options.size,
         "ensure_target": options.ensure_target,
         "seen": options.seen,
-        "share": None if cold is None else cold.share,
-        "history_limit": None if cold is None else cold.history_limit,
+        "share": cold.share,
+        "history_limit": cold.history_limit,
     }
-    if cold is not None and cold.share is not None and protocol != "cold-items":
-        raise fail(f"--cold-share is read by -p cold-items; -p {protocol} would ignore it")
-    fields = PROTOCOLS[protocol].model_fields if protocol in PROTOCOLS else {}
-    choice = named_protocol(protocol, **{k: v for k, v in given.items() if k in fields})
+    explicit = {k: v for k, v in given.items() if v != PROTOCOL_FLAGS[k][1]}
+    base = file.protocol if protocol is None and file is not None else None
+    name = base.name if base is not None else protocol or "loo"
+    fields = PROTOCOLS[name].model_fields if name in PROTOCOLS else {}
+    ignored = [k for k in explicit if k not in fields]
+    if name in PROTOCOLS and ignored:
+        readers = [n for n, cls in PROTOCOLS.items() if ignored[0] in cls.model_fields]
+        raise fail(
+            f"{PROTOCOL_FLAGS[ignored[0]][0]} is read by -p {' or -p '.join(readers)}; "
+            f"-p {name} would ignore it"
+        )
+    # the --config file's protocol, with what the command line gave on top
+    start = {} if base is None else base.model_dump(exclude={"name"}, exclude_none=True)
+    choice = named_protocol(name, **{**start, **explicit})
     try:
         return prepare_run(ds, resolve_protocol(choice, ds.name), split)
     except OSError as exc:
@@ -315,12 +330,7 @@ def report(
     title = f"{dataset} · {prepared.protocol.description()} · {prepared.split_name}"
     console.print(metrics_table(title, results, keys))
     for r in results:
-        missing = r.provenance.get("unscorable_items") or 0
-        if missing:
-            console.print(
-                f"note: {r.model} cannot score {missing:,} of {r.provenance['items']:,} catalogue "
-                "items (no training interactions, no text path); they rank last"
-            )
+        note_unscorable(r.model, r.provenance.get("unscorable_items") or 0, r.provenance["items"])
     print_slices(results)
     hit = results[0].provenance.get("candidate_hit_rate") if results else None
     if hit is not None:
@@ -339,6 +349,16 @@ def report(
             }
         )
         write_json(output, {**payload, **(extra or {})})
+
+
+def note_unscorable(name: str, missing: int, items: int) -> None:
+    """Say how many catalogue items model ``name`` cannot score (they rank last)."""
+    if missing:
+        console.print(
+            f"note: {name} cannot score {missing:,} of {items:,} catalogue items (no "
+            "interactions; an ID-only model); they rank last. A text model (zeroshot, textseq, "
+            "hybrid) scores them from their text"
+        )
 
 
 def print_slices(results: Sequence[RunResult]) -> None:

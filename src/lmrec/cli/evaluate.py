@@ -26,6 +26,7 @@ from lmrec.cli._common import (
     fit_and_evaluate,
     load,
     model_options,
+    note_unscorable,
     prepare,
     ray_or_fail,
     report,
@@ -164,6 +165,8 @@ def recommend_cmd(
     ] = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
+    cold_share: ColdShareOpt = None,
+    history_limit: HistoryLimitOpt = None,
     model_dir: Annotated[
         Path | None,
         typer.Option(
@@ -179,6 +182,7 @@ def recommend_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Recommend for one user (titles), or export rankings of every evaluated user as TSV."""
+    from lmrec.core.coverage import unscorable_count
     from lmrec.core.query import Query
 
     if k < 1:
@@ -199,8 +203,9 @@ def recommend_cmd(
     if all_users:
         if output is None:
             raise fail("--all-users needs --output FILE.tsv")
+        cold = ColdOptions(cold_share, history_limit)
         prepared = prepare(
-            ds, protocol, candidates, seed, cutoff_quantile, split, config_file=config_file
+            ds, protocol, candidates, seed, cutoff_quantile, split, None, config_file, cold
         )
         if ray is None:
             fitted, result = _fit_or_load(prepared, model, config, model_dir, k)
@@ -233,7 +238,7 @@ def recommend_cmd(
         )
     full_history, domain, linked = _user_history(ds, user, domain)
     recommender = _model_for(ds, model, config, model_dir)
-    note_unscorable(model, recommender)
+    note_unscorable(model, unscorable_count(recommender), len(recommender.item_vocab))
     # the whole logged history, also for a checkpoint trained before the latest events
     known = [i for i in full_history if i in recommender.item_vocab]
     ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k, domain=domain))
@@ -253,19 +258,6 @@ def recommend_cmd(
         explainer = Explainer.for_model(ds, recommender, title_chars=60)
         for i, item in enumerate(ranking.items, start=1):
             console.print(f"{i}. {explainer.explain(known, item).text}", highlight=False)
-
-
-def note_unscorable(name: str, model: Recommender) -> None:
-    """Say how many catalogue items ``model`` cannot score (they rank last)."""
-    from lmrec.core.coverage import unscorable_count
-
-    missing = unscorable_count(model)
-    if missing:
-        console.print(
-            f"note: {name} cannot score {missing:,} of {len(model.item_vocab):,} catalogue items "
-            "(no interactions; an ID-only model); they rank last. A text model (zeroshot, "
-            "textseq, hybrid) scores them from their text"
-        )
 
 
 def _user_history(

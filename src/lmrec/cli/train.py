@@ -24,6 +24,7 @@ from lmrec.cli._common import (
     prepare,
     report,
 )
+from lmrec.cli._protocol_options import ColdOptions, ColdShareOpt, HistoryLimitOpt
 
 if TYPE_CHECKING:
     from lmrec.data.containers import Dataset
@@ -40,6 +41,8 @@ def train_cmd(
     candidates: CandidatesOpt = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
+    cold_share: ColdShareOpt = None,
+    history_limit: HistoryLimitOpt = None,
     settings: ConfigOpt = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -53,8 +56,9 @@ def train_cmd(
     if names[0] == "llm-lora" and config.get("task") == "binary":
         train_preference(ds, config, output_dir)
         return
+    cold = ColdOptions(cold_share, history_limit)
     prepared = prepare(
-        ds, protocol, candidates, seed, cutoff_quantile, "test", config_file=config_file
+        ds, protocol, candidates, seed, cutoff_quantile, "test", None, config_file, cold
     )
     fitted, result = fit_and_evaluate(prepared, names[0], config)
     save_model(fitted, output_dir)

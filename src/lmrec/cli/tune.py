@@ -22,6 +22,7 @@ from lmrec.cli._common import (
     ray_or_fail,
     write_json,
 )
+from lmrec.cli._protocol_options import ColdOptions, ColdShareOpt, HistoryLimitOpt
 
 if TYPE_CHECKING:
     from lmrec.distributed.tune import TuneOutcome
@@ -45,6 +46,8 @@ def tune_cmd(
     protocol: ProtocolOpt = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
+    cold_share: ColdShareOpt = None,
+    history_limit: HistoryLimitOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Search a model's options with Ray Tune on the validation cases; write the best as a run
@@ -61,7 +64,8 @@ def tune_cmd(
     if space.model not in model_specs():
         raise fail(f"{space_file}: unknown model {space.model!r} (see `lmrec models`)")
     ds = load(dataset, data_dir)
-    prepared = prepare(ds, protocol, None, seed, cutoff_quantile, "valid")
+    cold = ColdOptions(cold_share, history_limit)
+    prepared = prepare(ds, protocol, None, seed, cutoff_quantile, "valid", cold=cold)
     with ray_or_fail(ray) as session:
         try:
             outcome = tune_search(prepared, space, session.workers(workers), progress=False)

@@ -13,7 +13,7 @@ embedding's noise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +59,11 @@ def place_unscorable(
     return scores
 
 
-def scores_with_coverage(model: Recommender, batch: QueryBatch) -> npt.NDArray[np.float32]:
+class Scorer(Protocol):
+    def score(self, batch: QueryBatch) -> npt.NDArray[np.float32]: ...
+
+
+def scores_with_coverage(model: Scorer, batch: QueryBatch) -> npt.NDArray[np.float32]:
     """``model.score(batch)`` as a writable float32 array, unscorable items placed last."""
     scores = np.array(model.score(batch), dtype=np.float32)
     return place_unscorable(scores, scorable_items(model))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.core.coverage import place_unscorable, scorable_items
+from lmrec.core.coverage import scorable_items, scores_with_coverage
 from lmrec.core.query import Query, QueryBatch, Ranking
 from lmrec.data.containers import Dataset, Interactions, ItemCatalog, Sequences, Vocabulary
 from lmrec.data.errors import DataError, UnknownIdError
@@ -201,8 +201,7 @@ def rank_batch(model: Recommender | FittedModel, queries: Sequence[Query]) -> li
         if top_items is not None and scorable is None:
             found = top_items(batch, k, banned)
         else:  # items the model cannot score rank last (lmrec.core.coverage)
-            scores = place_unscorable(np.array(model.score(batch), dtype=np.float32), scorable)
-            found = rank_rows(scores, k, banned)
+            found = rank_rows(scores_with_coverage(model, batch), k, banned)
         vocab = state.item_vocab
         for i, query, (best, scores) in zip(plain, picked, found, strict=True):
             best, scores = best[: query.k], scores[: query.k]

@@ -74,3 +74,8 @@ class SequenceNetwork(nn.Module):
     ) -> torch.Tensor:
         """``out`` (the dot-product scores) plus any further score terms: none here."""
         return out
+
+    def softmax_excluded(self, items: tuple[int, int] | None = None) -> torch.Tensor | None:
+        """Items (of the range ``items``) the training softmax leaves out, as a boolean mask;
+        ``None``: every item competes."""
+        return None

@@ -98,6 +98,9 @@ def next_item_loss(
     t = targets[where] - 1 - (items[0] if items else 0)
     if config.loss == "ce":
         logits = net.scores(inputs, where, items=items)
+        excluded = net.softmax_excluded(items)
+        if excluded is not None:
+            logits.masked_fill_(excluded[None, :], float("-inf"))
         if distill is None:
             return softmax_cross_entropy(logits, t)
         return distilled_loss(logits, t, inputs, where, distill, soft)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
+from lmrec.metrics.evaluate import score_cases, target_ranks
 from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.models.textseq.model import TextSeqRec
 from lmrec.protocols.base import EvalCases
@@ -74,16 +75,11 @@ class HybridRec(TextSeqRec):
         validation mix of warm and simulated-new targets."""
         n_items = len(self.fitted_state().item_vocab)
         valid = valid.select(np.arange(min(len(valid), MAX_CASES, MAX_SCORES // n_items)))
-        batch = QueryBatch(valid.users, valid.histories)
-        warm = np.array(super().score(batch), dtype=np.float32)  # no offset yet
-        text = self.text_only_scores(batch)
+        # the offset is still 0: the scores as they are, history masked (never the target)
+        warm = score_cases(self, valid, 0, len(valid), exclude_history=True)
         rows = np.arange(len(valid))
         targets = np.asarray(valid.targets, dtype=np.int64)
-        hist = valid.histories
-        r, items = hist.row_ids(), hist.items
-        keep = items != targets[r]
-        warm[r[keep], items[keep]] = -np.inf  # the history is masked, never the target
-        new_target = text[rows, targets]
+        new_target = self.text_only_scores(QueryBatch(valid.users, valid.histories))[rows, targets]
         unseen = ~self.fitted_state().seen
         spread = float(np.std(warm[np.isfinite(warm)])) or 1.0
         share = self.config.new_share
@@ -91,8 +87,9 @@ class HybridRec(TextSeqRec):
         for step in OFFSET_GRID:
             offset = np.float32(step * spread)
             shifted: npt.NDArray[np.float32] = np.where(unseen[None, :], warm + offset, warm)
-            as_warm = rank_of(shifted, shifted[rows, targets], targets)
-            as_new = rank_of(shifted, new_target + offset, targets)
+            as_warm = target_ranks(shifted, valid.targets)
+            shifted[rows, targets] = new_target + offset  # the same cases, their target new
+            as_new = target_ranks(shifted, valid.targets)
             value = (1 - share) * ndcg_from_ranks(as_warm, 10).mean() + share * ndcg_from_ranks(
                 as_new, 10
             ).mean()
@@ -107,17 +104,3 @@ class HybridRec(TextSeqRec):
     def restore_network(self, n_items: int, tensors: dict[str, Any]) -> SequenceNetwork:
         self.new_item_offset = float(np.asarray(tensors["new_item_offset"])[0])
         return super().restore_network(n_items, tensors)
-
-
-def rank_of(
-    scores: npt.NDArray[np.float32], target_scores: npt.NDArray[Any], targets: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    """0-based rank of each row's target scored ``target_scores`` against the row's other items
-    (ties: lower index first)."""
-    rows = np.arange(len(targets))
-    t = np.asarray(target_scores, dtype=np.float32)[:, None]
-    better = (scores > t).sum(axis=1) - (scores[rows, targets] > t[:, 0])
-    cols = np.arange(scores.shape[1])[None, :]
-    tied = ((scores == t) & (cols < targets[:, None])).sum(axis=1)
-    ranks: npt.NDArray[np.float64] = (better + tied).astype(np.float64)
-    return ranks

@@ -204,22 +204,7 @@ class TextSeqNetwork(SASRecNetwork):
         items: tuple[int, int] | None,
     ) -> torch.Tensor:
         """The text prior's weighted scores, added in place to ``out`` (the Transformer's scores,
-        first multiplied by ``transformer_weight`` when that is not 1); in training with
-        ``mask_unseen``, unseen items' scores are ``-inf``."""
-        out = self.add_prior(out, inputs, where, items)
-        known = self.known_ids
-        if self.training and self.mask_unseen and isinstance(known, torch.Tensor):
-            start, stop = items or (0, len(known) - 1)
-            out.masked_fill_(known[1:][start:stop][None, :] == 0, float("-inf"))
-        return out
-
-    def add_prior(
-        self,
-        out: torch.Tensor,
-        inputs: torch.Tensor,
-        where: torch.Tensor,
-        items: tuple[int, int] | None,
-    ) -> torch.Tensor:
+        first multiplied by ``transformer_weight`` when that is not 1)."""
         if self.prior_weight is None:
             return out
         if self.transformer_weight != 1.0:
@@ -235,6 +220,15 @@ class TextSeqNetwork(SASRecNetwork):
         row = weight[domain]
         mixed: torch.Tensor = AddWeighted.apply(out, mean, best, row)  # type: ignore[no-untyped-call]
         return mixed
+
+    def softmax_excluded(self, items: tuple[int, int] | None = None) -> torch.Tensor | None:
+        """With ``mask_unseen``: the items without training interactions (they did not exist
+        yet, so the training softmax leaves them out)."""
+        known = self.known_ids
+        if not self.mask_unseen or not isinstance(known, torch.Tensor):
+            return None
+        start, stop = items or (0, len(known) - 1)
+        return known[1:][start:stop] == 0
 
     def prior_weights(self) -> torch.Tensor:
         """The text prior's ``(domains, 2)`` (mean, best match) weights."""

@@ -45,6 +45,16 @@ def request_bytes(body: bytes) -> bytes:
     return head.encode() + body
 
 
+async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """The status line and body of one HTTP/1.1 answer (Content-Length framed)."""
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, await reader.readexactly(length)
+
+
 async def connection(
     port: int, requests: list[bytes], seed: int, stop_at: float, latencies: list[float]
 ) -> int:
@@ -56,12 +66,7 @@ async def connection(
         payload = requests[rng.randrange(len(requests))]
         start = time.perf_counter()
         writer.write(payload)
-        status = await reader.readline()
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await reader.readexactly(length)
+        status, _ = await read_response(reader)
         ok = status.startswith(b"HTTP/1.1 200")
         if ok:  # latency of answered requests; refusals (503 when shedding) are counted apart
             latencies.append(time.perf_counter() - start)

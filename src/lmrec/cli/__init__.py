@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from lmrec.cli import data, demo, evaluate, llm, llm_local, run, serve, train, tune
+from lmrec.cli import data, demo, evaluate, items, llm, llm_local, run, serve, train, tune
 
 
 class Commands(TyperGroup):
@@ -67,7 +67,7 @@ def main(
     warnings.showwarning = show
 
 
-for module in (data, evaluate, run, train, tune, llm, llm_local, serve, demo):
+for module in (data, items, evaluate, run, train, tune, llm, llm_local, serve, demo):
     module.register(app)
 
 __all__ = ["app"]

@@ -41,6 +41,7 @@ from lmrec.cli._protocol_options import (
     SeenOpt,
     candidate_set_options,
 )
+from lmrec.cli._store_options import TrainStoreOpt, recorded, with_store_or_fail
 from lmrec.metrics.slices import parse_breakdowns
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def evaluate_cmd(
     settings: ConfigOpt = None,
     ray: RayOpt = None,
     workers: RayWorkersOpt = 0,
+    store: TrainStoreOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Fit models on the training split and print a metrics table (and write JSON).
@@ -103,7 +105,9 @@ def evaluate_cmd(
         raise fail("--depth must be at least 1")
     options = candidate_set_options(candidates_size, ensure_target, seen)
     breakdowns = parse_breakdowns(by)
-    ds = load(dataset, data_dir)
+    if store is not None and ray is not None:
+        raise fail("--store runs in this process: drop --ray (Ray workers read the dataset files)")
+    ds, store_facts = with_store_or_fail(load(dataset, data_dir), store)
     cold = ColdOptions(cold_share, history_limit)
     prepared = prepare(
         ds, protocol, candidates, seed, cutoff_quantile, split, options, config_file, cold
@@ -130,7 +134,7 @@ def evaluate_cmd(
                 evaluate_with_ray(prepared, name, cfg, session, workers, by=breakdowns).result
                 for name, cfg in runs
             ]
-    report(dataset, prepared, results, output)
+    report(dataset, prepared, recorded(results, store_facts), output)
 
 
 def recommend_cmd(

@@ -15,6 +15,7 @@ from lmrec.cli._common import (
     DatasetOpt,
     LLMOpt,
     ThreadsOpt,
+    check_output,
     console,
     fail,
     model_options,
@@ -68,10 +69,31 @@ def serve_cmd(
             "each process loads its checkpoint."
         ),
     ] = 1,
+    watch: Annotated[
+        Path | None,
+        typer.Option(
+            help="Swap in the checkpoint in this folder whenever it changes (loaded and checked "
+            "in the background first; a refused one leaves the old model serving)."
+        ),
+    ] = None,
+    retrain_every: Annotated[
+        int | None,
+        typer.Option(
+            help="After this many new feedback events, train the model on the store in a "
+            "separate process and swap the result in."
+        ),
+    ] = None,
+    retrain_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where retraining writes its checkpoints (default: beside the store)."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Serve recommendations for one dataset and model over HTTP; with --llm, a local language
-    model writes the page's "why?" texts (grounded in the user's history)."""
+    model writes the page's "why?" texts (grounded in the user's history). Items can be put and
+    retired at runtime, and a new checkpoint swapped in without a failed request."""
+    import time
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from lmrec.service.build import build_service, default_store_url
@@ -94,6 +116,8 @@ def serve_cmd(
     console.print(f"store: {url}")
     if workers < 1:
         raise fail("--workers must be at least 1")
+    model_dir = _watched(watch, model_dir)
+    retrainer = _retrainer(dataset, names[0], config, url, retrain_every, retrain_dir, data_dir)
     if workers > 1:
         from lmrec.service.workers import WorkerSpec
 
@@ -109,10 +133,13 @@ def serve_cmd(
                 None if data_dir is None else str(data_dir),
                 asdict(limits),
                 asdict(policy),
+                watch=None if watch is None else str(watch),
+                started_at=time.time(),
             ),
             workers,
             host,
             port,
+            retrainer,
         )
         return
     try:
@@ -142,10 +169,62 @@ def serve_cmd(
         else f"API keys: reads {policy.needs(write=False) or 'open'}, writes {writes or 'open'}"
         + ("" if writes else " (loopback only; use --auth required beyond it)")
     )
+    from lmrec.service.follow import Follower
+
+    service.follower = Follower(service, watch=watch).start()
+    if retrainer is not None:
+        retrainer.start()
     try:
         uvicorn.run(create_app(service, policy), host=host, port=port, log_level="warning")
     finally:
+        if retrainer is not None:
+            retrainer.stop()
+        service.follower.stop()
         service.close()
+
+
+def _watched(watch: Path | None, model_dir: Path | None) -> Path | None:
+    """The checkpoint to start from: --model-dir, else the watched folder's."""
+    if watch is None:
+        return model_dir
+    if not watch.is_dir():
+        raise fail(f"--watch {watch}: no such folder")
+    if model_dir is None and not (watch / "config.json").is_file():
+        raise fail(f"--watch {watch}: no checkpoint there yet (write one with `lmrec train -o`)")
+    return model_dir or watch
+
+
+def _retrainer(
+    dataset: str,
+    model: str,
+    config: dict[str, Any],
+    url: str,
+    every: int | None,
+    folder: Path | None,
+    data_dir: Path | None,
+) -> Any:
+    """The retraining thread of --retrain-every (not started), or None."""
+    if every is None:
+        return None
+    if every < 1:
+        raise fail("--retrain-every must be at least 1 event")
+    import json
+
+    from lmrec.service.retrain import Retrainer, RetrainPlan
+
+    default = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else Path.cwd()
+    check_output(folder, folder=True)
+    plan = RetrainPlan(
+        dataset,
+        model,
+        url,
+        folder or default / f"{Path(dataset).name}-rounds",
+        every,
+        tuple(f"{k}={json.dumps(v)}" for k, v in config.items()),
+        None if data_dir is None else str(data_dir),
+    )
+    console.print(f"retraining {model} every {every:,} feedback events into {plan.folder}")
+    return Retrainer(plan)
 
 
 def _print_recall(recall: float | None) -> None:
@@ -156,7 +235,9 @@ def _print_recall(recall: float | None) -> None:
         )
 
 
-def _serve_workers(spec: WorkerSpec, workers: int, host: str, port: int) -> None:
+def _serve_workers(
+    spec: WorkerSpec, workers: int, host: str, port: int, retrainer: Any = None
+) -> None:
     """Prepare once (store import, checkpoint), then ``workers`` uvicorn processes."""
     import os
     import tempfile
@@ -183,14 +264,20 @@ def _serve_workers(spec: WorkerSpec, workers: int, host: str, port: int) -> None
         share = str(max(1, (os.cpu_count() or 1) // workers))  # BLAS threads per process
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(variable, share)
-        uvicorn.run(
-            "lmrec.service.workers:worker_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="warning",
-        )
+        if retrainer is not None:  # in this (the supervising) process: never a worker's threads
+            retrainer.start()
+        try:
+            uvicorn.run(
+                "lmrec.service.workers:worker_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+            )
+        finally:
+            if retrainer is not None:
+                retrainer.stop()
 
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of a service's store.")
@@ -212,15 +299,17 @@ def _store(dataset: str, store: str | None) -> Any:
 @keys_app.command("create")
 def keys_create(
     dataset: DatasetOpt,
-    scope: Annotated[str, typer.Option(help="read | write")] = "read",
+    scope: Annotated[
+        str, typer.Option(help="read | write (feedback, items) | admin (also /admin/reload)")
+    ] = "read",
     label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
     store: StoreOpt = None,
 ) -> None:
     """Create an API key; it is printed once (the store keeps only its hash)."""
     from lmrec.service.keys import create_key
 
-    if scope not in ("read", "write"):
-        raise fail(f"--scope must be read or write, got {scope!r}")
+    if scope not in ("read", "write", "admin"):
+        raise fail(f"--scope must be read, write or admin, got {scope!r}")
     opened = _store(dataset, store)
     try:
         key, record = create_key(opened, scope, label)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from lmrec.cli._common import (
     report,
 )
 from lmrec.cli._protocol_options import ColdOptions, ColdShareOpt, HistoryLimitOpt
+from lmrec.cli._store_options import TrainStoreOpt, recorded, with_store_or_fail
 
 if TYPE_CHECKING:
     from lmrec.data.containers import Dataset
@@ -44,15 +45,17 @@ def train_cmd(
     cold_share: ColdShareOpt = None,
     history_limit: HistoryLimitOpt = None,
     settings: ConfigOpt = None,
+    store: TrainStoreOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Train a model on the training split (early stopping on validation), save the checkpoint
-    (config.json + tensors.safetensors) and results.json, and print test metrics."""
+    (config.json + tensors.safetensors) and results.json, and print test metrics. With --store,
+    the log also holds every feedback event and runtime item a service recorded."""
     from lmrec.models.registry import save_model
 
     names, config = model_options([model] if model else None, config_file, settings)
     check_output(output_dir, folder=True)
-    ds = load(dataset, data_dir)
+    ds, store_facts = with_store_or_fail(load(dataset, data_dir), store)
     if names[0] == "llm-lora" and config.get("task") == "binary":
         train_preference(ds, config, output_dir)
         return
@@ -63,7 +66,7 @@ def train_cmd(
     fitted, result = fit_and_evaluate(prepared, names[0], config)
     save_model(fitted, output_dir)
     console.print(f"saved {names[0]} to {output_dir}")
-    report(dataset, prepared, [result], output_dir / "results.json")
+    report(dataset, prepared, recorded([result], store_facts), output_dir / "results.json")
 
 
 def train_preference(ds: Dataset, config: dict[str, Any], output_dir: Path) -> None:

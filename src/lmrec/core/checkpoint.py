@@ -7,6 +7,7 @@ its role; the registry's ``load_model`` reads it back by the model name its ``co
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,13 @@ def save_state(
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {"model": name, "config": config, **state.to_json(), **(extra or {})}
+    meta = {
+        "model": name,
+        "config": config,
+        "trained_at": time.time(),
+        **state.to_json(),
+        **(extra or {}),
+    }
     text = json.dumps(meta, ensure_ascii=False)
     (directory / CHECKPOINT_FILE).write_text(text, encoding="utf-8")
     arrays: dict[str, npt.NDArray[Any]] = {
@@ -73,13 +80,20 @@ def load_state(
     """Read what :func:`save_state` wrote; returns (state, config, tensors). ``meta``: the
     folder's :func:`read_meta`, when the caller read it already for its ``extra`` keys."""
     directory = Path(directory)  # a str from a script works too
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     meta = meta or read_meta(directory)
     if meta["model"] != name:
         found = meta["model"]
         raise CheckpointError(f"{directory / CHECKPOINT_FILE}: holds model {found!r}, not {name!r}")
-    tensors = load_file(str(directory / "tensors.safetensors"))
+    try:
+        tensors = load_file(str(directory / "tensors.safetensors"))
+    except (SafetensorError, OSError, ValueError) as exc:  # missing, truncated or not tensors
+        raise CheckpointError(
+            f"{directory / 'tensors.safetensors'}: unreadable ({exc}); write the model again "
+            "with `lmrec train -o`"
+        ) from None
     histories = Sequences(tensors.pop("history_indptr"), tensors.pop("history_items"))
     return FittedState.from_json(meta, histories), meta["config"], tensors
 

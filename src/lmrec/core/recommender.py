@@ -24,7 +24,7 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from lmrec.core.query import Query, QueryBatch, Ranking
-from lmrec.data.containers import Interactions, Vocabulary
+from lmrec.data.containers import Interactions, ItemCatalog, Vocabulary
 from lmrec.index.topk import TopItems
 from lmrec.protocols.base import EvalCases
 
@@ -122,6 +122,18 @@ class ItemCoverage(Protocol):
 
     def scorable_items(self) -> npt.NDArray[np.bool_]:
         """One flag per item of ``item_vocab``: True where the model's score means something."""
+        ...
+
+
+@runtime_checkable
+class ExtendsCatalogue(Protocol):
+    """A fitted recommender that can score items added after it was fitted, from their text
+    alone (a service adds a product without retraining)."""
+
+    def with_items(self, catalog: ItemCatalog, item_ids: Sequence[str]) -> Recommender:
+        """A copy that also scores ``item_ids`` (described in ``catalog``): ids it does not know
+        are appended to its item vocabulary, ids it knows are re-read from their new text. The
+        original is left unchanged (requests in flight keep using it)."""
         ...
 
 

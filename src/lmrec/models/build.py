@@ -6,7 +6,7 @@ share; none of them needs the service package (or its extra) to get a model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,11 @@ def build_model(
     config: Mapping[str, Any] | None = None,
     model_dir: Path | None = None,
     progress: bool = False,
+    known: Collection[str] | None = None,
 ) -> Recommender:
     """Fit the registered model ``name`` on the whole dataset, or load the model saved in
-    ``model_dir`` (which must hold a ``name`` model over the dataset's items).
+    ``model_dir`` (which must hold a ``name`` model over the dataset's items, or over ``known``:
+    a service's catalogue with the items added at runtime).
 
     A model whose fit takes minutes (torch training, or a composite with such a member) is not
     fitted here: ``lmrec train`` writes the folder to load.
@@ -34,11 +36,12 @@ def build_model(
     context = ModelContext.for_dataset(dataset, progress=progress)
     if model_dir is not None:
         loaded = load_model(model_dir, context, expect=name)
-        unknown = set(loaded.item_vocab.ids) - set(dataset.interactions.item_vocab.ids)
+        catalogue = set(dataset.interactions.item_vocab.ids) if known is None else known
+        unknown = [i for i in loaded.item_vocab.ids if i not in catalogue]
         if unknown:
             raise CheckpointError(
                 f"{model_dir}: the saved model scores {len(unknown)} items that are not in "
-                f"{dataset.name!r} (e.g. {sorted(unknown)[0]!r}); was it trained on another dataset?"
+                f"{dataset.name!r} (e.g. {unknown[0]!r}); was it trained on another dataset?"
             )
         return loaded
     if spec.slow_fit(config):

@@ -159,7 +159,7 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "distillation; torch)",
             TextSeqRecConfig,
             TextSeqRec,
-            plain(TextSeqRec),
+            composite(TextSeqRec),
             learns_weights=True,
         ),
         ModelSpec(
@@ -168,7 +168,7 @@ def model_specs() -> Mapping[str, ModelSpec]:
             "none: one model for warm items, new items and thin histories (torch)",
             TextSeqRecConfig,
             HybridRec,
-            plain(HybridRec),
+            composite(HybridRec),
             defaults=MappingProxyType(HYBRID_DEFAULTS),
             learns_weights=True,
         ),

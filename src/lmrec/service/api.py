@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Header, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.data.people import merge_histories
 from lmrec.service.admission import Admission
+from lmrec.service.api_living import add_living_routes, living_health
+from lmrec.service.body_limit import BodyLimit
 from lmrec.service.engine import RecommendService
 from lmrec.service.errors import Invalid, Overloaded, ServiceError
 from lmrec.service.keys import AuthPolicy
@@ -85,6 +88,7 @@ class RecommendedItem(BaseModel):
 class RecommendResponse(BaseModel):
     user_id: str | None
     model: str
+    model_version: str = Field("", description="Changes with every swapped-in checkpoint.")
     history_length: int
     items: list[RecommendedItem]
 
@@ -202,8 +206,8 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
 
     policy = auth or AuthPolicy()
 
-    def authorize(request: Request, write: bool = False) -> None:
-        policy.check(service.store, write, presented_key(request))
+    def authorize(request: Request, write: bool = False, admin: bool = False) -> None:
+        policy.check(service.store, write, presented_key(request), admin)
 
     admission = Admission(service.limits)
     app.state.admission = admission
@@ -240,6 +244,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
             "search_recall_at_10": service.search_recall,  # null: exact search
             "pid": os.getpid(),  # which worker process answered
             **admission.stats.as_dict(),
+            **living_health(service),
         }
 
     @app.post("/recommend", response_model=RecommendResponse)
@@ -270,6 +275,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
             ],
             "history_length": result.history_length,
             "model": result.model,
+            "model_version": result.model_version,
         }
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
@@ -300,7 +306,10 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
         return FeedbackResponse(id=stored.id, duplicate=stored.duplicate)
 
     @app.get("/users/{user_id}", response_model=UserResponse)
-    def user(user_id: str, request: Request) -> UserResponse:
+    def user(
+        request: Request,
+        user_id: str = FastAPIPath(..., min_length=1, max_length=128, pattern=NO_CONTROL),
+    ) -> UserResponse:
         authorize(request)
         view = service.user(user_id)
         return UserResponse(
@@ -318,70 +327,17 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
     @app.get("/items", response_model=ItemsResponse)
     def items(
         request: Request,
-        q: str = Query("", description="Part of the title, case-insensitive."),
+        q: str = Query("", max_length=200, pattern=r"^[^\x00]*$", description="Part of the title."),
         limit: int = Query(20, ge=1, le=service.limits.max_search),
     ) -> ItemsResponse:
         authorize(request)
         found = service.search(q, limit)
         return ItemsResponse(items=[{"item_id": i, "title": t} for i, t in found])
 
+    add_living_routes(app, service, authorize)
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     return app
-
-
-class BodyLimit:
-    """ASGI middleware: bodies over ``max_bytes`` get 413 before the app reads them.
-
-    Checks the declared Content-Length first, then counts the bytes actually received (chunked
-    uploads), buffering at most ``max_bytes``.
-    """
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._too_large(send)
-                return
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            message: dict[str, Any] = await receive()
-            return message
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, send: Any) -> None:
-        await JSONResponse(
-            {"detail": f"request body over {self.max_bytes} bytes", "field": None}, status_code=413
-        )({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> dict[str, Any]:
-    return {"type": "http.disconnect"}

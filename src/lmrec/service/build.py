@@ -8,7 +8,9 @@ from typing import Any
 
 from lmrec.core.recommender import Recommender
 from lmrec.models.build import build_model
+from lmrec.service.catalogue import catalogue_ids
 from lmrec.service.engine import RecommendService
+from lmrec.service.live import Origin
 from lmrec.service.messages import ServiceLimits
 from lmrec.service.store import Store, sqlite_url
 
@@ -40,11 +42,14 @@ def build_service(
     store = Store.open(store_url or default_store_url(dataset.name))
     try:
         store.import_dataset(dataset, progress=progress)
-        model = build_model(dataset, model_name, config, model_dir, progress)
+        known = catalogue_ids(store)  # the dataset's items and those put at runtime
+        model = build_model(dataset, model_name, config, model_dir, progress, known)
     except BaseException:
         store.close()
         raise
-    service = RecommendService(dataset, model, store, limits, model_name)
+    origin = Origin.of(model_dir) if model_dir is not None else None
+    service = RecommendService(dataset, model, store, limits, model_name, origin=origin)
+    service.reload_from = None if model_dir is None else str(model_dir)
     service.warm_up()
     if measure_recall:  # workers of `serve --workers` skip it: the parent measured it once
         service.search_recall = search_recall_at_start(model, dataset)

@@ -14,14 +14,14 @@ import math
 import time
 from typing import Any
 
-import numpy as np
-
 from lmrec.core.fitted import fitted_state_of
 from lmrec.core.query import Query, Ranking
 from lmrec.core.recommender import ReadsText, Recommender
-from lmrec.data.containers import Dataset
-from lmrec.service.batching import ScoreBatcher
+from lmrec.data.containers import Dataset, Vocabulary
+from lmrec.service.batching import HistoryReader, ScoreBatcher
 from lmrec.service.errors import Conflict, Invalid, NotFound, empty_history, unknown_user
+from lmrec.service.live import LiveModel, ModelSlot, Origin, warm_up
+from lmrec.service.living import LivingService
 from lmrec.service.messages import (
     Pending,
     Recommended,
@@ -31,6 +31,7 @@ from lmrec.service.messages import (
     UserView,
     WhyView,
 )
+from lmrec.service.runtime import Catalogue
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
 
 FEEDBACK_KINDS = ("click", "rating", "purchase")
@@ -39,9 +40,9 @@ FEEDBACK_KINDS = ("click", "rating", "purchase")
 MAX_CLOCK_SKEW = 86_400.0  # a client clock may run this far ahead of the server's
 
 
-class RecommendService:
-    """One dataset, one fitted model, one store; ``writer`` (a language model backend, optional)
-    writes the "why?" texts."""
+class RecommendService(LivingService):
+    """One dataset, one store and the model live now (swappable, see :mod:`.living`); ``writer``
+    (a language model backend, optional) writes the "why?" texts."""
 
     def __init__(
         self,
@@ -51,35 +52,57 @@ class RecommendService:
         limits: ServiceLimits | None = None,
         model_name: str = "",
         max_batch: int = 64,
+        origin: Origin | None = None,
     ) -> None:
         self.dataset = dataset
-        self.model = model
         self.store = store
         self.limits = limits or ServiceLimits()
-        self.model_name = model_name or type(model).__name__
-        self.items = model.item_vocab
-        # a model loaded from a folder may score fewer items than the dataset logs: histories
-        # are then filtered to its items (checked once here, not on every request)
-        self._filter_histories = not set(dataset.interactions.item_vocab.ids) <= set(self.items.ids)
-        self.batcher = ScoreBatcher(model, max_batch=max_batch, histories=self._stored_histories)
+        self.max_batch = max_batch
+        self.catalogue = Catalogue.of(dataset)
+        self.catalogue.refresh(store)  # runtime items put before this start
+        self._applied_swap = 0
+        self.follow_from(time.time())
+        name = model_name or type(model).__name__
+        self.slot = ModelSlot(self._live(model, name, origin or Origin.fitted()))
         self._explainer: Any = None
         self.writer: Any = None  # an LLMBackend; set by build_service when asked for
-        self._titles = [dataset.title(i) for i in self.items.ids]
         self.schema_revision = store.revision()
         self.search_recall: float | None = None  # approximate serving: recall@10 at start
+        self.reload_from: str | None = None  # what /admin/reload loads when given no folder
+        self.follower: Any = None  # the Follower thread, when serving (lmrec.service.follow)
+
+    @property
+    def model(self) -> Recommender:
+        return self.slot.current.model
+
+    @property
+    def items(self) -> Vocabulary:
+        """The items the live model scores."""
+        return self.slot.current.model.item_vocab
+
+    @property
+    def batcher(self) -> ScoreBatcher:
+        return self.slot.current.batcher
+
+    @property
+    def model_name(self) -> str:
+        return self.slot.current.name
 
     def warm_up(self) -> None:
         """One query through the scorer, so lazy set-up (e.g. neighbour lists) is not paid by
-        the first request."""
-        if len(self.items):
-            self.batcher.rank(Query(history=(self.items.ids[0],), k=1))
+        the first request (swapped-in models are warmed before the swap); a text model also
+        loads its encoder now, not on the first free-text request or new item."""
+        live = self.slot.current
+        warm_up(live)
+        if isinstance(live.model, ReadsText) and len(live.model.item_vocab):
+            live.model.recommend(Query(text=(self.title(live.model.item_vocab.ids[0]),), k=1))
 
     def close(self) -> None:
-        self.batcher.close()
+        self.slot.close()
         self.store.close()
 
     def title(self, item_id: str) -> str:
-        return self._titles[self.items.index(item_id)]
+        return self.catalogue.title(item_id)
 
     # -- recommend ----------------------------------------------------------------------------
 
@@ -94,9 +117,10 @@ class RecommendService:
     def start(self, query: RecommendQuery) -> Pending:
         """Everything up to queuing the ranking job (raises :class:`ServiceError` on bad input).
 
-        Free-text queries are answered here directly (``Pending.result``).
+        The request reads the live model once and finishes on it, whatever is swapped in
+        meanwhile. Free-text queries are answered here directly (``Pending.result``).
         """
-        lim = self.limits
+        lim, live = self.limits, self.slot.current
         k = min(10, lim.max_k) if query.k is None else query.k
         if not 1 <= k <= lim.max_k:
             raise Invalid(f"k must be between 1 and {lim.max_k}, got {k}", "k")
@@ -104,99 +128,103 @@ class RecommendService:
             raise Invalid(
                 f"at most {lim.max_exclude} excluded items, got {len(query.exclude)}", "exclude"
             )
-        self._check_domain(query.domain)
+        self._check_domain(live.model, query.domain)
         asked = Query(
             user=query.user_id,
             k=k,
-            exclude=frozenset(query.exclude),
+            exclude=frozenset(query.exclude) | self.catalogue.retired,
             exclude_history=query.exclude_history,
             domain=query.domain,
         )
         if query.history is None and query.user_id is not None and not query.text:
             # the scorer thread reads this user's whole history with the rest of its batch
-            job = self.batcher.submit(asked, stored_user=query.user_id)
-            return Pending(query.user_id, [], query.explain, job=job)
-        items = self._resolve_history(query.user_id, query.history)
+            job = live.batcher.submit(asked, stored_user=query.user_id)
+            return Pending(query.user_id, [], query.explain, job=job, live=live)
+        items = self._resolve_history(live, query.user_id, query.history)
         if query.text:
-            found = self._recommend_text(query.user_id, items, query, k)
+            found = self._recommend_text(live, query.user_id, items, query, asked)
             return Pending(query.user_id, items, False, result=found)
         if not items:
             raise empty_history()
-        job = self.batcher.submit(dataclasses.replace(asked, history=tuple(items)))
-        return Pending(query.user_id, items, query.explain, job=job)
+        job = live.batcher.submit(dataclasses.replace(asked, history=tuple(items)))
+        return Pending(query.user_id, items, query.explain, job=job, live=live)
 
-    def _check_domain(self, domain: str | None) -> None:
+    def _check_domain(self, model: Recommender, domain: str | None) -> None:
         if domain is None:
             return
         from lmrec.data.errors import DataError
         from lmrec.data.joint import domain_range
 
         try:
-            domain_range(fitted_state_of(self.model).domain_ranges, domain)
+            domain_range(fitted_state_of(model).domain_ranges, domain)
         except DataError as exc:
             raise Invalid(str(exc), "domain") from None
 
-    def _stored_histories(self, user_ids: list[str]) -> list[tuple[str, ...] | Exception]:
-        """The batcher's history reader: one store query for a whole ranking batch; items the
-        model does not score (added after it was trained) are left out, as ``recommend`` does."""
-        found = self.store.histories(user_ids)
-        out: list[tuple[str, ...] | Exception] = []
-        for user_id in user_ids:
-            items = found[user_id]
-            if items is None:
-                out.append(unknown_user(user_id))
-            elif not items:
-                out.append(empty_history())
-            else:
-                out.append(tuple(self._scored(items)))
-        return out
+    def _reader(self, scored: Vocabulary) -> HistoryReader:
+        """The batcher's history reader for a model scoring ``scored``: one store query for a
+        whole ranking batch; items the model does not score (added after it was trained) are
+        left out, as ``recommend`` does."""
+
+        def read(user_ids: list[str]) -> list[tuple[str, ...] | Exception]:
+            found = self.store.histories(user_ids)
+            out: list[tuple[str, ...] | Exception] = []
+            for user_id in user_ids:
+                items = found[user_id]
+                if items is None:
+                    out.append(unknown_user(user_id))
+                elif not items:
+                    out.append(empty_history())
+                else:
+                    out.append(tuple(i for i in items if i in scored))
+            return out
+
+        return read
 
     def complete(self, pending: Pending, ranking: Ranking) -> RecommendResult:
         """The result of a finished ranking job."""
         job = pending.job
         history = list(job.query.history or ()) if job is not None else pending.history
         return self._result(
+            pending.live or self.slot.current,
             pending.user_id,
             history if pending.explain else [],
             len(history),
-            list(ranking.items),
-            ranking.scores,
+            ranking,
             pending.explain,
         )
 
-    def _resolve_history(self, user_id: str | None, history: list[str] | None) -> list[str]:
-        lim = self.limits
+    def _resolve_history(
+        self, live: LiveModel, user_id: str | None, history: list[str] | None
+    ) -> list[str]:
+        lim, scored = self.limits, live.model.item_vocab
         if history is not None:
             if len(history) > lim.max_history:
                 raise Invalid(
                     f"at most {lim.max_history} history items, got {len(history)}", "history"
                 )
             for pos, item in enumerate(history):
-                if item not in self.items:
+                if item not in scored and item not in self.catalogue.known:
                     raise Invalid(f"unknown item {item!r}", f"history[{pos}]")
-            return history
+            return [i for i in history if i in scored]
         if user_id is None:
             return []
         stored = self.store.history(user_id)
         if stored is None:
             raise unknown_user(user_id)
-        return self._scored(stored)
-
-    def _scored(self, items: list[str]) -> list[str]:
-        """``items`` without the ones the model does not score (see ``_filter_histories``)."""
-        return [i for i in items if i in self.items] if self._filter_histories else items
+        return [i for i in stored if i in scored]
 
     def _recommend_text(
         self,
+        live: LiveModel,
         user_id: str | None,
         history: list[str],
         query: RecommendQuery,
-        k: int,
+        asked: Query,
     ) -> RecommendResult:
         lim, text = self.limits, query.text or []
-        if not isinstance(self.model, ReadsText):
+        if not isinstance(live.model, ReadsText):
             raise Invalid(
-                f"model {self.model_name!r} cannot read free text; give item ids in 'history' "
+                f"model {live.name!r} cannot read free text; give item ids in 'history' "
                 "(or serve a text model such as 'zeroshot')",
                 "text",
             )
@@ -208,32 +236,32 @@ class RecommendService:
                     f"each text must be 1 to {lim.max_text_chars} characters, not blank",
                     f"text[{pos}]",
                 )
-        banned = set(query.exclude) | (set(history) if query.exclude_history else set())
-        ranking = self.model.recommend(
-            Query(text=tuple(text), k=k, exclude=frozenset(banned), domain=query.domain)
+        banned = asked.exclude | (set(history) if query.exclude_history else set())
+        ranking = live.model.recommend(
+            Query(text=tuple(text), k=asked.k, exclude=frozenset(banned), domain=query.domain)
         )
-        return self._result(
-            user_id, history, len(history), list(ranking.items), ranking.scores, False
-        )
+        return self._result(live, user_id, history, len(history), ranking, False)
 
     def _result(
         self,
+        live: LiveModel,
         user_id: str | None,
         history: list[str],
         history_length: int,
-        ids: list[str],
-        scores: np.ndarray[Any, Any],
+        ranking: Ranking,
         explain: bool,
     ) -> RecommendResult:
+        ids = list(ranking.items)
         notes = [self.explain(history, i) for i in ids] if explain else [None] * len(ids)
         return RecommendResult(
             user_id,
             tuple(
                 Recommended(i, self.title(i), s, n)
-                for i, s, n in zip(ids, scores.tolist(), notes, strict=True)
+                for i, s, n in zip(ids, ranking.scores.tolist(), notes, strict=True)
             ),
             history_length,
-            self.model_name,
+            live.name,
+            live.origin.version,
         )
 
     # -- explanations and users ---------------------------------------------------------------
@@ -257,7 +285,7 @@ class RecommendService:
         history = self.store.history(user_id, self.limits.history_window)
         if history is None:
             raise NotFound(f"unknown user {user_id!r}", "user_id")
-        if item_id not in self.items:
+        if item_id not in self.catalogue.known:
             raise NotFound(f"unknown item {item_id!r}", "item_id")
         if self.writer is None:
             return WhyView(item_id, self.explain(history, item_id), "attributes", 0.0, 0)
@@ -298,8 +326,10 @@ class RecommendService:
     ) -> StoredFeedback:
         if kind not in FEEDBACK_KINDS:
             raise Invalid(f"kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}", "kind")
-        if item_id not in self.items:
+        if item_id not in self.catalogue.known:
             raise Invalid(f"unknown item {item_id!r}", "item_id")
+        if item_id in self.catalogue.retired:
+            raise Invalid(f"item {item_id!r} is retired", "item_id")
         low, high = self.limits.rating_range
         if kind == "rating":
             if value is None or not math.isfinite(value) or not low <= value <= high:

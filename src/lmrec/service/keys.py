@@ -1,9 +1,12 @@
-"""API keys for the service: created once (only their SHA-256 is stored), scoped read or write,
-revocable; and the policy that decides which requests need one.
+"""API keys for the service: created once (only their SHA-256 is stored), scoped read, write or
+admin (each allows what the scopes below it do), revocable; and the policy that decides which
+requests need one.
 
 Policy (``--auth``): ``auto`` (the default) requires a write key for writes (``POST /feedback``)
 when the server listens on anything but loopback, and leaves reads open; ``required`` needs a key
-for every endpoint but ``/health`` (read scope for reads, write for writes); ``off`` needs none.
+for every endpoint but ``/health`` (read scope for reads, write for writes, admin for
+``/admin/*``); ``off`` needs none. Admin endpoints need an admin key under ``auto`` too, beyond
+loopback.
 ``--read-only`` refuses every write. Keys come in ``Authorization: Bearer KEY`` or ``X-API-Key``.
 """
 
@@ -22,7 +25,8 @@ from lmrec.service import schema
 from lmrec.service.errors import ServiceError
 from lmrec.service.store import Store
 
-Scope = Literal["read", "write"]
+Scope = Literal["read", "write", "admin"]
+RANK = {"read": 0, "write": 1, "admin": 2}  # a key may do what its scope and the ones below allow
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -49,8 +53,8 @@ def _digest(key: str) -> str:
 
 def create_key(store: Store, scope: Scope, label: str = "") -> tuple[str, ApiKey]:
     """A new key (returned once, never stored) and its record."""
-    if scope not in ("read", "write"):
-        raise ValueError(f"scope must be read or write, got {scope!r}")
+    if scope not in RANK:
+        raise ValueError(f"scope must be read, write or admin, got {scope!r}")
     key = "lmrec_" + secrets.token_urlsafe(32)
     now = time.time()
     with store.engine.begin() as conn:
@@ -100,19 +104,20 @@ class AuthPolicy:
     read_only: bool = False
     host: str = "127.0.0.1"
 
-    def needs(self, write: bool) -> Scope | None:
+    def needs(self, write: bool, admin: bool = False) -> Scope | None:
         """The scope a request needs, or ``None`` when it needs no key."""
+        wanted: Scope = "admin" if admin else "write" if write else "read"
         if self.mode == "required":
-            return "write" if write else "read"
-        if self.mode == "auto" and write and self.host not in LOOPBACK:
-            return "write"
+            return wanted
+        if self.mode == "auto" and (write or admin) and self.host not in LOOPBACK:
+            return wanted
         return None
 
-    def check(self, store: Store, write: bool, key: str | None) -> None:
+    def check(self, store: Store, write: bool, key: str | None, admin: bool = False) -> None:
         """Refuse (401 without a valid key, 403 with too small a scope or in read-only mode)."""
         if write and self.read_only:
-            raise Forbidden("this service is read-only: feedback is not accepted")
-        needed = self.needs(write)
+            raise Forbidden("this service is read-only: feedback and items are not accepted")
+        needed = self.needs(write, admin)
         if needed is None:
             return
         if not key:
@@ -123,5 +128,5 @@ class AuthPolicy:
         scope = key_scope(store, key)
         if scope is None:
             raise Unauthorized("unknown or revoked API key")
-        if needed == "write" and scope != "write":
-            raise Forbidden("this API key has read scope; writes need a write key")
+        if RANK.get(scope, -1) < RANK[needed]:
+            raise Forbidden(f"this API key has {scope} scope; this endpoint needs {needed}")

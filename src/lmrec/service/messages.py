@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lmrec.service.batching import ScoreJob
+
+if TYPE_CHECKING:
+    from lmrec.service.live import LiveModel
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class RecommendResult:
     items: tuple[Recommended, ...]
     history_length: int
     model: str
+    model_version: str = ""  # the live model's version (changes with every swapped checkpoint)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Pending:
     explain: bool
     job: ScoreJob | None = None
     result: RecommendResult | None = None
+    live: LiveModel | None = None  # the model snapshot the job was queued on
 
 
 @dataclass(frozen=True)

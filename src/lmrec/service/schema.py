@@ -1,6 +1,11 @@
 """The service's tables (SQLAlchemy Core). Migrations in ``migrations/versions`` create them.
 
-- ``items``: the catalogue (id, display title, lower-cased title for search).
+- ``items``: the catalogue (id, display title, lower-cased title for search); ``source`` says
+  whether the dataset or the running service added it, ``fields`` holds a runtime item's catalogue
+  fields (JSON), ``retired`` items are never recommended again (histories keep them).
+- ``item_changes``: every runtime put or retire, in order: each service process replays the rows
+  after the last one it applied (how ``--workers`` processes learn of an item added in another).
+- ``model_swaps``: checkpoints an operator (or the retrainer) asked every process to swap in.
 - ``users``: every user with a history, from the dataset or first seen in feedback.
 - ``interactions``: each user's history, read in event time (``timestamp``, then ``id``). Dataset
   rows are imported once, feedback rows are appended in the same transaction as their
@@ -26,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 # SQLite makes only INTEGER PRIMARY KEY an auto-incrementing rowid; elsewhere 64-bit ids.
@@ -39,6 +45,28 @@ items = Table(
     Column("item_id", String(128), primary_key=True),
     Column("title", Text, nullable=False),
     Column("title_lower", Text, nullable=False),
+    Column("source", String(16), nullable=False, server_default="dataset"),
+    Column("fields", Text, nullable=True),
+    Column("retired", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", Float, nullable=True),
+)
+
+item_changes = Table(
+    "item_changes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("item_id", String(128), ForeignKey("items.item_id"), nullable=False),
+    Column("action", String(8), nullable=False),  # put | retire
+    Column("at", Float, nullable=False),
+)
+
+model_swaps = Table(
+    "model_swaps",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("checkpoint", Text, nullable=False),
+    Column("source", String(16), nullable=False),  # reload | watch | retrain
+    Column("requested_at", Float, nullable=False),
 )
 
 users = Table(

@@ -231,6 +231,9 @@ class Store:
                     "imported_at": time.time(),
                 },
             )
+        with self.engine.connect() as conn:  # planner statistics now, not at autovacuum's whim
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
         return ImportReport(
             dataset.name, len(items), len(users), len(data), time.perf_counter() - start
         )
@@ -302,7 +305,7 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(it.c.item_id, it.c.title)
-                .where(it.c.title_lower.like(pattern + "%", escape="\\"))
+                .where(it.c.title_lower.like(pattern + "%", escape="\\"), it.c.retired.is_(False))
                 .order_by(func.length(it.c.title), it.c.title)
                 .limit(limit)
             ).all()

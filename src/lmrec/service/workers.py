@@ -37,6 +37,8 @@ class WorkerSpec:
     limits: dict[str, Any] = field(default_factory=dict)
     auth: dict[str, Any] = field(default_factory=dict)
     search_recall: float | None = None  # measured once by the parent (None: exact search)
+    watch: str | None = None  # every worker swaps in this folder's checkpoint when it changes
+    started_at: float = 0.0  # swaps requested from then on are followed by every worker
 
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -55,6 +57,7 @@ def prepare_workers(spec: WorkerSpec, checkpoint_dir: Path, progress: bool = Fal
     from lmrec.data.registry import load_dataset
     from lmrec.models.build import build_model
     from lmrec.service.build import search_recall_at_start
+    from lmrec.service.catalogue import catalogue_ids
     from lmrec.service.store import Store
 
     data_dir = Path(spec.data_dir) if spec.data_dir else None
@@ -62,10 +65,11 @@ def prepare_workers(spec: WorkerSpec, checkpoint_dir: Path, progress: bool = Fal
     store = Store.open(spec.store_url)
     try:
         store.import_dataset(dataset, progress=progress)
+        known = catalogue_ids(store)
     finally:
         store.close()
     given = Path(spec.model_dir) if spec.model_dir else None
-    model = build_model(dataset, spec.model, spec.config, given, progress)
+    model = build_model(dataset, spec.model, spec.config, given, progress, known)
     measured = {**asdict(spec), "search_recall": search_recall_at_start(model, dataset)}
     if given is not None or not isinstance(model, Persistable):
         return WorkerSpec(**measured)  # workers load the given checkpoint, or fit (warm caches)
@@ -77,6 +81,7 @@ def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory): the service the spec describes."""
     from lmrec.service.api import create_app
     from lmrec.service.build import build_service
+    from lmrec.service.follow import Follower
 
     path = os.environ.get(SPEC_ENV)
     if not path:
@@ -94,6 +99,10 @@ def worker_app() -> FastAPI:
         measure_recall=False,
     )
     service.search_recall = spec.search_recall
+    service.follow_from(spec.started_at)
+    follower = Follower(service, watch=Path(spec.watch) if spec.watch else None).start()
+    service.follower = follower
     app = create_app(service, AuthPolicy(**spec.auth))
+    app.router.on_shutdown.append(follower.stop)
     app.router.on_shutdown.append(service.close)
     return app

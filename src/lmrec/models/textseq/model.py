@@ -20,15 +20,16 @@ One class covers every mode; the mode is configuration:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel
 
 from lmrec.core.fitted import FittedState, ModelContext
-from lmrec.data.containers import Interactions
+from lmrec.data.containers import Interactions, ItemCatalog
 from lmrec.data.errors import DataError
 from lmrec.errors import ConfigError
 from lmrec.models.sequential.model import SequenceModel
@@ -218,6 +219,23 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
         from lmrec.models.textseq.tuning import parameter_counts
 
         return parameter_counts(self.network())
+
+    @classmethod
+    def load(cls, directory: Path, context: ModelContext | None = None, member: Any = None) -> Self:
+        """A saved model; ``context`` (the dataset's name and catalogue, as ``lmrec serve`` and
+        ``recommend`` give it) lets it read the text of items added later the way it read its
+        own (:meth:`with_items`)."""
+        model = super().load(directory)
+        if context is not None:
+            model.context = context
+        return model
+
+    def with_items(self, catalog: ItemCatalog, item_ids: Sequence[str]) -> TextSeqRec:
+        """A copy that also scores ``item_ids`` from their text (:mod:`.extend`)."""
+        from lmrec.models.textseq.extend import with_items
+
+        extended: TextSeqRec = with_items(self, catalog, item_ids)
+        return extended
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -61,12 +61,16 @@ class NeighbourLists:
         return cls(items, sims, sims.min(axis=1))
 
 
+HEADROOM = 1024  # rows and columns a served similarity matrix keeps free for items added later
+
+
 def similarity_rows(
-    embeddings: npt.NDArray[np.float32], block: int = 2048
+    embeddings: npt.NDArray[np.float32], block: int = 2048, spare: int = 0
 ) -> npt.NDArray[np.float32]:
-    """The n × n cosine matrix of unit-length embeddings, computed in row blocks."""
+    """The n × n cosine matrix of unit-length embeddings, computed in row blocks; with
+    ``spare``, a view of an (n + spare)² buffer, so items added later need no copy of it."""
     n = len(embeddings)
-    out = np.empty((n, n), dtype=np.float32)
+    out = np.empty((n + spare, n + spare), dtype=np.float32)[:n, :n]
     for start in range(0, n, block):
         np.matmul(embeddings[start : start + block], embeddings.T, out=out[start : start + block])
     return out

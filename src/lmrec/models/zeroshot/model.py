@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_of, exclusions
 from lmrec.core.query import Query, QueryBatch, Ranking
-from lmrec.data.containers import Interactions, Sequences
+from lmrec.data.containers import Interactions, ItemCatalog, Sequences
 from lmrec.errors import ConfigError
 from lmrec.index.base import IndexKind, VectorIndex, build_index
 from lmrec.index.topk import TopItems, rank_rows
@@ -188,6 +188,13 @@ class ZeroShotTextRecommender(FittedModel):
         model.item_texts = list(meta["item_texts"])
         return model
 
+    def with_items(self, catalog: ItemCatalog, item_ids: Sequence[str]) -> ZeroShotTextRecommender:
+        """A copy that also scores ``item_ids`` from their text (:mod:`.extend`)."""
+        from lmrec.models.zeroshot.extend import with_items
+
+        extended: ZeroShotTextRecommender = with_items(self, catalog, item_ids)
+        return extended
+
     def _centre(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         from lmrec.text.encoders import normalise
 
@@ -250,7 +257,7 @@ class ZeroShotTextRecommender(FittedModel):
         share = self._max_share()
         if len(emb) ** 2 * 4 <= self.config.similarity_budget_mb * 2**20:
             if self._sims is None:
-                self._sims = maxsim.similarity_rows(emb)
+                self._sims = maxsim.similarity_rows(emb, spare=maxsim.HEADROOM)
             weights, ends = self._recency(hist), hist.indptr
             rows = [
                 maxsim.scores_from_rows(

@@ -136,3 +136,22 @@ def test_bad_items_are_refused_naming_the_field(
         assert answer.json()["field"] in (field, "body"), answer.json()
         assert client.get("/items/70").status_code == 404  # nothing was written
         assert client.put("/items/%20padded", json=NEW).status_code == 422
+
+
+def test_a_text_model_that_cannot_grow_says_why_and_keeps_serving(tmp_path: Path) -> None:
+    from lmrec.errors import ConfigError
+
+    class Joint(ZeroShotTextRecommender):
+        def with_items(self, catalog: Any, item_ids: Any) -> Any:
+            raise ConfigError("a joint (several-domain) text model cannot take new items")
+
+    ds = tiny_dataset(tmp_path)
+    store = Store.open(f"sqlite:///{tmp_path / 'joint.sqlite'}")
+    store.import_dataset(ds)
+    context = ModelContext("tiny", ds.catalog, cache_dir=tmp_path, encoder=TrigramEncoder())
+    model = Joint(ZeroShotConfig(), context).fit(ds.interactions)
+    with served(RecommendService(ds, model, store, model_name="joint")) as client:
+        put = client.put("/items/70", json=NEW)
+        assert put.status_code == 201 and put.json()["recommendable"] is False
+        assert "several-domain" in put.json()["note"]
+        assert "70" not in top(client, history=["10"], k=5)

@@ -18,6 +18,7 @@ from lmrec.core.recommender import ExtendsCatalogue, Recommender
 from lmrec.data.containers import Dataset
 from lmrec.data.runtime_items import ItemFieldError, RuntimeItem, check_item_fields, check_item_id
 from lmrec.data.runtime_items import title_of as runtime_title
+from lmrec.errors import LmrecError
 from lmrec.service.catalogue import last_swap, put_items, request_swap, retire_item, swaps_since
 from lmrec.service.errors import Invalid, NotFound
 from lmrec.service.live import LiveModel, ModelSlot, Origin, load_checked, make_live
@@ -56,6 +57,7 @@ class LivingService:
     slot: ModelSlot
     max_batch: int
     _applied_swap: int
+    cannot_extend: str | None = None  # why the live model refused new items, when it did
 
     def _reader(self, live_items: Any) -> Any:
         raise NotImplementedError
@@ -73,7 +75,13 @@ class LivingService:
             return model
         if only is None:
             wanted = [i for i in wanted if i not in model.item_vocab]
-        return model.with_items(self.catalogue.catalog, wanted) if wanted else model
+        if not wanted:
+            return model
+        try:
+            return model.with_items(self.catalogue.catalog, wanted)
+        except LmrecError as exc:  # e.g. a joint model: the items wait for the next training
+            self.cannot_extend = str(exc)
+            return model
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -105,12 +113,12 @@ class LivingService:
 
     def _put_answer(self, item_id: str, created: bool, scored: bool) -> ItemPut:
         name = self.slot.current.name
+        why = f" ({self.cannot_extend})" if self.cannot_extend else " (an ID-only model)"
         note = (
             f"{name} scores it from its text from the next request"
             if scored
-            else f"{name} cannot take new items while serving (an ID-only model, or one that "
-            "does not extend its item table): it can recommend this item after the next "
-            "training round (lmrec train --store, then a reload)"
+            else f"{name} cannot take new items while serving{why}: it can recommend this "
+            "item after the next training round (lmrec train --store, then a reload)"
         )
         return ItemPut(item_id, created, scored, note)
 

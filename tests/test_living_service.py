@@ -77,6 +77,8 @@ def test_an_id_only_model_says_it_cannot_recommend_a_new_item_yet(
         put = client.put("/items/70", json=NEW).json()
         assert put["recommendable"] is False and "next training round" in put["note"]
         assert "70" not in top(client, user_id="u4", k=5)
+        renamed = client.put("/items/10", json={"title": "Star Wars (1977)"}).json()
+        assert renamed["recommendable"] is True and "by its interactions" in renamed["note"]
         assert "70" not in top(client, history=["70", "10"], k=5)  # known, not scored: dropped
         fed = client.post(  # feedback on it is recorded all the same: training data
             "/feedback",

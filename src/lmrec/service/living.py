@@ -114,12 +114,15 @@ class LivingService:
     def _put_answer(self, item_id: str, created: bool, scored: bool) -> ItemPut:
         name = self.slot.current.name
         why = f" ({self.cannot_extend})" if self.cannot_extend else " (an ID-only model)"
-        note = (
-            f"{name} scores it from its text from the next request"
-            if scored
-            else f"{name} cannot take new items while serving{why}: it can recommend this "
-            "item after the next training round (lmrec train --store, then a reload)"
-        )
+        if scored and isinstance(self.slot.current.model, ExtendsCatalogue):
+            note = f"{name} scores it from its text from the next request"
+        elif scored:  # an update of an item an ID-only model already scores
+            note = f"{name} scores it by its interactions; its new text is stored"
+        else:
+            note = (
+                f"{name} cannot take new items while serving{why}: it can recommend this "
+                "item after the next training round (lmrec train --store, then a reload)"
+            )
         return ItemPut(item_id, created, scored, note)
 
     def retire(self, item_id: str) -> None:

@@ -182,3 +182,21 @@ def test_a_text_model_grown_by_new_items_scores_them_and_leaves_the_original_alo
     assert grown.recommend(Query(history=("10",), k=1)).items == ("70",)
     again = grown.with_items(extend_catalog(ds.catalog, [new]), ["70"])  # an update: no new row
     assert len(again.item_vocab) == 7 and np.shares_memory(again._sims, grown._sims)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("serve -d shop -m pop", "--port", "70000"),
+        ("serve -d shop -m pop", "--port", "0"),
+        ("serve -d shop -m pop", "--port", "-1"),
+        ("serve -d shop -m pop", "--max-k", "0"),
+        ("serve -d shop -m pop", "--max-body-kb", "0"),
+        ("llm serve --llm smollm2-135m", "--port", "65536"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_before_anything_starts(
+    shop: Path, command: str, option: str, value: str
+) -> None:
+    result = run_cli(None, command, option, value, *(["--data-dir", str(shop)] * ("-d" in command)))
+    assert result.exit_code == 2 and option in result.output, result.output

@@ -33,6 +33,8 @@ DataDir = Annotated[
         help="Data directory (default: $LMREC_DATA_DIR, else the user cache directory).",
     ),
 ]
+
+PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="TCP port (1-65535).")]
 DatasetOpt = Annotated[
     str,
     typer.Option(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lmrec.cli._common import LLMOpt, ThreadsOpt, console, fail
+from lmrec.cli._common import LLMOpt, PortOpt, ThreadsOpt, console, fail
 
 if TYPE_CHECKING:
     from lmrec.llm.runtime.backends import LLMBackend
@@ -65,7 +65,7 @@ def models() -> None:
 def serve(
     llm: LLMOpt = "smollm2-135m",
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: PortOpt = 8080,
     threads: ThreadsOpt = None,
     context: Annotated[int, typer.Option(help="Most prompt + reply tokens.")] = 2048,
     cache_dir: Annotated[Path | None, typer.Option(help="Response and weights cache.")] = None,

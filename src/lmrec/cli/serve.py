@@ -14,6 +14,7 @@ from lmrec.cli._common import (
     DataDir,
     DatasetOpt,
     LLMOpt,
+    PortOpt,
     ThreadsOpt,
     check_output,
     console,
@@ -41,9 +42,9 @@ def serve_cmd(
         typer.Option("--model-dir", help="Serve a checkpoint written by `lmrec train`."),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    max_k: Annotated[int, typer.Option(help="Largest k a request may ask for.")] = 100,
-    max_body_kb: Annotated[int, typer.Option(help="Largest request body (KiB).")] = 256,
+    port: PortOpt = 8000,
+    max_k: Annotated[int, typer.Option(min=1, help="Largest k a request may ask for.")] = 100,
+    max_body_kb: Annotated[int, typer.Option(min=1, help="Largest request body (KiB).")] = 256,
     max_pending: Annotated[
         int, typer.Option(help="Scoring requests in flight; more are answered 503 + Retry-After.")
     ] = 256,

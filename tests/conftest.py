@@ -63,6 +63,26 @@ u4\t30\t4\t3
 """
 
 
+SHOP_ITEMS = """item_id:token\ttitle:token\tgenre:token_seq
+10\tStar Wars\tSci-Fi
+20\tStar Trek\tSci-Fi
+30\tLove Actually\tRomance
+40\tNotting Hill\tRomance
+50\tAlien\tHorror
+60\tAliens\tHorror
+"""
+
+
+@pytest.fixture
+def shop_data(tmp_path: Path) -> Path:
+    """A data directory holding dataset ``shop``: the tiny log and a titled catalogue."""
+    root = tmp_path / "data"
+    (root / "shop").mkdir(parents=True)
+    write(root / "shop" / "shop.inter", TINY_INTER)
+    write(root / "shop" / "shop.item", SHOP_ITEMS)
+    return root
+
+
 @pytest.fixture
 def tiny(tmp_path: Path) -> Interactions:
     """4 users, 6 items; u2 has a timestamp tie (items 20 and 30 at t=1, file order 20 first)."""

@@ -16,19 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import TINY_INTER, run_cli, write
+from conftest import SHOP_ITEMS, TINY_INTER, run_cli, write
 from lmrec.service.build import build_service
 from lmrec.service.follow import Follower
 from service_helpers import served, top
 
-ITEMS = """item_id:token\ttitle:token\tgenre:token_seq
-10\tStar Wars\tSci-Fi
-20\tStar Trek\tSci-Fi
-30\tLove Actually\tRomance
-40\tNotting Hill\tRomance
-50\tAlien\tHorror
-60\tAliens\tHorror
-"""
+ITEMS = SHOP_ITEMS
 
 
 @pytest.fixture

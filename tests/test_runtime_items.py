@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TINY_INTER, run_cli, write
+from conftest import run_cli, write
 from lmrec.data.errors import DataError
 from lmrec.data.registry import load_dataset
 from lmrec.data.runtime_items import (
@@ -23,7 +23,6 @@ from lmrec.data.runtime_items import (
 )
 from lmrec.service.catalogue import put_items, stored_item
 from lmrec.service.store import Store
-from test_model_swaps import ITEMS
 from text_helpers import tiny_catalog
 
 values = st.recursive(
@@ -57,12 +56,8 @@ def test_any_item_is_checked_or_refused_naming_a_field(
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    (root / "shop").mkdir(parents=True)
-    write(root / "shop" / "shop.inter", TINY_INTER)
-    write(root / "shop" / "shop.item", ITEMS)
-    return root
+def shop(shop_data: Path) -> Path:
+    return shop_data
 
 
 def test_items_import_checks_every_record_before_writing_any(shop: Path, tmp_path: Path) -> None:
@@ -182,21 +177,3 @@ def test_a_text_model_grown_by_new_items_scores_them_and_leaves_the_original_alo
     assert grown.recommend(Query(history=("10",), k=1)).items == ("70",)
     again = grown.with_items(extend_catalog(ds.catalog, [new]), ["70"])  # an update: no new row
     assert len(again.item_vocab) == 7 and np.shares_memory(again._sims, grown._sims)
-
-
-@pytest.mark.parametrize(
-    ("command", "option", "value"),
-    [
-        ("serve -d shop -m pop", "--port", "70000"),
-        ("serve -d shop -m pop", "--port", "0"),
-        ("serve -d shop -m pop", "--port", "-1"),
-        ("serve -d shop -m pop", "--max-k", "0"),
-        ("serve -d shop -m pop", "--max-body-kb", "0"),
-        ("llm serve --llm smollm2-135m", "--port", "65536"),
-    ],
-)
-def test_numbers_out_of_range_are_refused_before_anything_starts(
-    shop: Path, command: str, option: str, value: str
-) -> None:
-    result = run_cli(None, command, option, value, *(["--data-dir", str(shop)] * ("-d" in command)))
-    assert result.exit_code == 2 and option in result.output, result.output

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from lmrec.cli._console import console as console  # re-exported: commands import them here
+from lmrec.cli._console import fail as fail
+from lmrec.cli._paths import check_output as check_output
 from lmrec.cli._protocol_options import CandidateSetOptions, ColdOptions
 from lmrec.protocols.named import protocol_help
 
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
     from lmrec.distributed.scoring import RayRun
     from lmrec.experiment.run import Prepared, RunResult
 
-console = Console(width=None if Console().is_terminal else 110)
 
 DataDir = Annotated[
     Path | None,
@@ -114,29 +115,6 @@ PROTOCOL_FLAGS: dict[str, tuple[str, Any]] = {
     "share": ("--cold-share", None),
     "history_limit": ("--history-limit", None),
 }
-
-
-def fail(message: str) -> typer.Exit:
-    """Print ``message`` as an error; raise the returned exit (code 2)."""
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
-
-
-def check_output(path: Path | None, folder: bool = False) -> None:
-    """Refuse an output path that cannot be written, before any work starts."""
-    import os
-
-    if path is None:
-        return
-    if folder and path.exists() and not path.is_dir():
-        raise fail(f"{path} is a file; this option takes a folder")
-    if not folder and path.is_dir():
-        raise fail(f"{path} is a folder; this option takes a file name (e.g. {path}/out.json)")
-    existing = path if folder and path.exists() else path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise fail(f"cannot write {path}: {existing} is not a writable folder")
 
 
 def load(name: str, data_dir: Path | None) -> Dataset:

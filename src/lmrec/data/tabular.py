@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from lmrec.data.checks import Lines, check_ids
 from lmrec.data.containers import Interactions
-from lmrec.data.errors import DataFormatError
+from lmrec.data.errors import DataError, DataFormatError
 from lmrec.data.loaders import encode
 
 
@@ -35,6 +35,11 @@ def check_text_table(path: Path, sep: str) -> list[int]:
     skipped, quoted newlines spanned), for errors that name a row."""
     import csv
     import io
+
+    if len(sep) != 1 or sep in '\r\n"':
+        raise DataError(
+            f"the field separator must be one character (not a quote or newline), got {sep!r}"
+        )
 
     data = path.read_bytes()
     if not data.strip():

@@ -15,6 +15,7 @@ from lmrec.cli._common import (
     DatasetOpt,
     RayOpt,
     RayWorkersOpt,
+    check_output,
     console,
     fail,
     load,
@@ -75,6 +76,7 @@ def data_import(
     mapping = ColumnMapping(user=user, item=item, timestamp=time_column, rating=rating)
     catalogue = ItemSource(items, item_id, tuple(text or ("title",))) if items else None
     root = data_dir or default_data_dir()
+    check_output(root / name, folder=True)  # before reading the log
     try:
         report = import_dataset(name, source, mapping, root, catalogue, force, sep)
     except OSError as exc:  # an LmrecError is printed by the command group

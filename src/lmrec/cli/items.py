@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lmrec.cli._common import DataDir, DatasetOpt, console, fail, load
+from lmrec.cli._common import DataDir, DatasetOpt, check_output, console, fail, load
 
 items_app = typer.Typer(no_args_is_help=True, help="Items of a running service's catalogue.")
 
@@ -70,8 +70,9 @@ def data_export(
     from lmrec.data.registry import default_data_dir
     from lmrec.service.bulk import export_dataset
 
-    ds, _ = with_store_or_fail(load(dataset, data_dir), store)
     root = data_dir or default_data_dir()
+    check_output(root / (name or f"{dataset}-store"), folder=True)  # before reading the store
+    ds, _ = with_store_or_fail(load(dataset, data_dir), store)
     target = export_dataset(ds, root, name or f"{dataset}-store", force)
     console.print(
         f"wrote {len(ds.interactions):,} interactions and "

@@ -8,9 +8,12 @@ the training reader call, so an item refused over HTTP is refused from a file fo
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from lmrec.data.containers import Field, FieldType, FieldValue, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
@@ -151,3 +154,22 @@ def title_of(catalog: ItemCatalog | None, item: RuntimeItem) -> str:
     value = item.fields.get(name or "", "")
     text = " ".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
     return text or item.item_id
+
+
+def widened(vocab: Vocabulary, item_ids: Sequence[str]) -> tuple[Vocabulary, npt.NDArray[np.int64]]:
+    """``vocab`` with the ids it lacks appended (in order), and each of ``item_ids``' rows in it
+    (how a fitted model's item table grows by items added while serving)."""
+    rows = vocab.lookup(item_ids).astype(np.int64)
+    added = list(dict.fromkeys(i for i, r in zip(item_ids, rows, strict=True) if r < 0))
+    grown = Vocabulary("item", (*vocab.ids, *added)) if added else vocab
+    return grown, grown.lookup(item_ids).astype(np.int64)
+
+
+def with_rows(
+    table: npt.NDArray[np.float32], n_rows: int, rows: npt.NDArray[np.int64], values: npt.ArrayLike
+) -> npt.NDArray[np.float32]:
+    """A copy of ``table`` padded with zero rows to ``n_rows``, ``values`` written at ``rows``."""
+    out = np.zeros((n_rows, table.shape[1]), dtype=np.float32)
+    out[: len(table)] = table
+    out[rows] = values
+    return out

@@ -42,7 +42,8 @@ def build_service(
     store = Store.open(store_url or default_store_url(dataset.name))
     try:
         store.import_dataset(dataset, progress=progress)
-        known = catalogue_ids(store)  # the dataset's items and those put at runtime
+        # a checkpoint may score the items put at runtime too (trained with --store)
+        known = catalogue_ids(store) if model_dir is not None else None
         model = build_model(dataset, model_name, config, model_dir, progress, known)
     except BaseException:
         store.close()

@@ -66,23 +66,18 @@ def put_items(store: Store, items: list[RuntimeItem], titles: list[str]) -> int:
     last = 0
     with store.engine.begin() as conn:
         ids = [i.item_id for i in items]
-        stored = {
-            r.item_id: r
-            for r in conn.execute(select(it.c.item_id, it.c.fields).where(it.c.item_id.in_(ids)))
-        }
+        query = select(it.c.item_id, it.c.fields).where(it.c.item_id.in_(ids))
+        stored = {r.item_id: _typed(r.fields) for r in conn.execute(query)}
         for item, title in zip(items, titles, strict=True):
-            row = stored.get(item.item_id)
-            merged = {**(_typed(row.fields) if row is not None else {}), **item.fields}
+            merged = {**stored.get(item.item_id, {}), **item.fields}
             values = {"fields": _json_fields(merged), "retired": False, "updated_at": now}
             if title:
                 values |= {"title": title, "title_lower": title.lower()}
-            if row is None:
-                conn.execute(insert(it).values(item_id=item.item_id, source="runtime", **values))
-            else:
+            if item.item_id in stored:
                 conn.execute(update(it).where(it.c.item_id == item.item_id).values(**values))
-            stored[item.item_id] = conn.execute(
-                select(it.c.item_id, it.c.fields).where(it.c.item_id == item.item_id)
-            ).one()
+            else:
+                conn.execute(insert(it).values(item_id=item.item_id, source="runtime", **values))
+            stored[item.item_id] = merged
             last = _log(conn, item.item_id, "put", now)
     return last
 
@@ -144,12 +139,6 @@ def stored_item(store: Store, item_id: str) -> StoredItem | None:
     if r is None:
         return None
     return StoredItem(r.item_id, r.title, r.source, bool(r.retired), _typed(r.fields))
-
-
-def retired_items(store: Store) -> set[str]:
-    it = schema.items
-    with store.engine.connect() as conn:
-        return set(conn.execute(select(it.c.item_id).where(it.c.retired.is_(True))).scalars())
 
 
 def catalogue_ids(store: Store) -> set[str]:

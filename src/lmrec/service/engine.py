@@ -60,7 +60,6 @@ class RecommendService(LivingService):
         self.max_batch = max_batch
         self.catalogue = Catalogue.of(dataset)
         self.catalogue.refresh(store)  # runtime items put before this start
-        self._applied_swap = 0
         self.follow_from(time.time())
         name = model_name or type(model).__name__
         self.slot = ModelSlot(self._live(model, name, origin or Origin.fitted()))
@@ -175,7 +174,7 @@ class RecommendService(LivingService):
                 elif not items:
                     out.append(empty_history())
                 else:
-                    out.append(tuple(i for i in items if i in scored))
+                    out.append(tuple(self._scored(items, scored)))
             return out
 
         return read
@@ -205,13 +204,21 @@ class RecommendService(LivingService):
             for pos, item in enumerate(history):
                 if item not in scored and item not in self.catalogue.known:
                     raise Invalid(f"unknown item {item!r}", f"history[{pos}]")
-            return [i for i in history if i in scored]
+            return self._scored(history, scored)
         if user_id is None:
             return []
         stored = self.store.history(user_id)
         if stored is None:
             raise unknown_user(user_id)
-        return [i for i in stored if i in scored]
+        return self._scored(stored, scored)
+
+    def _scored(self, items: list[str], scored: Vocabulary) -> list[str]:
+        """``items`` without those the model does not score (runtime items an ID-only model has
+        not been trained on). A model scores only catalogue items (checked when it is loaded),
+        so when it scores as many as the catalogue holds there is nothing to drop."""
+        if len(scored) >= len(self.catalogue.known):
+            return items
+        return [i for i in items if i in scored]
 
     def _recommend_text(
         self,

@@ -43,6 +43,7 @@ class Origin:
     checkpoint: str | None
     trained_at: float | None
     version: str
+    model: str = ""  # the registered model name a checkpoint's config gives
 
     @classmethod
     def fitted(cls) -> Origin:
@@ -55,11 +56,13 @@ class Origin:
         from lmrec.core.checkpoint import CHECKPOINT_FILE, read_meta
 
         path = directory.resolve()
-        trained = read_meta(path).get("trained_at")  # a clear error for a folder without one
+        meta = read_meta(path)  # a clear error for a folder without a checkpoint
+        trained = meta.get("trained_at")
         config = path / CHECKPOINT_FILE
         stamp = f"{path}:{config.stat().st_mtime_ns}:{config.stat().st_size}"
         when = float(trained) if isinstance(trained, int | float) else config.stat().st_mtime
-        return cls(str(path), when, hashlib.sha1(stamp.encode()).hexdigest()[:12])
+        version = hashlib.sha1(stamp.encode()).hexdigest()[:12]
+        return cls(str(path), when, version, str(meta["model"]))
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ class ModelSlot:
         self.lock = threading.RLock()
         self.swaps = 0
         self.refused: dict[str, Any] | None = None  # the last refused checkpoint and why
+
+    def refuse(self, checkpoint: str, reason: str) -> None:
+        """Remember a refused checkpoint for ``/health``."""
+        self.refused = {"checkpoint": checkpoint, "reason": reason, "at": time.time()}
 
     def replace(self, live: LiveModel, counts: bool = True) -> None:
         """New requests use ``live`` from now on; the old scorer stops after :data:`GRACE`."""

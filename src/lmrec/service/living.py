@@ -8,6 +8,7 @@ sees the change; the others sync on their :class:`~lmrec.service.follow.Follower
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from lmrec.data.runtime_items import title_of as runtime_title
 from lmrec.errors import LmrecError
 from lmrec.service.catalogue import last_swap, put_items, request_swap, retire_item, swaps_since
 from lmrec.service.errors import Invalid, NotFound
-from lmrec.service.live import LiveModel, ModelSlot, Origin, load_checked, make_live
+from lmrec.service.live import (
+    CheckpointRefused,
+    LiveModel,
+    ModelSlot,
+    Origin,
+    load_checked,
+    make_live,
+)
 from lmrec.service.messages import ServiceLimits
 from lmrec.service.runtime import Catalogue
 from lmrec.service.store import Store
@@ -153,14 +161,9 @@ class LivingService:
                 self._applied_swap = requests[-1].id
                 wanted = requests[-1].checkpoint
                 if wanted != self.slot.current.origin.checkpoint:
-                    try:
+                    # a refusal is recorded by swap_to for /health; the old model serves on
+                    with contextlib.suppress(CheckpointRefused):
                         self.swap_to(Path(wanted), record=False)
-                    except Exception as exc:  # refused: recorded for /health, old model serves
-                        self.slot.refused = {
-                            "checkpoint": wanted,
-                            "reason": str(exc),
-                            "at": time.time(),
-                        }
 
     def swap_to(self, directory: Path, record: bool = True, source: str = "reload") -> Swapped:
         """Load, check and swap in the checkpoint in ``directory``; with ``record``, ask every
@@ -171,14 +174,10 @@ class LivingService:
                 model, origin = load_checked(
                     directory, self.dataset, self.catalogue.known, self._extended
                 )
-            except Exception as exc:
-                self.slot.refused = {
-                    "checkpoint": str(directory),
-                    "reason": str(exc),
-                    "at": time.time(),
-                }
+            except CheckpointRefused as exc:
+                self.slot.refuse(str(directory), exc.message)
                 raise
-            name = _model_name(directory)
+            name = origin.model
             live = make_live(model, name, origin, self._reader(model.item_vocab), self.max_batch)
             self.slot.replace(live)
             self._explainer = None
@@ -197,9 +196,3 @@ class LivingService:
         serves the checkpoint it is given). Worker processes of one ``serve`` pass its start
         time, so a worker that starts late still follows a reload made before it was ready."""
         self._applied_swap = last_swap(self.store, since)
-
-
-def _model_name(directory: Path) -> str:
-    from lmrec.core.checkpoint import read_meta
-
-    return str(read_meta(directory)["model"])

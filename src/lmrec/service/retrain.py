@@ -12,9 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lmrec.service.catalogue import request_swap
 from lmrec.service.store import Store
@@ -60,8 +59,6 @@ class RetrainStats:
     failures: int = 0
     last_seconds: float | None = None
     last_error: str | None = None
-    running_since: float | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Retrainer:
@@ -108,7 +105,6 @@ class Retrainer:
         output = self.plan.folder / f"round-{n}"
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         start = time.time()
-        self.stats.running_since = start
         log.warning("retraining %s on the store (round %d) into %s", self.plan.model, n, output)
         self._child = subprocess.Popen(
             self.plan.command(output),
@@ -118,7 +114,6 @@ class Retrainer:
             preexec_fn=lambda: os.nice(10),
         )
         err, _ = self._child.communicate()
-        self.stats.running_since = None
         seconds = time.time() - start
         if self._child.returncode != 0:
             self.stats.failures += 1
@@ -129,7 +124,6 @@ class Retrainer:
             return None
         self.stats.rounds += 1
         self.stats.last_seconds = seconds
-        self.stats.history.append({"round": n, "checkpoint": str(output), "seconds": seconds})
         request_swap(store, str(output), "retrain")
         self._prune()
         return output

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lmrec.data.containers import Dataset, ItemCatalog
 from lmrec.data.runtime_items import RuntimeItem, extend_catalog
-from lmrec.service.catalogue import changes_since, retired_items, runtime_items
+from lmrec.service.catalogue import changes_since, runtime_items
 from lmrec.service.store import Store
 
 
@@ -49,6 +49,9 @@ class Catalogue:
                 if s.item_id not in self.known:
                     self.known.add(s.item_id)
                     self.runtime.append(s.item_id)
-        self.retired = frozenset(retired_items(store))
+        retired = set(self.retired)
+        for change in changes:  # in order: a put brings a retired item back
+            (retired.add if change.action == "retire" else retired.discard)(change.item_id)
+        self.retired = frozenset(retired)
         self.applied = changes[-1].id
         return put

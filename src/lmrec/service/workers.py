@@ -65,7 +65,7 @@ def prepare_workers(spec: WorkerSpec, checkpoint_dir: Path, progress: bool = Fal
     store = Store.open(spec.store_url)
     try:
         store.import_dataset(dataset, progress=progress)
-        known = catalogue_ids(store)
+        known = catalogue_ids(store) if spec.model_dir else None  # runtime items too
     finally:
         store.close()
     given = Path(spec.model_dir) if spec.model_dir else None

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from lmrec.core.fitted import FittedState
-from lmrec.data.containers import ItemCatalog, Vocabulary
+from lmrec.data.containers import ItemCatalog
+from lmrec.data.runtime_items import widened, with_rows
 from lmrec.errors import ConfigError
 
 ID_TABLE = "net.items.weight"  # one row per item after the padding row
@@ -36,16 +37,9 @@ def with_items(model: Any, catalog: ItemCatalog, item_ids: Sequence[str]) -> Any
     out = copy.copy(model)
     out.context = dataclasses.replace(model.context, catalog=catalog)
     vectors = out.encode_items(wanted)
-    ids = list(state.item_vocab.ids)
-    index = {item: n for n, item in enumerate(ids)}
-    text = np.array(model.text, dtype=np.float32)
-    added = [i for i in wanted if i not in index]
-    text = np.concatenate([text, np.zeros((len(added), text.shape[1]), np.float32)])
-    for item in added:
-        index[item] = len(ids)
-        ids.append(item)
-    for item, vector in zip(wanted, vectors, strict=True):
-        text[index[item]] = vector
+    vocab, rows = widened(state.item_vocab, wanted)
+    added = len(vocab) - len(state.item_vocab)
+    text = with_rows(np.asarray(model.text, dtype=np.float32), len(vocab), rows, vectors)
     tensors: dict[str, Any] = {
         f"net.{k}": v.detach().cpu().numpy() for k, v in model.network().state_dict().items()
     }
@@ -53,10 +47,8 @@ def with_items(model: Any, catalog: ItemCatalog, item_ids: Sequence[str]) -> Any
     tensors["text"] = text
     table = tensors.get(ID_TABLE)
     if table is not None and len(table) == len(state.item_vocab) + 1:  # a model with ID rows
-        tensors[ID_TABLE] = np.concatenate(
-            [table, np.zeros((len(added), table.shape[1]), table.dtype)]
-        )
-    out._state = FittedState(state.user_vocab, Vocabulary("item", tuple(ids)), state.histories)
-    out.net = out.restore_network(len(ids), tensors)
+        tensors[ID_TABLE] = np.concatenate([table, np.zeros((added, table.shape[1]), table.dtype)])
+    out._state = FittedState(state.user_vocab, vocab, state.histories)
+    out.net = out.restore_network(len(vocab), tensors)
     out.net.eval()
     return out

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.core.fitted import FittedState
-from lmrec.data.containers import ItemCatalog, Vocabulary
+from lmrec.data.containers import ItemCatalog
+from lmrec.data.runtime_items import widened, with_rows
 from lmrec.models.zeroshot.maxsim import HEADROOM
 
 
@@ -31,26 +32,16 @@ def with_items(model: Any, catalog: ItemCatalog, item_ids: Sequence[str]) -> Any
     template = item_template(model.context.dataset, catalog, model.config.template)
     texts = template.render(catalog, wanted)
     vectors = model._centre(model._embed(texts))
-    index = {item: n for n, item in enumerate(state.item_vocab.ids)}
-    ids = list(state.item_vocab.ids)
+    vocab, rows = widened(state.item_vocab, wanted)
     emb = model.item_embeddings
-    rows = np.empty(len(wanted), dtype=np.int64)
-    for n, item in enumerate(wanted):
-        found = index.get(item)
-        if found is None:
-            found = index[item] = len(ids)
-            ids.append(item)
-        rows[n] = found
-    grown = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
-    grown[: len(emb)] = emb
-    grown[rows] = vectors
+    grown = with_rows(emb, len(vocab), rows, vectors)
     out = copy.copy(model)
     out.item_embeddings = grown
-    out.prior = np.concatenate([model.prior, np.zeros(len(ids) - len(emb), np.float32)])
-    out.item_texts = list(model.item_texts) + [""] * (len(ids) - len(emb))
+    out.prior = np.concatenate([model.prior, np.zeros(len(vocab) - len(emb), np.float32)])
+    out.item_texts = list(model.item_texts) + [""] * (len(vocab) - len(emb))
     for row, text in zip(rows.tolist(), texts, strict=True):
         out.item_texts[row] = text
-    out._state = FittedState(state.user_vocab, Vocabulary("item", tuple(ids)), state.histories)
+    out._state = FittedState(state.user_vocab, vocab, state.histories)
     out._index, out._neighbours = None, None
     out._sims = None if model._sims is None else _widened(model, grown, rows)
     return out

@@ -92,13 +92,12 @@ def test_auto_beyond_loopback_guards_writes_and_read_only_refuses_them(tmp_path:
         service.close()
 
 
-def keys(command: str) -> Any:
+def test_keys_from_the_cli(tmp_path: Path, shop_data: Path) -> None:
     from conftest import run_cli
 
-    return run_cli(None, f"keys {command}")
+    def keys(command: str) -> Any:
+        return run_cli(shop_data, f"keys {command.replace('ml-100k', 'shop')}")
 
-
-def test_keys_from_the_cli(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'keys.sqlite'}"
     created = keys(f"create -d ml-100k --scope write --label ci --store {store}")
     assert created.exit_code == 0, created.output
@@ -117,6 +116,11 @@ def test_keys_from_the_cli(tmp_path: Path) -> None:
     assert missing.exit_code != 0 and "no API key with id 9" in missing.output
     assert keys(f"create -d ml-100k --scope root --store {store}").exit_code != 0
     assert keys(f"create -d ml-100k --scope admin --store {store}").exit_code == 0
+    unknown = keys(f"create -d no-such-dataset --store {store}x")
+    assert unknown.exit_code != 0 and "no-such-dataset" in unknown.output
+    assert not (tmp_path / "keys.sqlitex").exists()  # an unknown dataset creates no store
+    other = keys(f"list -d ml-100k --store sqlite:///{tmp_path / 'other.sqlite'}")
+    assert other.exit_code == 0
 
 
 @pytest.mark.parametrize("scope", ["read", "write"])

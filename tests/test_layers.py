@@ -12,6 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Lowest first. A module may import its own package and the packages before it, never after.
 LAYERS = (
     "lmrec.errors",  # the error taxonomy: one base class and its kinds
+    "lmrec.settings",  # the base of every option set (unknown keys, booleans, NaN refused)
     "lmrec.data",  # containers, atomic files, loaders, templates, named datasets
     "lmrec.index",  # top-k, exact and approximate vector search
     "lmrec.protocols",  # splits, candidate sets, the table of named protocols

@@ -209,7 +209,7 @@ def test_new_catalogue_rows_through_recommend_evaluate_and_the_service(tmp_path:
         ("-p cold-items --cold-share 1.5", "share"),
         ("-p cold-items --cold-share 0", "share"),
         ("-p loo --cold-share 0.2", "--cold-share is read by -p cold-items"),
-        ("-p loo --history-limit 0", "history_limit"),
+        ("-p loo --history-limit 0", "--history-limit"),
         ("--by fame", "unknown breakdown 'fame'"),
         ("-p loo --cutoff-quantile 0.5", "--cutoff-quantile is read by -p temporal"),
         ("-p temporal --candidates x.tsv", "--candidates is read by -p llmrank-20 or -p"),

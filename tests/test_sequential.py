@@ -184,7 +184,7 @@ def test_yaml_run_config(tmp_path: Path) -> None:
         load_run_config(bad)
     extra = tmp_path / "extra.yaml"
     extra.write_text("modle: sasrec\n")
-    with pytest.raises(ConfigError, match="extra.yaml: field 'modle'"):
+    with pytest.raises(ConfigError, match="extra.yaml: unknown option 'modle'"):
         load_run_config(extra)
 
 

@@ -55,7 +55,7 @@ def recs(client: httpx.Client, **body: Any) -> list[str]:
 
 def test_health_docs_and_page(api: httpx.Client) -> None:
     health = api.get("/health").json()
-    assert health["status"] == "ok" and health["items"] == 6 and health["schema_revision"] == "0005"
+    assert health["status"] == "ok" and health["items"] == 6 and health["schema_revision"] == "0006"
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/recommend", "/feedback", "/users/{user_id}", "/items", "/health"} <= set(paths)
     page = api.get("/")

@@ -37,8 +37,20 @@ class BackendError(LmrecError, RuntimeError):
 
 
 def field_error(prefix: str, exc: Any) -> ConfigError:
-    """A :class:`ConfigError` naming the first field a pydantic ``ValidationError`` reports,
-    e.g. ``run.yaml: field 'protocol.temporal.cutoff_quantile': …``."""
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    return ConfigError(f"{prefix}field {field!r}: {first['msg']}")
+    """A :class:`ConfigError` naming each field a pydantic ``ValidationError`` reports (at most
+    three), e.g. ``run.yaml: field 'protocol.temporal.cutoff_quantile': … (got 1.5)``."""
+    errors = exc.errors()
+    parts = [_one_field(e) for e in errors[:3]]
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return ConfigError(prefix + "; ".join(parts) + more)
+
+
+def _one_field(error: Any) -> str:
+    field = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not field:  # a check on the whole set names its field in the message
+        return message
+    if error["type"] == "extra_forbidden":
+        return f"unknown option {field!r} (extra inputs are not permitted)"
+    shown = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
+    return f"field {field!r}: {message}{shown}"

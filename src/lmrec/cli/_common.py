@@ -60,7 +60,10 @@ CandidatesOpt = Annotated[
     ),
 ]
 CutoffOpt = Annotated[
-    float, typer.Option("--cutoff-quantile", help="temporal: cut-off as a quantile of timestamps.")
+    float,
+    typer.Option(
+        "--cutoff-quantile", min=0.0, max=1.0, help="temporal: cut-off as a quantile of timestamps."
+    ),
 ]
 ConfigOpt = Annotated[
     list[str] | None,
@@ -97,10 +100,12 @@ RayOpt = Annotated[
     ),
 ]
 RayWorkersOpt = Annotated[
-    int, typer.Option("--workers", help="With --ray: worker actors (0 = one per cluster CPU).")
+    int,
+    typer.Option("--workers", min=0, help="With --ray: worker actors (0 = one per cluster CPU)."),
 ]
 ThreadsOpt = Annotated[
-    int | None, typer.Option(help="Local model: CPU threads (default: half the cores, at most 8).")
+    int | None,
+    typer.Option(min=1, help="Local model: CPU threads (default: half the cores, at most 8)."),
 ]
 
 

@@ -22,13 +22,17 @@ class ColdOptions:
 ColdShareOpt = Annotated[
     float | None,
     typer.Option(
-        "--cold-share", help="-p cold-items: share of test targets held out as new items (0.1)."
+        "--cold-share",
+        min=0.0,
+        max=1.0,
+        help="-p cold-items: share of test targets held out as new items (0.1).",
     ),
 ]
 HistoryLimitOpt = Annotated[
     int | None,
     typer.Option(
         "--history-limit",
+        min=1,
         help="Cut every evaluated history to its last N items (how good for thin histories).",
     ),
 ]
@@ -54,7 +58,9 @@ class CandidateSetOptions:
 
 CandidatesSizeOpt = Annotated[
     int,
-    typer.Option("--candidates-size", help="-p candidates: keep the first N listed (0 = all)."),
+    typer.Option(
+        "--candidates-size", min=0, help="-p candidates: keep the first N listed (0 = all)."
+    ),
 ]
 EnsureTargetOpt = Annotated[
     bool,

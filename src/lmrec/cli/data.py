@@ -54,6 +54,14 @@ def data_import(
         str | None,
         typer.Option("--time", help="Column of timestamps (numbers or dates; default: row order)."),
     ] = None,
+    time_format: Annotated[
+        str | None,
+        typer.Option(
+            "--time-format",
+            help="strftime format of the --time column's dates (e.g. %d/%m/%Y); default: "
+            "ISO 8601 or the one day/month order that reads every row.",
+        ),
+    ] = None,
     rating: Annotated[str | None, typer.Option(help="Column of ratings.")] = None,
     sep: Annotated[str, typer.Option(help="Field separator of a .csv file.")] = ",",
     items: Annotated[
@@ -73,7 +81,9 @@ def data_import(
     from lmrec.data.registry import default_data_dir
     from lmrec.data.tabular import ColumnMapping
 
-    mapping = ColumnMapping(user=user, item=item, timestamp=time_column, rating=rating)
+    if time_format is not None and time_column is None:
+        raise typer.BadParameter("needs --time (the column it reads)", param_hint="--time-format")
+    mapping = ColumnMapping(user, item, time_column, rating, time_format)
     catalogue = ItemSource(items, item_id, tuple(text or ("title",))) if items else None
     root = data_dir or default_data_dir()
     check_output(root / name, folder=True)  # before reading the log

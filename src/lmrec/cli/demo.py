@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lmrec.cli._common import DataDir, DatasetOpt, console, load
+from lmrec.cli._console import shown
 from lmrec.core.query import Query
 from lmrec.core.recommender import Recommender
 from lmrec.data.containers import Dataset
@@ -60,14 +61,16 @@ def llm_rerank(
         best = [vocab.ids[i] for i in ordered]
         target = vocab.ids[cases.targets[row]]
         console.print(
-            f"[bold]user {user}[/]: held-out next item [italic]{dataset.title(target)}[/]"
+            f"[bold]user {user}[/]: held-out next item [italic]{shown(dataset.title(target))}[/]"
         )
         for i, item in enumerate(best[:5], start=1):
             was = top.index(item) + 1
             mark = "  ← held-out item" if item == target else ""
-            console.print(f"   {llm} #{i} (was #{was:<2}) {dataset.title(item)}{mark}")
+            console.print(f"   {llm} #{i} (was #{was:<2}) {shown(dataset.title(item))}{mark}")
         why = explainer.written(list(vocab.decode(history)), best[0], backend, recommended=best[:5])
-        console.print(f"   why #1: [italic]{why.text or '(nothing grounded was written)'}[/]")
+        console.print(
+            f"   why #1: [italic]{shown(why.text or '(nothing grounded was written)', 2_000)}[/]"
+        )
         console.print(
             f"   [dim]{time.perf_counter() - t:.1f} s for this user · {why.removed} ungrounded "
             "sentences removed[/]"
@@ -131,13 +134,13 @@ def run_demo(
         ranking = model.recommend(Query(user=user, history=tuple(history), k=10))
         console.print(
             f"\n[bold]user {user}[/] ({len(history)} items; last 5 shown), "
-            f"held-out next item: [italic]{dataset.title(target)}[/]"
+            f"held-out next item: [italic]{shown(dataset.title(target))}[/]"
         )
         for item in history[-5:]:
-            console.print(f"   watched  {dataset.title(item)}")
+            console.print(f"   watched  {shown(dataset.title(item))}")
         for i, item in enumerate(ranking.items, start=1):
             mark = "  ← held-out item" if item == target else ""
-            console.print(f"   {best} #{i:<2} {dataset.title(item)}{mark}")
+            console.print(f"   {best} #{i:<2} {shown(dataset.title(item))}{mark}")
     if llm:
         retriever = fitted["itemknn-seq"][0]
         llm_rerank(dataset, prepared, retriever, "itemknn-seq", rows[:2], llm, console)
@@ -145,7 +148,7 @@ def run_demo(
 
 def demo(
     dataset: DatasetOpt = "ml-100k",
-    users: Annotated[int, typer.Option(help="Example users to show.")] = 5,
+    users: Annotated[int, typer.Option(min=1, help="Example users to show.")] = 5,
     llm: Annotated[
         str | None,
         typer.Option(help="A local language model re-ranks for two users ('' = skip)."),

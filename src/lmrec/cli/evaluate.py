@@ -31,6 +31,7 @@ from lmrec.cli._common import (
     ray_or_fail,
     report,
 )
+from lmrec.cli._console import shown
 from lmrec.cli._protocol_options import (
     ByOpt,
     CandidatesSizeOpt,
@@ -81,7 +82,9 @@ def evaluate_cmd(
             "(a model name, nir-user or nir-item)."
         ),
     ] = None,
-    depth: Annotated[int, typer.Option(help="Two-stage: how many retrieved items compete.")] = 50,
+    depth: Annotated[
+        int, typer.Option(min=1, help="Two-stage: how many retrieved items compete.")
+    ] = 50,
     split: Annotated[str, typer.Option(help="valid | test")] = "test",
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
@@ -248,20 +251,22 @@ def recommend_cmd(
     ranking = recommender.recommend(Query(user=user, history=tuple(known), k=k, domain=domain))
     history = full_history[-10:]
     merged = f" (merged with {', '.join(linked)})" if linked else ""
-    console.print(f"[bold]user {user}[/]{merged}, last {len(history)} of {len(known)} items:")
+    console.print(
+        f"[bold]user {shown(user)}[/]{merged}, last {len(history)} of {len(known)} items:"
+    )
     for item in history:
-        console.print(f"  {item:>6}  {ds.title(item)}")
+        console.print(f"  {shown(item):>6}  {shown(ds.title(item))}")
     where = f" in {domain}" if domain else ""
     table = Table("#", "item", "title", "score", title=f"{model} recommendations{where}")
     for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
-        table.add_row(str(i), item, ds.title(item), f"{score:.4g}")
+        table.add_row(str(i), shown(item), shown(ds.title(item)), f"{score:.4g}")
     console.print(table)
     if explain:
         from lmrec.llm.explain.explainer import Explainer
 
         explainer = Explainer.for_model(ds, recommender, title_chars=60)
         for i, item in enumerate(ranking.items, start=1):
-            console.print(f"{i}. {explainer.explain(known, item).text}", highlight=False)
+            console.print(f"{i}. {shown(explainer.explain(known, item).text, 2_000)}")
 
 
 def _user_history(
@@ -349,7 +354,7 @@ def _recommend_text(ds: Dataset, sentences: list[str], k: int, config: dict[str,
     ranking = model.recommend(Query(text=tuple(sentences), k=k))
     table = Table("#", "item", "title", "cosine", title="zero-shot recommendations for your text")
     for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
-        table.add_row(str(i), item, ds.title(item), f"{score:.3f}")
+        table.add_row(str(i), shown(item), shown(ds.title(item)), f"{score:.3f}")
     console.print(table)
 
 

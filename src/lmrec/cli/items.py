@@ -37,7 +37,7 @@ def items_import(
     from lmrec.service.store import Store
 
     ds = load(dataset, data_dir)
-    url = store or default_store_url(dataset)
+    url = store or default_store_url(ds)
     try:
         opened = Store.open(url)
     except SQLAlchemyError as exc:

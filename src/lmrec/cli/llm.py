@@ -32,6 +32,7 @@ from lmrec.cli._common import (
     prepare,
     write_json,
 )
+from lmrec.cli._console import shown
 
 
 def llm_rank(
@@ -48,7 +49,7 @@ def llm_rank(
     ] = None,
     protocol: ProtocolOpt = "llmrank-20",
     candidates: CandidatesOpt = None,
-    users: Annotated[int, typer.Option(help="Evaluate the first N cases (0 = all).")] = 200,
+    users: Annotated[int, typer.Option(min=0, help="Evaluate the first N cases (0 = all).")] = 200,
     settings: ConfigOpt = None,
     config_file: ConfigFileOpt = None,
     seed: int = 0,
@@ -112,7 +113,7 @@ def llm_rank(
     if stats.prompts:
         console.print(f"parsing: {stats.line()}")
         for i, text in enumerate(stats.examples, start=1):
-            console.print(f"[dim]reply {i}: {text[:300]!r}[/]")
+            console.print(f"[dim]reply {i}: {shown(repr(text[:300]), 400)}[/]")
     if output is not None:
         write_json(
             output,
@@ -164,20 +165,22 @@ def explain(
     history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
     explainer = Explainer(ds)
     profile = explainer.profile(history, backend=backend)
-    console.print(f"[bold]user {user}[/]: {profile.n_items} items")
+    console.print(f"[bold]user {shown(user)}[/]: {profile.n_items} items")
     for value, share in profile.interests:
-        console.print(f"  {share:>5.0%}  {value}")
+        console.print(f"  {share:>5.0%}  {shown(value)}")
     if profile.written is not None:
         w = profile.written
-        console.print(f"  [italic]{w.text or '(nothing grounded was written)'}[/]")
+        console.print(f"  [italic]{shown(w.text or '(nothing grounded was written)', 2_000)}[/]")
         console.print(f"  [dim]{w.seconds:.1f} s · {w.removed} ungrounded sentences removed[/]")
     items = recommender.recommend(Query(user=user, k=k)).items
     for i, item in enumerate(items, start=1):
-        console.print(f"{i:>2}. {explainer.explain(history, item).text}")
+        console.print(f"{i:>2}. {shown(explainer.explain(history, item).text, 2_000)}")
         if backend is not None:
             w = explainer.written(history, item, backend, recommended=items)
             text = w.text or w.error or "(nothing grounded was written)"
-            console.print(f"    [italic]{text}[/] [dim]({w.seconds:.1f} s, {w.removed} removed)[/]")
+            console.print(
+                f"    [italic]{shown(text, 2_000)}[/] [dim]({w.seconds:.1f} s, {w.removed} removed)[/]"
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -67,7 +67,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: PortOpt = 8080,
     threads: ThreadsOpt = None,
-    context: Annotated[int, typer.Option(help="Most prompt + reply tokens.")] = 2048,
+    context: Annotated[int, typer.Option(min=16, help="Most prompt + reply tokens.")] = 2048,
     cache_dir: Annotated[Path | None, typer.Option(help="Response and weights cache.")] = None,
 ) -> None:
     """Serve a local model as an OpenAI-compatible endpoint (default: loopback only)."""

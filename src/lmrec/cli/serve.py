@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +21,7 @@ from lmrec.cli._common import (
     check_output,
     console,
     fail,
+    load,
     model_options,
 )
 
@@ -46,7 +49,10 @@ def serve_cmd(
     max_k: Annotated[int, typer.Option(min=1, help="Largest k a request may ask for.")] = 100,
     max_body_kb: Annotated[int, typer.Option(min=1, help="Largest request body (KiB).")] = 256,
     max_pending: Annotated[
-        int, typer.Option(help="Scoring requests in flight; more are answered 503 + Retry-After.")
+        int,
+        typer.Option(
+            min=1, help="Scoring requests in flight; more are answered 503 + Retry-After."
+        ),
     ] = 256,
     deadline: Annotated[
         float, typer.Option(help="Seconds a scoring request may take before a 503.")
@@ -66,8 +72,9 @@ def serve_cmd(
     workers: Annotated[
         int,
         typer.Option(
+            min=1,
             help="Service processes on one port; the model is fitted (or loaded) once and "
-            "each process loads its checkpoint."
+            "each process loads its checkpoint.",
         ),
     ] = 1,
     watch: Annotated[
@@ -80,8 +87,9 @@ def serve_cmd(
     retrain_every: Annotated[
         int | None,
         typer.Option(
+            min=1,
             help="After this many new feedback events, train the model on the store in a "
-            "separate process and swap the result in."
+            "separate process and swap the result in.",
         ),
     ] = None,
     retrain_dir: Annotated[
@@ -113,10 +121,11 @@ def serve_cmd(
         max_pending=max_pending,
         deadline=deadline,
     )
-    url = store or default_store_url(dataset)
-    console.print(f"store: {url}")
     if workers < 1:
         raise fail("--workers must be at least 1")
+    loaded = load(dataset, data_dir)
+    url = store or default_store_url(loaded)
+    console.print(f"store: {url}")
     model_dir = _watched(watch, model_dir)
     retrainer = _retrainer(dataset, names[0], config, url, retrain_every, retrain_dir, data_dir)
     if workers > 1:
@@ -145,7 +154,7 @@ def serve_cmd(
         return
     try:
         service = build_service(
-            dataset, names[0], config, url, model_dir, data_dir, limits, progress=True
+            loaded, names[0], config, url, model_dir, data_dir, limits, progress=True
         )
     except OSError as exc:  # an LmrecError (data, config, store) is printed by the group
         raise fail(str(exc)) from None
@@ -287,14 +296,41 @@ StoreOpt = Annotated[
 ]
 
 
-def _store(dataset: str, store: str | None) -> Any:
+def _store(dataset: str, store: str | None, data_dir: Path | None) -> Any:
+    """The store of ``dataset`` (its default one without ``--store``; the dataset must exist
+    either way, and a given store must hold it or nothing yet)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lmrec.service.build import default_store_url
     from lmrec.service.store import Store, StoreError
 
+    loaded = load(dataset, data_dir)  # an unknown dataset creates no store
+    url = store or default_store_url(loaded)
     try:
-        return Store.open(store or default_store_url(dataset))
-    except StoreError as exc:
-        raise fail(str(exc)) from None
+        opened = Store.open(url)
+        held = opened.imported_dataset()
+    except (StoreError, SQLAlchemyError, OSError) as exc:
+        raise fail(f"store {url}: {exc}") from None
+    if held is not None and held != dataset:
+        opened.close()
+        raise fail(f"store {url} holds dataset {held!r}, not {dataset!r}")
+    return opened
+
+
+@contextmanager
+def _writing(opened: Any) -> Iterator[None]:
+    """Work on an open store: a database error (read-only file, lost connection) is a one-line
+    error naming the store; the store is closed either way."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise fail(
+            f"store {opened.url}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}"
+        ) from None
+    finally:
+        opened.close()
 
 
 @keys_app.command("create")
@@ -305,24 +341,23 @@ def keys_create(
     ] = "read",
     label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
     store: StoreOpt = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Create an API key; it is printed once (the store keeps only its hash)."""
     from lmrec.service.keys import create_key
 
     if scope not in ("read", "write", "admin"):
         raise fail(f"--scope must be read, write or admin, got {scope!r}")
-    opened = _store(dataset, store)
-    try:
+    opened = _store(dataset, store, data_dir)
+    with _writing(opened):
         key, record = create_key(opened, scope, label)  # type: ignore[arg-type]
-    finally:
-        opened.close()
     console.print(f"key {record.id} ({record.scope}{', ' + label if label else ''}):")
     print(key)  # plain, so scripts can capture it
     console.print("[yellow]shown once:[/] store it now; the service keeps only its hash")
 
 
 @keys_app.command("list")
-def keys_list(dataset: DatasetOpt, store: StoreOpt = None) -> None:
+def keys_list(dataset: DatasetOpt, store: StoreOpt = None, data_dir: DataDir = None) -> None:
     """List the store's API keys (id, scope, label, created, revoked)."""
     import datetime
 
@@ -330,15 +365,13 @@ def keys_list(dataset: DatasetOpt, store: StoreOpt = None) -> None:
 
     from lmrec.service.keys import list_keys
 
-    opened = _store(dataset, store)
-    try:
+    opened = _store(dataset, store, data_dir)
+    with _writing(opened):
         table = Table("id", "scope", "label", "created (UTC)", "revoked")
         for k in list_keys(opened):
             when = datetime.datetime.fromtimestamp(k.created_at, datetime.timezone.utc)
             table.add_row(str(k.id), k.scope, k.label, f"{when:%Y-%m-%d %H:%M}", str(k.revoked))
         console.print(table)
-    finally:
-        opened.close()
 
 
 @keys_app.command("revoke")
@@ -346,16 +379,16 @@ def keys_revoke(
     dataset: DatasetOpt,
     key_id: Annotated[int, typer.Argument(help="The key's id (see `lmrec keys list`).")],
     store: StoreOpt = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Revoke an API key; requests with it are refused from then on."""
     from lmrec.service.keys import revoke_key
 
-    opened = _store(dataset, store)
-    try:
-        if not revoke_key(opened, key_id):
-            raise fail(f"no API key with id {key_id}")
-    finally:
-        opened.close()
+    opened = _store(dataset, store, data_dir)
+    with _writing(opened):
+        found = revoke_key(opened, key_id)
+    if not found:
+        raise fail(f"no API key with id {key_id}")
     console.print(f"revoked key {key_id}")
 
 

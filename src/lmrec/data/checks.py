@@ -33,6 +33,31 @@ def line_of(lines: Lines, row: int) -> int:
     return row + lines if isinstance(lines, int) else int(lines[row])
 
 
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id (user, item, key), or ``None``."""
+    if not value.strip():
+        return "is empty"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "holds a control character (tab, newline, NUL, …)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds invalid text (a lone surrogate)"
+    return None
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a text (a title, a query): control characters other than tab,
+    newline and carriage return, or invalid text (a lone surrogate); ``None`` when it can."""
+    if any((ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F for c in value):
+        return "holds control characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds invalid text (a lone surrogate)"
+    return None
+
+
 def check_finite(
     path: Path,
     values: npt.NDArray[np.float64],
@@ -74,6 +99,11 @@ def check_ids(
         if not bare:
             raise DataFormatError(
                 path, f"empty {name}", line=first(j), column=column, column_name=name
+            )
+        problem = id_problem(raw)
+        if problem:
+            raise DataFormatError(
+                path, f"{name} {raw!r} {problem}", line=first(j), column=column, column_name=name
             )
         other = spelled.setdefault(bare, j)
         if other != j:

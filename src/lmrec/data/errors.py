@@ -25,8 +25,8 @@ class DataFormatError(DataError):
         self.column = column
         self.column_name = column_name
         where = str(self.path)
-        if line is not None:
-            where += f", line {line}"
+        if line is not None:  # a Parquet file has rows, not lines: data row ``line`` (1-based)
+            where += f", {'row' if self.path.suffix.lower() == '.parquet' else 'line'} {line}"
         if column is not None:
             where += f", column {column}"
             if column_name:

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.data.atomic import Column, write_atomic
+from lmrec.data.cells import id_text
+from lmrec.data.checks import id_problem
 from lmrec.data.containers import FieldType, FieldValue
 from lmrec.data.errors import DataError, DataFormatError
-from lmrec.data.tabular import ColumnMapping, check_text_table, read_table
+from lmrec.data.tabular import ColumnMapping, check_text_table, read_parquet, read_table
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -66,6 +68,7 @@ def import_dataset(
         raise DataError(f"{folder} already exists; pass --force to replace it")
     if not source.is_file():
         raise DataError(f"{source}: no such file")
+    _check_roles(mapping, items)
     log = read_table(source, mapping, sep=sep)
     columns = [Column("user_id", FieldType.TOKEN), Column("item_id", FieldType.TOKEN)]
     cells: list[list[Any]] = [list(log.user_vocab.decode(log.users))]
@@ -100,6 +103,33 @@ def import_dataset(
         len(catalogue),
         len(interacted - described) if items is not None else 0,
     )
+
+
+def _check_roles(mapping: ColumnMapping, items: ItemSource | None) -> None:
+    """Each log column in one role, each catalogue field kept once (as atomic headers, after
+    spaces and colons become '_'): a repeat would write a dataset that cannot be loaded."""
+    roles = {"--user": mapping.user, "--item": mapping.item, "--time": mapping.timestamp}
+    roles["--rating"] = mapping.rating
+    named: dict[str, str] = {}
+    for option, column in roles.items():
+        if column is None:
+            continue
+        if column in named:
+            raise DataError(f"{option} and {named[column]} name the same column {column!r}")
+        named[column] = option
+    if items is None:
+        return
+    kept: dict[str, str] = {"item_id": "--item-id"}
+    for field in items.text:
+        header = _field_name(field)
+        if not header:
+            raise DataError(f"--text {field!r}: a blank field name")
+        if header in kept:
+            raise DataError(
+                f"--text {field!r} is kept twice (as {header!r}, also {kept[header]}); "
+                "name each catalogue field once"
+            )
+        kept[header] = f"--text {field!r}"
 
 
 def _replace(staging: Path, folder: Path) -> None:
@@ -145,9 +175,16 @@ def read_catalogue(source: ItemSource, sep: str = ",") -> list[list[FieldValue]]
                 line=line,
                 column_name=missing[0],
             )
-        item = _text(record[source.item_id])
-        if not item:
-            raise DataFormatError(path, "empty item id", line=line, column_name=source.item_id)
+        item = id_text(record[source.item_id])
+        problem = "is not text or a number" if item is None else id_problem(item)
+        if problem:
+            raise DataFormatError(
+                path,
+                f"item id {record[source.item_id]!r} {problem}",
+                line=line,
+                column_name=source.item_id,
+            )
+        assert item is not None
         if item in first:
             raise DataFormatError(
                 path, f"item {item!r} listed twice (first on line {first[item]})", line=line
@@ -187,7 +224,7 @@ def _table(path: Path, sep: str) -> list[tuple[int, dict[str, Any]]]:
 
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
         offset = 1
     else:
         sep = "\t" if suffix == ".tsv" else sep

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lmrec.data.checks import id_problem, text_problem
 from lmrec.data.containers import Field, FieldType, FieldValue, ItemCatalog, Vocabulary
 from lmrec.data.errors import DataError
 
@@ -30,18 +31,6 @@ class ItemFieldError(DataError):
         self.field = field
 
 
-def _no_control(text: str) -> bool:
-    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
-
-
 def check_item_id(item_id: str) -> str:
     """An item id the store and atomic files can hold: 1..128 characters, no control characters,
     no surrounding spaces."""
@@ -49,8 +38,7 @@ def check_item_id(item_id: str) -> str:
         not isinstance(item_id, str)
         or not 1 <= len(item_id) <= MAX_ID
         or item_id != item_id.strip()
-        or not _no_control(item_id)
-        or not _encodable(item_id)
+        or id_problem(item_id)
     ):
         raise ItemFieldError(
             f"item id {item_id!r}: 1 to {MAX_ID} characters, no control characters or "
@@ -63,7 +51,7 @@ def check_item_id(item_id: str) -> str:
 def _text_value(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ItemFieldError(f"field {name!r} must be text, got {type(value).__name__}", name)
-    if not _encodable(value) or not _no_control(value.replace("\t", " ")):
+    if text_problem(value):
         raise ItemFieldError(f"field {name!r} holds control characters or invalid text", name)
     cleaned = " ".join(value.split())
     if len(cleaned) > MAX_TEXT:

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.data.checks import Lines, check_ids
+from lmrec.data.cells import id_texts, parse_dates
+from lmrec.data.checks import Lines, check_finite, check_ids, line_of
 from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError, DataFormatError
 from lmrec.data.loaders import encode
@@ -27,11 +28,12 @@ class ColumnMapping:
     item: str = "item_id"
     timestamp: str | None = "timestamp"
     rating: str | None = None
+    time_format: str | None = None  # e.g. "%d/%m/%Y"; default: ISO 8601 or the one order that fits
 
 
 def check_text_table(path: Path, sep: str) -> list[int]:
     """Refuse, naming file, line and column: an empty file, bytes that are not UTF-8, a header
-    that names a column twice. Returns the physical line where each record starts (blank lines
+    that names a column twice, a row with more or fewer fields than the header. Returns the physical line where each record starts (blank lines
     skipped, quoted newlines spanned), for errors that name a row."""
     import csv
     import io
@@ -54,12 +56,6 @@ def check_text_table(path: Path, sep: str) -> list[int]:
         ) from None
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     header = next(reader)
-    starts: list[int] = []
-    last = reader.line_num
-    for row in reader:
-        if row:  # pandas skips blank lines too
-            starts.append(last + 1)
-        last = reader.line_num
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
         if name in seen:
@@ -70,22 +66,54 @@ def check_text_table(path: Path, sep: str) -> list[int]:
                 column=position,
             )
         seen[name] = position
+    starts: list[int] = []
+    last = reader.line_num
+    for row in reader:
+        if row:  # pandas skips blank lines too
+            starts.append(last + 1)
+            if len(row) != len(header):
+                raise DataFormatError(
+                    path,
+                    f"{len(row)} fields where the header has {len(header)} "
+                    f"({sep.join(header)!r}); every row needs exactly the header's fields",
+                    line=last + 1,
+                )
+        last = reader.line_num
     return starts
 
 
 def _times(
-    column: Any, numbers: Callable[[str], npt.NDArray[np.float64]], name: str
+    path: Path,
+    column: Any,
+    numbers: Callable[[str], npt.NDArray[np.float64]],
+    name: str,
+    position: int,
+    time_format: str | None,
 ) -> npt.NDArray[np.float64]:
-    """Numbers as they are; otherwise dates and times (ISO 8601 and the like) as Unix seconds."""
+    """Numbers as they are; otherwise dates read one way for the whole column
+    (:func:`lmrec.data.cells.parse_dates`) as Unix seconds."""
     import pandas as pd
 
-    if pd.to_numeric(column, errors="coerce").notna().all():
+    if time_format is None and pd.to_numeric(column, errors="coerce").notna().all():
         return numbers(name)
-    moments = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
-    if moments.isna().any():
-        return numbers(name)  # names the first value that is neither
-    seconds = (moments.dt.tz_localize(None) - pd.Timestamp(0)).dt.total_seconds()
-    return np.asarray(seconds, dtype=np.float64)
+    seconds = parse_dates(path, column, name, position, time_format)
+    return numbers(name) if seconds is None else seconds  # names the first value that is neither
+
+
+def read_parquet(path: Path) -> Any:
+    """A Parquet file as a frame whose integer columns stay integers when they hold nulls."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path, dtype_backend="numpy_nullable")
+    except ImportError as exc:
+        raise ImportError("reading Parquet needs pyarrow: pip install 'lmrec[parquet]'") from exc
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataFormatError(path, f"not a readable Parquet file ({exc})") from None
+
+
+def id_column(path: Path, frame: Any, columns: list[str], name: str, at: Lines) -> list[str]:
+    return id_texts(path, frame[name], name, columns.index(name) + 1, at)
 
 
 def read_table(
@@ -99,12 +127,7 @@ def read_table(
     wanted = [c for c in (mapping.user, mapping.item, mapping.timestamp, mapping.rating) if c]
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except ImportError as exc:
-            raise ImportError(
-                "reading Parquet needs pyarrow: pip install 'lmrec[parquet]'"
-            ) from exc
+        frame = read_parquet(path)
         line_offset = 0
         starts = []
     elif suffix in {".csv", ".tsv", ".txt"}:
@@ -138,8 +161,12 @@ def read_table(
     if frame.empty:
         raise DataFormatError(path, "no rows after the header", line=2 if line_offset else None)
 
+    at: Lines = starts if len(starts) == len(frame) else 1 if not line_offset else 2
+
     def numbers(name: str) -> npt.NDArray[np.float64]:
-        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             i = int(bad[0])
@@ -147,11 +174,11 @@ def read_table(
                 path,
                 f"not a number{' or a date' if name == mapping.timestamp else ''}: "
                 f"{frame[name].iloc[i]!r}",
-                line=starts[i] if line_offset and i < len(starts) else None,
+                line=line_of(at, i),
                 column=columns.index(name) + 1,
                 column_name=name,
             )
-        return values
+        return np.asarray(values, dtype=np.float64)
 
     timestamps: npt.NDArray[np.float64]
     if mapping.timestamp is None:
@@ -162,11 +189,15 @@ def read_table(
             moments = moments.dt.tz_convert("UTC").dt.tz_localize(None)
         seconds = (moments - pd.Timestamp(0)).dt.total_seconds()
         timestamps = np.asarray(seconds, dtype=np.float64)
+        name = mapping.timestamp
+        check_finite(path, timestamps, name, columns.index(name) + 1, at)
     else:
-        timestamps = _times(frame[mapping.timestamp], numbers, mapping.timestamp)
-    users, user_vocab = encode("user", frame[mapping.user].astype(str).tolist())
-    items, item_vocab = encode("item", frame[mapping.item].astype(str).tolist())
-    at: Lines = starts if len(starts) == len(frame) else 2
+        name = mapping.timestamp
+        timestamps = _times(
+            path, frame[name], numbers, name, columns.index(name) + 1, mapping.time_format
+        )
+    users, user_vocab = encode("user", id_column(path, frame, columns, mapping.user, at))
+    items, item_vocab = encode("item", id_column(path, frame, columns, mapping.item, at))
     for name, codes, vocab in (
         (mapping.user, users, user_vocab),
         (mapping.item, items, item_vocab),

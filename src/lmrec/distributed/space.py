@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lmrec.errors import ConfigError, field_error
+from lmrec.settings import Settings
 
 Kind = Literal["choice", "grid", "uniform", "loguniform", "randint"]
 KINDS: tuple[str, ...] = ("choice", "grid", "uniform", "loguniform", "randint")
@@ -55,14 +56,14 @@ class Dimension(BaseModel):
             raise ValueError(f"{self.key}: randint needs integer bounds")
 
 
-class EarlyStopping(BaseModel):
+class EarlyStopping(Settings):
     model_config = ConfigDict(extra="forbid")
 
     grace: int = Field(2, ge=1, description="Epochs every trial gets before it may be stopped.")
     reduction: int = Field(2, ge=2, description="ASHA keeps 1/reduction of trials per rung.")
 
 
-class SearchSpace(BaseModel):
+class SearchSpace(Settings):
     """The content of a search-space file."""
 
     model_config = ConfigDict(extra="forbid")
@@ -140,4 +141,21 @@ def load_space(path: Path) -> SearchSpace:
         raise field_error(f"{path}: ", exc) from None
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    check_trials(space, path)
     return space
+
+
+def check_trials(space: SearchSpace, path: Path) -> None:
+    """Every trial's config is one the model takes, checked here before any trial starts: the
+    fixed options with each listed value and each bound of every searched option (a misspelt
+    option or a value out of range is one error naming the file, not a trial traceback each)."""
+    from lmrec.models.registry import model_spec, validate_config
+
+    try:
+        spec = model_spec(space.model)
+        validate_config(spec, trial_config(space, {}))
+        for dim in space.dimensions():
+            for value in dim.values:
+                validate_config(spec, trial_config(space, {dim.key: value}))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

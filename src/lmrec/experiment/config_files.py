@@ -24,13 +24,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from lmrec.errors import ConfigError, field_error
 from lmrec.protocols.named import ProtocolSpec
+from lmrec.settings import Settings
 
 
-class RunConfig(BaseModel):
+class RunConfig(Settings):
     """The content of a run-configuration file: a run specification whose every key may be left
     to the command line."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from lmrec.core.coverage import unscorable_count
 from lmrec.core.fitted import ModelContext
@@ -26,6 +26,7 @@ from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases, Split
 from lmrec.protocols.candidates import candidate_hit_rate
 from lmrec.protocols.named import LeaveOneOutProtocol, NamedProtocol, ProtocolSpec
+from lmrec.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Prepared:
         return Prepared(self.dataset, self.split, cases, self.protocol, self.split_name, n)
 
 
-class RunSpec(BaseModel):
+class RunSpec(Settings):
     """One evaluation run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

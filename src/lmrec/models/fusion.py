@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.coverage import scorable_items, scores_with_coverage
@@ -23,9 +23,10 @@ from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.errors import ConfigError
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 
 
-class FusionMember(BaseModel):
+class FusionMember(Settings):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="A registered model name.")
@@ -33,7 +34,7 @@ class FusionMember(BaseModel):
     weight: float = Field(1.0, gt=0.0)
 
 
-class RankFusionConfig(BaseModel):
+class RankFusionConfig(Settings):
     """``members``: two or more registered models; ``k``: the RRF smoothing constant."""
 
     model_config = ConfigDict(extra="forbid")

@@ -21,7 +21,7 @@ from lmrec.core.checkpoint import ModelLoader, read_meta
 from lmrec.core.checkpoint import save_model as save_model
 from lmrec.core.fitted import ModelContext
 from lmrec.core.recommender import Recommender
-from lmrec.errors import CheckpointError, ConfigError
+from lmrec.errors import CheckpointError, ConfigError, field_error
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def validate_config(spec: ModelSpec, config: Mapping[str, Any] | None) -> BaseMo
     try:
         return spec.config.model_validate({**spec.defaults, **(config or {})})
     except ValidationError as exc:
-        raise ConfigError(f"model {spec.name!r}: {exc}") from None
+        raise field_error(f"model {spec.name!r}: ", exc) from None
 
 
 def create_model(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.core.checkpoint import ModelLoader, load_state, save_member, save_state
 from lmrec.core.coverage import scorable_items
@@ -27,11 +27,12 @@ from lmrec.data.errors import DataError
 from lmrec.errors import ConfigError
 from lmrec.llm.ranking.candidates import unseen_order
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 
 NIR_RETRIEVERS: dict[str, Literal["user", "item"]] = {"nir-user": "user", "nir-item": "item"}
 
 
-class TwoStageConfig(BaseModel):
+class TwoStageConfig(Settings):
     """The re-ranker, the retriever and how many of the retriever's items are re-ranked."""
 
     model_config = ConfigDict(extra="forbid")

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lmrec.data.atomic import decode_utf8
+from lmrec.data.checks import id_problem
 from lmrec.data.containers import Vocabulary
 from lmrec.data.errors import DataFormatError
 from lmrec.protocols.base import EvalCases
@@ -46,6 +47,9 @@ class CandidateFile:
             user, sep, rest = line.partition("\t")
             if not sep or not rest.strip():
                 raise DataFormatError(path, "expected 'user_id<TAB>item item …'", line=n)
+            problem = id_problem(user)
+            if problem:
+                raise DataFormatError(path, f"user id {user!r} {problem}", line=n, column=1)
             if user in seen:
                 raise DataFormatError(
                     path,
@@ -62,7 +66,9 @@ class CandidateFile:
         return cls(path, tuple(users), tuple(lists), tuple(numbers))
 
     def indices(self, row: int, items: Vocabulary) -> npt.NDArray[np.int32]:
-        """Item indices of list ``row``; an unknown item is an error naming its line."""
+        """Distinct item indices of list ``row``, in the file's order (a repeated item counts
+        once, at its first place: every candidate protocol ranks distinct items); an unknown item
+        is an error naming its line."""
         listed = self.lists[row]
         idx = items.lookup(listed)
         if (idx < 0).any():
@@ -72,7 +78,12 @@ class CandidateFile:
                 f"candidate item {bad!r} is not in the dataset's item vocabulary",
                 line=self.line_numbers[row],
             )
-        return idx.astype(np.int32)
+        _, first = np.unique(idx, return_index=True)
+        return idx[np.sort(first)].astype(np.int32)
+
+    def repeats(self, row: int) -> int:
+        """How many entries of list ``row`` repeat an earlier one."""
+        return len(self.lists[row]) - len(set(self.lists[row]))
 
 
 @dataclass(frozen=True)
@@ -123,14 +134,20 @@ class Candidates:
             idx = self.file.indices(line, items)
             negatives = idx[idx != target][: self.n_negatives]
             if len(negatives) < self.n_negatives:
+                repeats = self.file.repeats(line)
+                dropped = f" ({repeats} repeated entries count once)" if repeats else ""
                 raise DataFormatError(
                     self.file.path,
-                    f"user {user!r} has only {len(negatives)} "
-                    f"candidates besides the target; need {self.n_negatives}",
+                    f"user {user!r} has only {len(negatives)} distinct "
+                    f"candidates besides the target{dropped}; need {self.n_negatives}",
                     line=self.file.line_numbers[line],
                 )
             cand[len(rows)] = rng.permutation(np.append(negatives, target))
             rows.append(row)
+        if not rows:
+            raise DataFormatError(
+                self.file.path, "no user of the evaluated split has a candidate list here", line=1
+            )
         return cases.select(np.asarray(rows, dtype=np.int64)).with_candidates(cand[: len(rows)])
 
     def _sample(self, cases: EvalCases, n_items: int) -> npt.NDArray[np.int32]:
@@ -196,9 +213,7 @@ class CandidateSet:
             row = row_of_user.get(user)
             if row is None:
                 continue
-            idx = self.file.indices(line, items)
-            _, first = np.unique(idx, return_index=True)
-            kept = idx[np.sort(first)].astype(np.int32)
+            kept = self.file.indices(line, items)
             if self.size:
                 kept = kept[: self.size]
             target = int(cases.targets[row])

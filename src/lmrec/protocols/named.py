@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from lmrec.data.containers import Interactions
 from lmrec.data.registry import default_data_dir
@@ -28,6 +28,7 @@ from lmrec.protocols.candidates import CandidateFile, Candidates, CandidateSet
 from lmrec.protocols.cold_items import ColdItems
 from lmrec.protocols.leave_one_out import LeaveOneOut
 from lmrec.protocols.temporal import Temporal
+from lmrec.settings import Settings
 
 LLMRANK_ENV = "LMREC_LLMRANK_DIR"
 
@@ -35,7 +36,7 @@ FULL_RANKING_COLUMNS = ("hr@10", "ndcg@10", "mrr@10", "ndcg@20", "coverage@20")
 CANDIDATE_COLUMNS = ("ndcg@1", "ndcg@5", "ndcg@10", "ndcg@20", "hr@10")
 
 
-class NamedProtocol(BaseModel):
+class NamedProtocol(Settings):
     """What every protocol offers; subclasses add their own options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from lmrec.data.people import merge_histories
 from lmrec.service.admission import Admission
@@ -39,6 +40,7 @@ class RecommendRequest(BaseModel):
     # the document says what the service needs: at least one of user_id, history, text
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # JSON types as declared: true is not a number, "3" is not 3
         json_schema_extra={
             "anyOf": [{"required": [f]} for f in ("user_id", "history", "histories", "text")]
         },
@@ -94,7 +96,7 @@ class RecommendResponse(BaseModel):
 
 
 class WhyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     user_id: str = Id
     item_id: str = Id
@@ -109,7 +111,7 @@ class WhyResponse(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     user_id: str = Id
     item_id: str = Id
@@ -219,6 +221,14 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
         body = {"detail": exc.message, "field": exc.field}
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def store_failed(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # disk full, read-only file, lost connection: a state with a retry, never a 500
+        refusal = service.store_health.failed(exc)
+        body = {"detail": refusal.message, "field": None}
+        headers = {"Retry-After": str(refusal.retry_after)}
+        return JSONResponse(body, status_code=refusal.status, headers=headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # one shape for every refusal (Refusal); FastAPI's default also echoed the input, and
@@ -233,7 +243,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
     async def health() -> dict[str, Any]:  # on the event loop: never queued behind scoring
         stats = service.batcher.stats
         return {
-            "status": "ok",
+            "status": "degraded" if service.store_health.problem else "ok",
             "dataset": service.dataset.name,
             "model": service.model_name,
             "items": len(service.items),
@@ -245,6 +255,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
             "pid": os.getpid(),  # which worker process answered
             **admission.stats.as_dict(),
             **living_health(service),
+            **service.store_health.as_dict(),
         }
 
     @app.post("/recommend", response_model=RecommendResponse)
@@ -295,6 +306,12 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
         ),
     ) -> FeedbackResponse:
         authorize(request, write=True)
+        if req.idempotency_key and idempotency_key and req.idempotency_key != idempotency_key:
+            raise Invalid(  # either one could be the retry's key: storing it twice is worse
+                f"idempotency_key {req.idempotency_key!r} in the body and Idempotency-Key "
+                f"{idempotency_key!r} in the header differ; send one key",
+                "idempotency_key",
+            )
         key = req.idempotency_key or idempotency_key
         if not key:
             raise Invalid(

@@ -11,13 +11,14 @@ from fastapi import Body, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmrec.service.engine import RecommendService
 from lmrec.service.errors import Invalid, NotFound
 
-FieldValue = str | list[str] | float | list[float]
+# a catalogue field's value, JSON types as sent (true is not 1.0, 3 is not "3")
+FieldValue = StrictStr | list[StrictStr] | StrictFloat | list[StrictFloat]
 
 
 class ItemPutResponse(BaseModel):
@@ -37,7 +38,7 @@ class ItemResponse(BaseModel):
 
 
 class ReloadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     checkpoint: str | None = Field(
         None,

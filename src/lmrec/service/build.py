@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lmrec.core.recommender import Recommender
+from lmrec.data.containers import Dataset
 from lmrec.models.build import build_model
 from lmrec.service.catalogue import catalogue_ids
 from lmrec.service.engine import RecommendService
@@ -15,17 +16,21 @@ from lmrec.service.messages import ServiceLimits
 from lmrec.service.store import Store, sqlite_url
 
 
-def default_store_url(dataset: str) -> str:
-    """SQLite in the user data directory, one file per dataset (created on first start); a
-    dataset given by path is named by its folder."""
+def default_store_url(dataset: Dataset) -> str:
+    """SQLite in the user data directory, one file per copy of a dataset (its name and the
+    start of its content hash, :mod:`lmrec.data.identity`): a dataset imported again with other
+    rows, or another folder of the same name, gets a store of its own, never the old one's users
+    and histories. Created on first start."""
     import platformdirs
 
-    name = Path(dataset).name if "/" in dataset else dataset
-    return sqlite_url(Path(platformdirs.user_data_dir("lmrec")) / "service" / f"{name}.sqlite")
+    from lmrec.data.identity import content_hash
+
+    name = f"{Path(dataset.name).name}-{content_hash(dataset)[:12]}.sqlite"
+    return sqlite_url(Path(platformdirs.user_data_dir("lmrec")) / "service" / name)
 
 
 def build_service(
-    dataset_name: str,
+    dataset_name: str | Dataset,
     model_name: str,
     config: Mapping[str, Any] | None = None,
     store_url: str | None = None,
@@ -35,11 +40,15 @@ def build_service(
     progress: bool = False,
     measure_recall: bool = True,
 ) -> RecommendService:
-    """Load the dataset, open (migrate) the store, import the dataset once, build the model."""
+    """Load the dataset (or take the one given), open (migrate) the store, import the dataset
+    once, build the model."""
     from lmrec.data.registry import load_dataset
 
-    dataset = load_dataset(dataset_name, data_dir)
-    store = Store.open(store_url or default_store_url(dataset.name))
+    if isinstance(dataset_name, Dataset):
+        dataset = dataset_name
+    else:
+        dataset = load_dataset(dataset_name, data_dir)
+    store = Store.open(store_url or default_store_url(dataset))
     try:
         store.import_dataset(dataset, progress=progress)
         # a checkpoint may score the items put at runtime too (trained with --store)

@@ -17,6 +17,7 @@ from typing import Any
 from lmrec.core.fitted import fitted_state_of
 from lmrec.core.query import Query, Ranking
 from lmrec.core.recommender import ReadsText, Recommender
+from lmrec.data.checks import id_problem, text_problem
 from lmrec.data.containers import Dataset, Vocabulary
 from lmrec.service.batching import HistoryReader, ScoreBatcher
 from lmrec.service.errors import Conflict, Invalid, NotFound, empty_history, unknown_user
@@ -33,6 +34,7 @@ from lmrec.service.messages import (
 )
 from lmrec.service.runtime import Catalogue
 from lmrec.service.store import FeedbackEvent, IdempotencyConflict, Store, StoredFeedback
+from lmrec.service.store_health import StoreHealth
 
 FEEDBACK_KINDS = ("click", "rating", "purchase")
 
@@ -69,6 +71,7 @@ class RecommendService(LivingService):
         self.search_recall: float | None = None  # approximate serving: recall@10 at start
         self.reload_from: str | None = None  # what /admin/reload loads when given no folder
         self.follower: Any = None  # the Follower thread, when serving (lmrec.service.follow)
+        self.store_health = StoreHealth()  # the last store failure, shown by /health
 
     @property
     def model(self) -> Recommender:
@@ -127,6 +130,10 @@ class RecommendService(LivingService):
             raise Invalid(
                 f"at most {lim.max_exclude} excluded items, got {len(query.exclude)}", "exclude"
             )
+        for pos, item in enumerate(query.exclude):
+            problem = id_problem(item)
+            if problem:
+                raise Invalid(f"item id {item!r} {problem}", f"exclude[{pos}]")
         self._check_domain(live.model, query.domain)
         asked = Query(
             user=query.user_id,
@@ -152,10 +159,17 @@ class RecommendService(LivingService):
         if domain is None:
             return
         from lmrec.data.errors import DataError
-        from lmrec.data.joint import domain_range
+        from lmrec.data.joint import JOINER, domain_range
 
+        state = fitted_state_of(model)
+        if JOINER not in self.dataset.name:
+            raise Invalid(
+                f"'domain' applies to a model trained on several datasets at once (e.g. "
+                f"amazon-games+amazon-scientific); {self.dataset.name!r} is one",
+                "domain",
+            )
         try:
-            domain_range(fitted_state_of(model).domain_ranges, domain)
+            domain_range(state.domain_ranges, domain)
         except DataError as exc:
             raise Invalid(str(exc), "domain") from None
 
@@ -243,6 +257,9 @@ class RecommendService(LivingService):
                     f"each text must be 1 to {lim.max_text_chars} characters, not blank",
                     f"text[{pos}]",
                 )
+            problem = text_problem(line)
+            if problem:
+                raise Invalid(f"the text {problem}", f"text[{pos}]")
         banned = asked.exclude | (set(history) if query.exclude_history else set())
         ranking = live.model.recommend(
             Query(text=tuple(text), k=asked.k, exclude=frozenset(banned), domain=query.domain)
@@ -352,6 +369,8 @@ class RecommendService(LivingService):
             )
         event = FeedbackEvent(idempotency_key, user_id, item_id, kind, value, when)
         try:
-            return self.store.append_feedback(event)
+            stored = self.store.append_feedback(event)
         except IdempotencyConflict as exc:
             raise Conflict(str(exc), "idempotency_key") from None
+        self.store_health.ok()
+        return stored

@@ -50,3 +50,8 @@ def empty_history() -> Invalid:
         "interactions",
         "history",
     )
+
+
+class Unavailable(Overloaded):
+    """A resource the request needs is not there now (the store's disk is full, the store is
+    unreachable): 503 + Retry-After; ``/health`` reports it until it recovers."""

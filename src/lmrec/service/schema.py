@@ -111,6 +111,7 @@ imports = Table(
     Column("n_users", Integer, nullable=False),
     Column("n_interactions", Integer, nullable=False),
     Column("imported_at", Float, nullable=False),
+    Column("content_hash", String(64), nullable=True),  # lmrec.data.identity; null: before 0006
 )
 
 api_keys = Table(

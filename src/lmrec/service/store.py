@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.engine import Connection
 
 from lmrec.data.containers import Dataset
@@ -23,9 +22,11 @@ from lmrec.service import schema
 from lmrec.service.connect import StoreError as StoreError  # re-exported: callers import it here
 from lmrec.service.connect import create_store_engine
 from lmrec.service.retry import retry_disconnects
+from lmrec.service.store_import import ImportReport, check_same_copy, import_rows
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-IMPORT_CHUNK = 20_000
+MIGRATION_LOCK = 0x6C6D726563  # PostgreSQL advisory lock key of lmrec's migrations ("lmrec")
+MIGRATE_TRIES = 50
 
 
 class IdempotencyConflict(ValueError):
@@ -61,15 +62,6 @@ class StoredFeedback:
 
     id: int
     duplicate: bool
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    dataset: str
-    n_items: int
-    n_users: int
-    n_interactions: int
-    seconds: float
 
 
 def sqlite_url(path: Path) -> str:
@@ -112,8 +104,22 @@ class Store:
     # -- schema -------------------------------------------------------------------------------
 
     def migrate(self, revision: str = "head") -> None:
-        """Run Alembic migrations up to ``revision`` (creates the tables on a new database)."""
-        self._alembic("upgrade", revision)
+        """Run Alembic migrations up to ``revision`` (creates the tables on a new database).
+
+        Processes starting at once on a new database (``serve`` twice, workers): PostgreSQL
+        serialises them with an advisory lock; on SQLite the one that loses the race sees its
+        transaction fail ("table already exists"), and runs the upgrade again from where the
+        winner left it."""
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        for attempt in range(MIGRATE_TRIES):
+            try:
+                self._alembic("upgrade", revision)
+                return
+            except (OperationalError, IntegrityError):
+                if self.engine.dialect.name != "sqlite" or attempt == MIGRATE_TRIES - 1:
+                    raise
+                time.sleep(0.2)
 
     def downgrade(self, revision: str) -> None:
         """Undo migrations down to ``revision`` (``"base"`` drops every table)."""
@@ -132,6 +138,8 @@ class Store:
                 conn.commit()  # a pragma outside any transaction
             try:
                 with conn.begin():
+                    if not sqlite:  # one migrating process at a time (released at commit)
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                     config.attributes["connection"] = conn
                     getattr(command, direction)(config, revision)
                     broken = (
@@ -159,84 +167,33 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(schema.imports.c.dataset)).scalar()
 
-    def _check_same_items(self, dataset: Dataset) -> None:
-        """An older import must hold every item (feedback for a missing one breaks a foreign key)."""
-        with self.engine.connect() as conn:
-            stored = {r[0] for r in conn.execute(select(schema.items.c.item_id))}
-        missing = [i for i in dataset.interactions.item_vocab.ids if i not in stored]
-        if missing:
-            raise StoreError(
-                f"{self.url} was imported from another version of {dataset.name!r}: "
-                f"{len(missing):,} of its items are not in the store (e.g. {missing[0]!r}); "
-                "serve it with a new --store"
-            )
-
     def import_dataset(self, dataset: Dataset, progress: bool = False) -> ImportReport | None:
         """Copy the dataset's items, users and interactions in, once; ``None`` if already there.
 
-        A store holds one dataset: importing a second one raises :class:`StoreError`.
+        A store holds one copy of one dataset: importing another dataset, or another copy of the
+        same name (different content), raises :class:`StoreError`. Two processes importing into
+        one new store at once: one imports, the other finds it done.
         """
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        from lmrec.data.identity import content_hash
+
+        identity = content_hash(dataset)
         present = self.imported_dataset()
-        if present == dataset.name:
-            self._check_same_items(dataset)
-            return None
-        if present is not None:
+        if present is None:
+            try:
+                return import_rows(self, dataset, identity, progress)
+            except (IntegrityError, OperationalError):
+                present = self.imported_dataset()  # another process imported it meanwhile
+                if present is None:
+                    raise
+        if present != dataset.name:
             raise StoreError(
                 f"{self.url} already holds dataset {present!r}; use another --store for "
                 f"{dataset.name!r}"
             )
-        start = time.perf_counter()
-        data = dataset.interactions
-        order = data.chronological_order()
-        users = data.user_vocab.ids
-        items = data.item_vocab.ids
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(schema.items),
-                [
-                    {"item_id": i, "title": (t := dataset.title(i)), "title_lower": t.lower()}
-                    for i in items
-                ],
-            )
-            conn.execute(insert(schema.users), [{"user_id": u, "source": "dataset"} for u in users])
-            ratings = data.ratings
-            for chunk in _chunks(order, IMPORT_CHUNK, progress, f"import {dataset.name}"):
-                conn.execute(
-                    insert(schema.interactions),
-                    [
-                        {
-                            "id": int(row) + 1,
-                            "user_id": users[data.users[row]],
-                            "item_id": items[data.items[row]],
-                            "timestamp": float(data.timestamps[row]),
-                            "rating": None if ratings is None else float(ratings[row]),
-                        }
-                        for row in chunk
-                    ],
-                )
-            if conn.dialect.name == "postgresql":
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('interactions', 'id'), "
-                        "(SELECT MAX(id) FROM interactions))"
-                    )
-                )
-            conn.execute(
-                insert(schema.imports),
-                {
-                    "dataset": dataset.name,
-                    "n_items": len(items),
-                    "n_users": len(users),
-                    "n_interactions": len(data),
-                    "imported_at": time.time(),
-                },
-            )
-        with self.engine.connect() as conn:  # planner statistics now, not at autovacuum's whim
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
-        return ImportReport(
-            dataset.name, len(items), len(users), len(data), time.perf_counter() - start
-        )
+        check_same_copy(self, dataset, identity)
+        return None
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -378,15 +335,3 @@ class Store:
                 )
             )
         return StoredFeedback(int(new_id), duplicate=False)
-
-
-def _chunks(
-    rows: Sequence[int] | Any, size: int, progress: bool, desc: str
-) -> Iterator[Sequence[int]]:
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(rows), desc=desc, unit="rows", disable=not progress) as bar:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            yield chunk
-            bar.update(len(chunk))

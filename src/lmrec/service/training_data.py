@@ -39,15 +39,19 @@ class StoreData:
         }
 
 
-def _read(url: str) -> tuple[str, str | None, list[Any], list[Any]]:
+def _read(url: str, dataset: Dataset) -> tuple[str, str | None, list[Any], list[Any]]:
     from sqlalchemy import select
 
+    from lmrec.data.identity import content_hash
     from lmrec.service import schema
     from lmrec.service.catalogue import runtime_items
     from lmrec.service.store import Store
+    from lmrec.service.store_import import check_same_copy
 
     store = Store.open(url)
     try:
+        if store.imported_dataset() == dataset.name:  # this very copy, not a stale one
+            check_same_copy(store, dataset, content_hash(dataset))
         inter, fb = schema.interactions, schema.feedback
         with store.engine.connect() as conn:
             events = conn.execute(
@@ -62,7 +66,7 @@ def _read(url: str) -> tuple[str, str | None, list[Any], list[Any]]:
 
 def with_store(dataset: Dataset, url: str) -> tuple[Dataset, StoreData]:
     """``dataset`` with the store's feedback events and runtime items added."""
-    shown, imported, stored, events = _read(url)
+    shown, imported, stored, events = _read(url, dataset)
     if imported is not None and imported != dataset.name:
         raise DataError(f"store {shown} holds dataset {imported!r}, not {dataset.name!r}")
     catalog = dataset.catalog

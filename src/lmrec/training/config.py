@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from lmrec.settings import Settings
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(Settings):
     """How a torch recommender is trained. Unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid")

@@ -21,13 +21,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.errors import ConfigError
+from lmrec.settings import Settings
 from lmrec.training.trainer import EpochLog, TrainReport
 
 
-class LoraSettings(BaseModel):
+class LoraSettings(Settings):
     """The base model, the adapter's shape and how it is trained."""
 
     model_config = ConfigDict(extra="forbid")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.core.coverage import scorable_items
 from lmrec.core.fitted import FittedModel, FittedState
@@ -41,12 +41,13 @@ from lmrec.llm.runtime.backends import (
     ScoresContinuations,
 )
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 
 NIR_STEPS = ("nir_preferences", "nir_representative", "nir_recommend")
 CHUNK = 32  # users per call to the backend (an HTTP backend sends them concurrently)
 
 
-class LLMRankConfig(BaseModel):
+class LLMRankConfig(Settings):
     model_config = ConfigDict(extra="forbid")
 
     template: str = Field(

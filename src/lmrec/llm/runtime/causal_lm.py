@@ -13,6 +13,7 @@ import copy
 import hashlib
 import os
 import shutil
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,8 +96,11 @@ class CausalLM:
             )
         except ImportError as exc:  # transformers names the missing package (gguf, accelerate…)
             raise BackendError(f"cannot load {model.name}: {exc}") from exc
-        except (OSError, ValueError) as exc:
-            raise BackendError(f"cannot load {model.name} from {model.source}: {exc}") from exc
+        except (OSError, ValueError, IndexError, struct.error) as exc:
+            damaged = " (the file is truncated or damaged: get it again)" if model.gguf_file else ""
+            raise BackendError(
+                f"cannot load {model.name} from {model.path or model.source}{damaged}: {exc}"
+            ) from None
         if converted is not None:
             partial = converted.with_name(converted.name + ".partial")
             # de-quantised already: save the float weights as a plain model

@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from lmrec.llm.runtime.backends import LLMBackend
+from lmrec.settings import Settings
 
 
-class BackendConfig(BaseModel):
+class BackendConfig(Settings):
     """Where the language model runs. Give exactly one of ``endpoint`` (with ``model``) and
     ``llm``."""
 

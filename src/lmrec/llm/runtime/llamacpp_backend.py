@@ -46,12 +46,15 @@ class LlamaCppBackend(ConstrainedReplies):
             raise BackendError(f"runtime 'llama-cpp' loads .gguf files; {model.source} is not one")
         self.spec = model
         self.model = model.name
-        self.llama: Any = Llama(
-            model_path=str(path),
-            n_threads=threads or default_threads(),
-            n_ctx=context,
-            verbose=False,
-        )
+        try:
+            self.llama: Any = Llama(
+                model_path=str(path),
+                n_threads=threads or default_threads(),
+                n_ctx=context,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"llama.cpp cannot load {path}: {exc}") from None
         template = self.llama.metadata.get("tokenizer.chat_template")
         self.chat = bool(template) and model.base is not True
         self.cache = cache

@@ -74,6 +74,23 @@ def _gemma3() -> LocalModel:
 KNOWN: dict[str, Callable[[], LocalModel]] = {"smollm2-135m": _smollm2, "gemma3-270m": _gemma3}
 
 
+GGUF_MAGIC = b"GGUF"
+GGUF_HEADER = 24  # magic, version (u32), tensor count (u64), metadata count (u64)
+
+
+def check_gguf(path: Path) -> Path:
+    """A file that starts as a GGUF model does: the magic bytes and a whole header (a
+    truncated body is found when the weights are read, with the same advice)."""
+    with path.open("rb") as handle:
+        head = handle.read(GGUF_HEADER)
+    if len(head) < GGUF_HEADER or head[:4] != GGUF_MAGIC:
+        raise BackendError(
+            f"{path}: not a GGUF model file ({path.stat().st_size:,} bytes, "
+            f"starts {head[:4]!r}); it may be damaged or another format"
+        )
+    return path
+
+
 def resolve_llm(spec: str) -> LocalModel:
     """A known name, a ``.gguf`` file, a folder (one ``.gguf`` or ``config.json``), or a hub name."""
     if spec in KNOWN:
@@ -82,12 +99,14 @@ def resolve_llm(spec: str) -> LocalModel:
     if path.is_file():
         if path.suffix != ".gguf":
             raise BackendError(f"{path}: a model file must be a .gguf (or give its folder)")
+        check_gguf(path)
         return LocalModel(path.stem, str(path.resolve().parent), path.name)
     if path.is_dir():
         if (path / "config.json").exists():
             return LocalModel(path.resolve().name, str(path.resolve()))
         ggufs = sorted(path.glob("*.gguf"))
         if len(ggufs) == 1:
+            check_gguf(ggufs[0])
             return LocalModel(ggufs[0].stem, str(path.resolve()), ggufs[0].name)
         found = ", ".join(g.name for g in ggufs) or "neither config.json nor a .gguf file"
         raise BackendError(f"{path}: cannot tell which model to load ({found}); name the file")

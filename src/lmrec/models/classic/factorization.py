@@ -22,18 +22,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.core.checkpoint import load_state, save_state
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions, Sequences
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 
 MISSING = "BPR and ALS need the implicit library: pip install 'lmrec[mf]' (or pip install implicit)"
 
 
-class _MFConfig(BaseModel):
+class _MFConfig(Settings):
     model_config = ConfigDict(extra="forbid")
 
     factors: int = Field(64, ge=1, description="Latent dimensions.")

@@ -7,16 +7,17 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.core.checkpoint import load_state, save_state
 from lmrec.core.fitted import FittedModel, FittedState, tie_break_prior
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 
 
-class ItemKNNConfig(BaseModel):
+class ItemKNNConfig(Settings):
     """Hyper-parameters of :class:`ItemKNN`."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,16 +7,17 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from lmrec.core.checkpoint import load_state, save_state
 from lmrec.core.fitted import FittedModel, FittedState
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 
 
-class PopularityConfig(BaseModel):
+class PopularityConfig(Settings):
     """Popularity has no hyper-parameters; the config exists so unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid")

@@ -19,6 +19,7 @@ from lmrec.core.fitted import FittedModel, FittedState, ModelContext
 from lmrec.core.query import QueryBatch
 from lmrec.data.containers import Interactions
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 from lmrec.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from lmrec.training.trainer import TrainReport
 
 
-class SASRecConfig(BaseModel):
+class SASRecConfig(Settings):
     """SASRec with softmax cross-entropy ("SASRec+"); defaults follow Klenitskiy & Vasilev (2023)
     on ML-1M: 2 blocks × 64, one head, dropout 0.2, the last 200 items."""
 
@@ -43,7 +44,7 @@ class SASRecConfig(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
-class GRU4RecConfig(BaseModel):
+class GRU4RecConfig(Settings):
     """GRU4Rec trained with softmax cross-entropy over all items."""
 
     model_config = ConfigDict(extra="forbid")

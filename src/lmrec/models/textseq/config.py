@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from lmrec.settings import Settings
 from lmrec.training.config import TrainConfig
 
 TEXT_LR = 1e-3
 
 
-class TextSeqArchitecture(BaseModel):
+class TextSeqArchitecture(Settings):
     """The network's shape and scoring: kept by a checkpoint, taken over by a transferred model."""
 
     model_config = ConfigDict(extra="forbid")

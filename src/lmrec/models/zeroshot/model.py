@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lmrec.core.fitted import FittedModel, FittedState, ModelContext, best_of, exclusions
 from lmrec.core.query import Query, QueryBatch, Ranking
@@ -23,6 +23,7 @@ from lmrec.errors import ConfigError
 from lmrec.index.base import IndexKind, VectorIndex, build_index
 from lmrec.index.topk import TopItems, rank_rows
 from lmrec.protocols.base import EvalCases
+from lmrec.settings import Settings
 from lmrec.text.cache import EmbeddingCache
 from lmrec.text.encoders import Encoder
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from lmrec.models.zeroshot.maxsim import NeighbourLists
 
 
-class ZeroShotConfig(BaseModel):
+class ZeroShotConfig(Settings):
     """Hyper-parameters of :class:`ZeroShotTextRecommender`."""
 
     model_config = ConfigDict(extra="forbid")

@@ -142,6 +142,9 @@ def test_a_search_space_is_checked_against_the_model_before_any_trial(tmp_path: 
         ("serve -d shop -m pop", "--threads", "0"),
         ("serve -d shop -m pop", "--retrain-every", "0"),
         ("demo -d shop", "--users", "0"),
+        ("serve -d shop -m pop", "--deadline", "nan"),
+        ("evaluate -d shop -m pop -p temporal", "--cutoff-quantile", "nan"),
+        ("evaluate -d shop -m pop -p cold-items", "--cold-share", "inf"),
     ],
 )
 def test_counts_out_of_range_are_refused_naming_the_option(
@@ -149,6 +152,14 @@ def test_counts_out_of_range_are_refused_naming_the_option(
 ) -> None:
     result = run_cli(shop_data, command, option, value)
     assert result.exit_code == 2 and option in result.output, result.output
+
+
+@pytest.mark.parametrize(("text", "problem"), [("  ", "is blank"), ("a\x01b", "control")])
+def test_free_text_on_the_command_line_follows_the_services_rule(
+    shop_data: Path, text: str, problem: str
+) -> None:
+    result = run_cli(shop_data, "recommend -d shop --text", text)
+    assert result.exit_code == 2 and problem in result.output, result.output
 
 
 def test_a_damaged_model_file_says_so(tmp_path: Path) -> None:

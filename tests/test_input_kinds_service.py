@@ -160,7 +160,7 @@ def _import(url: str, folder: str, results: Any) -> None:
 
 
 def test_processes_starting_at_once_on_a_new_store_both_start(tmp_path: Path) -> None:
-    for attempt in range(4):
+    for attempt in range(2):
         url = f"sqlite:///{tmp_path / f'race{attempt}.sqlite'}"
         results: Any = multiprocessing.get_context("spawn").Queue()
         folders = [tmp_path / f"f{attempt}-{i}" for i in range(2)]
@@ -241,3 +241,31 @@ def test_a_data_file_written_with_a_bom_and_crlf_reads_the_same(tmp_path: Path) 
         plain.user_vocab.ids == other.user_vocab.ids
         and plain.item_vocab.ids == other.item_vocab.ids
     )
+
+
+def test_item_fields_are_taken_as_sent_and_checked_once(tmp_path: Path) -> None:
+    """`true` is not a price and `"3"` is not a number: PUT /items goes through the one item
+    check (``check_item_fields``), which names the field, instead of being coerced first."""
+    from lmrec.service.api import create_app
+    from lmrec.service.build import build_service
+
+    root = tmp_path / "data"
+    (root / "fl").mkdir(parents=True)
+    write(
+        root / "fl" / "fl.item", "item_id:token\ttitle:token\tprice:float\n10\tA\t3.5\n20\tB\t2\n"
+    )
+    write(root / "fl" / "fl.inter", "user_id:token\titem_id:token\ttimestamp:float\nu\t10\t1\n")
+    service = build_service(
+        "fl", "pop", store_url=f"sqlite:///{tmp_path / 'f.sqlite'}", data_dir=root
+    )
+    with TestClient(create_app(service), raise_server_exceptions=False) as http:
+        for body, field in (
+            ({"title": "N", "price": True}, "price"),
+            ({"title": "N", "price": [True]}, "price"),
+            ({"title": "N", "price": "3"}, "price"),
+            ({"title": True}, "title"),
+        ):
+            answer = http.put("/items/n1", json=body)
+            assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+        assert http.put("/items/n1", json={"title": "N", "price": 4}).status_code == 201
+    service.close()

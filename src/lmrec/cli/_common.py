@@ -17,6 +17,7 @@ from lmrec.cli._console import console as console  # re-exported: commands impor
 from lmrec.cli._console import fail as fail
 from lmrec.cli._paths import check_output as check_output
 from lmrec.cli._protocol_options import CandidateSetOptions, ColdOptions
+from lmrec.cli._protocol_options import finite as finite
 from lmrec.protocols.named import protocol_help
 
 if TYPE_CHECKING:
@@ -62,7 +63,11 @@ CandidatesOpt = Annotated[
 CutoffOpt = Annotated[
     float,
     typer.Option(
-        "--cutoff-quantile", min=0.0, max=1.0, help="temporal: cut-off as a quantile of timestamps."
+        "--cutoff-quantile",
+        min=0.0,
+        max=1.0,
+        callback=finite,
+        help="temporal: cut-off as a quantile of timestamps.",
     ),
 ]
 ConfigOpt = Annotated[

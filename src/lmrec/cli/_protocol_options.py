@@ -3,12 +3,20 @@ result breakdowns."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import typer
 
 from lmrec.errors import ConfigError
+
+
+def finite(value: float | None) -> float | None:
+    """A float option's callback: NaN and infinities are not numbers here (ranges let NaN by)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ ColdShareOpt = Annotated[
         "--cold-share",
         min=0.0,
         max=1.0,
+        callback=finite,
         help="-p cold-items: share of test targets held out as new items (0.1).",
     ),
 ]

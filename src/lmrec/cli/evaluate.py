@@ -339,9 +339,14 @@ def _same_items(items: Vocabulary, prepared: Prepared, model_dir: Path) -> None:
 def _recommend_text(ds: Dataset, sentences: list[str], k: int, config: dict[str, Any]) -> None:
     from lmrec.core.fitted import ModelContext
     from lmrec.core.query import Query
+    from lmrec.data.checks import text_problem
     from lmrec.models.registry import create_model
     from lmrec.models.zeroshot import ZeroShotTextRecommender
 
+    for sentence in sentences:  # the rule /recommend's free text follows
+        problem = "is blank" if not sentence.strip() else text_problem(sentence)
+        if problem:
+            raise fail(f"--text {shown(sentence, 60)!r} {problem}")
     model = create_model("zeroshot", config, ModelContext.for_dataset(ds, progress=True))
     assert isinstance(model, ZeroShotTextRecommender)
     encoder = model.encoder

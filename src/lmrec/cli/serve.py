@@ -21,6 +21,7 @@ from lmrec.cli._common import (
     check_output,
     console,
     fail,
+    finite,
     load,
     model_options,
 )
@@ -55,7 +56,8 @@ def serve_cmd(
         ),
     ] = 256,
     deadline: Annotated[
-        float, typer.Option(help="Seconds a scoring request may take before a 503.")
+        float,
+        typer.Option(callback=finite, help="Seconds a scoring request may take before a 503."),
     ] = 5.0,
     auth: Annotated[
         str,

@@ -11,14 +11,11 @@ from fastapi import Body, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lmrec.service.engine import RecommendService
 from lmrec.service.errors import Invalid, NotFound
-
-# a catalogue field's value, JSON types as sent (true is not 1.0, 3 is not "3")
-FieldValue = StrictStr | list[StrictStr] | StrictFloat | list[StrictFloat]
 
 
 class ItemPutResponse(BaseModel):
@@ -83,7 +80,7 @@ def add_living_routes(app: FastAPI, service: RecommendService, authorize: Author
         item_id: str,
         request: Request,
         response: Response,
-        fields: dict[str, FieldValue] = Body(
+        fields: dict[str, Any] = Body(  # as sent: check_item_fields is the one check
             ...,
             description='The item\'s catalogue fields, e.g. {"title": "…", "genre": ["…"]} '
             "(a new item needs the catalogue's title field).",

@@ -266,7 +266,8 @@ def recommend_cmd(
 
         explainer = Explainer.for_model(ds, recommender, title_chars=60)
         for i, item in enumerate(ranking.items, start=1):
-            console.print(f"{i}. {shown(explainer.explain(known, item).text, 2_000)}")
+            evidence = explainer.from_evidence(recommender, known, item, k)
+            console.print(f"{i}. {shown(evidence.text, 2_000)}")
 
 
 def _user_history(

@@ -76,6 +76,7 @@ class Explanation:
     relations: tuple[str, ...]  # knowledge-graph neighbours shared with supporting items
     text: str
     similarity: tuple[float, ...] = ()  # text cosines of the supporting items, when text chose them
+    contributions: tuple[float, ...] = ()  # score drops without each supporting item (evidence)
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,34 @@ class Explainer:
         else:
             text = f'"{title(item)}": popular with users whose history resembles yours'
         return Explanation(item, supporting, shared, relations, text)
+
+    def from_evidence(
+        self, model: Recommender, history: Sequence[str], item: str, k: int = 10, most: int = 3
+    ) -> Explanation:
+        """The history items that drive *this model's* score for ``item``
+        (:func:`lmrec.core.evidence.occlusion`), in one deterministic sentence: "because you
+        watched A and B — both Comedy". An attribute is named only when every cited item and
+        the recommended item carry it; nothing else is said, so the sentence is true by
+        construction."""
+        from lmrec.core.evidence import occlusion
+
+        evidence = occlusion(model, history, item, k)
+        cited = evidence.cited(most)
+        title = self.short_title
+        if not cited:
+            text = f'"{title(item)}": no item of your history raises its score; it is popular'
+            return Explanation(item, (), (), (), text)
+        shared = self.attributes(item).intersection(*(self.attributes(c) for c in cited))
+        values = sorted(v.split(": ", 1)[-1] for v in shared)
+        names = [f'"{title(c)}"' for c in cited]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+        text = f'"{title(item)}": because you {self.domain.verb} {listed}'
+        if values:
+            quantifier = "" if len(cited) == 1 else "both " if len(cited) == 2 else "all "
+            text += f" — {quantifier}{', '.join(values[:4])}"
+        weights = dict(evidence.contributions)
+        drops = tuple(weights[c] for c in cited)
+        return Explanation(item, cited, tuple(sorted(shared)), (), text, contributions=drops)
 
     def explain_by_text(self, history: Sequence[str], item: str, n_support: int) -> Explanation:
         """Support by text similarity: the history items whose text vectors are closest to the

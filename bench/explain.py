@@ -16,8 +16,13 @@ Printed per model: the probability of necessity (without the cited items the ite
 the share of users with a counterfactual set (any size) and its median size, the users with no
 positive evidence, and milliseconds per evidence (one occlusion: two batched scoring calls).
 
+With ``--llm smollm2-135m,gemma3-270m`` each language model also rewrites the itemknn-seq
+evidence sentences of the first ``--rewrite-users`` users; printed: the share accepted by the
+checks of :mod:`lmrec.llm.explain.rewrite` and up to 5 accepted and 5 refused samples.
+
 Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.explain [--users 200]
-     [--models itemknn,itemknn-seq,zeroshot]
+     [--models itemknn,itemknn-seq,zeroshot] [--llm smollm2-135m,gemma3-270m]
+     [--rewrite-users 50]
 """
 
 from __future__ import annotations
@@ -84,10 +89,43 @@ def one_model(name: str, ds: Any, prepared: Any, rng: np.random.Generator) -> di
     }
 
 
+def rewrites(llm: str, ds: Any, prepared: Any, users: int) -> None:
+    from lmrec.llm.runtime.config import build_backend
+    from lmrec.models.llm import LLMRecommenderConfig
+
+    train = prepared.split.train
+    model = create_model("itemknn-seq", None, ModelContext.for_dataset(ds)).fit(train)
+    backend = build_backend(LLMRecommenderConfig(llm=llm))
+    explainer = Explainer(ds)
+    accepted: list[str] = []
+    refused: list[str] = []
+    seconds = []
+    for row in range(min(users, len(prepared.cases))):
+        history = list(train.item_vocab.decode(prepared.cases.histories[row]))
+        item = model.recommend(Query(history=tuple(history), k=K)).items[0]
+        found, shown = explainer.rewritten(model, history, item, backend, K)
+        seconds.append(shown.seconds)
+        if shown.accepted:
+            accepted.append(f"{found.text}  →  {shown.text}")
+        else:
+            refused.append(f"{shown.reply.strip()[:160]!r}  ({shown.reason})")
+    n = len(accepted) + len(refused)
+    print(
+        f"\nrewrites by {llm}: {len(accepted)} of {n} accepted ({len(accepted) / max(n, 1):.0%}); "
+        f"median {np.median(seconds):.1f} s"
+    )
+    for sample in accepted[:5]:
+        print(f"  accepted: {sample}")
+    for sample in refused[:5]:
+        print(f"  refused:  {sample}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--models", default="itemknn,itemknn-seq,zeroshot")
+    parser.add_argument("--llm", default="", help="language models that rewrite (comma list)")
+    parser.add_argument("--rewrite-users", type=int, default=50)
     args = parser.parse_args()
     ds = load_dataset("ml-100k", download=False)
     prepared = prepare(ds, named_protocol("loo")).first(args.users)
@@ -97,7 +135,7 @@ def main() -> None:
         f"{'model':<12} {'size':>5} {'cf':>5} {'cf n':>5} {'none':>5} {'ms':>7}   necessity: evid / simil / random"
         "   sufficiency: evid / simil / random"
     )
-    for name in args.models.split(","):
+    for name in filter(None, args.models.split(",")):
         r = one_model(name, ds, prepared, rng)
         print(
             f"{r['model']:<12} {r['size']:>5.2f} {r['counterfactual']:>5.2f} {r['cf_size']:>5.0f} "
@@ -106,6 +144,8 @@ def main() -> None:
             f"{r['evidence_nec']:>15.3f} / {r['similarity_nec']:.3f} / {r['random_nec']:.3f}"
             f"   {r['evidence_suf']:>11.3f} / {r['similarity_suf']:.3f} / {r['random_suf']:.3f}"
         )
+    for llm in filter(None, args.llm.split(",")):
+        rewrites(llm, ds, prepared, args.rewrite_users)
 
 
 if __name__ == "__main__":

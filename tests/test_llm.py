@@ -249,7 +249,7 @@ def test_llm_rank_and_explain_commands(data_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "exactly one of --endpoint" in result.output
     result = run_cli(data_dir, "explain -d ml-100k --user 196 --k 2")
     assert result.exit_code == 0, result.output
-    assert "class: Comedy" in result.output and "because you liked" in result.output
+    assert "class: Comedy" in result.output and "because you watched" in result.output
 
 
 def test_llm_rank_full_ranking_reports_candidate_hit_rate(data_dir: Path) -> None:

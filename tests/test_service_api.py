@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -272,16 +273,20 @@ def test_why_is_written_by_the_language_model_and_grounded(tmp_path: Path) -> No
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             plain = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()
-            assert plain["source"] == "attributes" and "Alien" in plain["text"]
-            reply = (
-                'You liked "Love Actually", so "Alien" fits. Fans of "Blade Runner" agree. '
-                "It is no Notting Hill, but Star Trek fans like it."
-            )
-            service.writer = FunctionBackend(lambda prompt: reply, model="tiny-lm")
+            assert plain["source"] == "evidence" and "Alien" in plain["text"]
+            assert "because you" in plain["text"] and plain["removed"] == 0
+            invented = 'You liked "Love Actually", so "Alien" fits. Fans of "Blade Runner" agree.'
+            service.writer = FunctionBackend(lambda prompt: invented, model="tiny-lm")
+            refused = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()
+            # a rewrite that names anything outside the evidence is never shown
+            assert refused["text"] == plain["text"] and refused["source"] == "evidence"
+            assert refused["removed"] == 1
+            cited = re.findall(r'"([^"]+)"', plain["text"])
+            faithful = "You " + " and ".join(f'"{t}"' for t in cited[1:]) + f', so "{cited[0]}".'
+            faithful = faithful.replace("You ", "You watched ", 1)
+            service.writer = FunctionBackend(lambda prompt: faithful, model="tiny-lm")
             why = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()
-            # "Blade Runner" is nowhere; "Notting Hill" is in the catalogue, not u4's: both removed
-            assert why["text"] == 'You liked "Love Actually", so "Alien" fits.'
-            assert why["source"] == "tiny-lm" and why["removed"] == 2 and why["seconds"] >= 0
+            assert why["text"] == faithful and why["source"] == "tiny-lm" and why["removed"] == 0
             missing = client.post("/why", json={"user_id": "nobody", "item_id": "40"})
             assert missing.status_code == 404 and "nobody" in missing.text
             assert client.post("/why", json={"user_id": "u4", "item_id": "99"}).status_code == 404

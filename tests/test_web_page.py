@@ -85,10 +85,10 @@ def test_pick_user_click_feedback_and_see_the_list_update(
         assert newest == clicked
         assert clicked not in after and after != before and len(after) == 10
         assert browser.find_elements(By.CSS_SELECTOR, "#recs li.new")  # new entries are marked
-        # "why?" asks the service (no language model here: the attribute explanation comes back)
+        # "why?" asks the service (no language model here: the evidence sentence comes back)
         first = browser.find_elements(By.CSS_SELECTOR, "#recs li")[0]
         first.find_element(By.CSS_SELECTOR, "button.ask").click()
-        wait.until(lambda d: "(attributes," in first.find_element(By.CSS_SELECTOR, ".why").text)
+        wait.until(lambda d: "(evidence," in first.find_element(By.CSS_SELECTOR, ".why").text)
 
         ARTIFACTS.mkdir(exist_ok=True)
         for path in (tmp_path / "web-page.png", ARTIFACTS / "web-page.png"):

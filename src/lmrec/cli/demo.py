@@ -67,13 +67,16 @@ def llm_rerank(
             was = top.index(item) + 1
             mark = "  ← held-out item" if item == target else ""
             console.print(f"   {llm} #{i} (was #{was:<2}) {shown(dataset.title(item))}{mark}")
-        why = explainer.written(list(vocab.decode(history)), best[0], backend, recommended=best[:5])
-        console.print(
-            f"   why #1: [italic]{shown(why.text or '(nothing grounded was written)', 2_000)}[/]"
+        # the retriever's own evidence for #1 (why it is a candidate), rewritten by the LM only
+        # when the rewrite keeps to it (lmrec.llm.explain.rewrite)
+        found, why = explainer.rewritten(
+            retriever, list(vocab.decode(history)), best[0], backend, 20
         )
+        console.print(f"   why #1: [italic]{shown(why.text, 2_000)}[/]")
+        verdict = "the LM's rewrite" if why.accepted else f"rewrite refused: {why.reason}"
         console.print(
-            f"   [dim]{time.perf_counter() - t:.1f} s for this user · {why.removed} ungrounded "
-            "sentences removed[/]"
+            f"   [dim]{time.perf_counter() - t:.1f} s for this user · evidence: "
+            f"{len(found.supporting)} items · {shown(verdict, 200)}[/]"
         )
 
 

@@ -174,13 +174,17 @@ def explain(
         console.print(f"  [dim]{w.seconds:.1f} s · {w.removed} ungrounded sentences removed[/]")
     items = recommender.recommend(Query(user=user, k=k)).items
     for i, item in enumerate(items, start=1):
-        console.print(f"{i:>2}. {shown(explainer.explain(history, item).text, 2_000)}")
-        if backend is not None:
-            w = explainer.written(history, item, backend, recommended=items)
-            text = w.text or w.error or "(nothing grounded was written)"
-            console.print(
-                f"    [italic]{shown(text, 2_000)}[/] [dim]({w.seconds:.1f} s, {w.removed} removed)[/]"
-            )
+        if backend is None:
+            found = explainer.from_evidence(recommender, history, item)
+            console.print(f"{i:>2}. {shown(found.text, 2_000)}")
+            continue
+        found, why = explainer.rewritten(recommender, history, item, backend)
+        console.print(f"{i:>2}. {shown(found.text, 2_000)}")
+        verdict = "rewrite accepted" if why.accepted else f"rewrite refused: {why.reason}"
+        console.print(
+            f"    [italic]{shown(why.text, 2_000)}[/] [dim]({why.seconds:.1f} s, "
+            f"{shown(verdict, 200)})[/]"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,8 @@ from lmrec.core.query import Query
 from lmrec.core.recommender import Recommender
 
 MAX_OCCLUDED = 1_000  # the most recent distinct history items tried one by one
+MOST_CITED = 3  # an explanation names at most this many items
+POOL = 20  # the strongest single contributions the joint choice picks from
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,33 @@ class Evidence:
     k: int
     contributions: tuple[tuple[str, float], ...]  # (history item, score drop), strongest first
     counterfactual: tuple[str, ...]  # () when removing every tried item keeps it in the top k
+    strongest: tuple[str, ...] = ()  # at most MOST_CITED items chosen jointly (see occlusion)
 
     def cited(self, most: int = 3) -> tuple[str, ...]:
         """The items an explanation names: the counterfactual set when it is small, else the
-        ``most`` strongest positive contributions."""
+        jointly strongest few, else the ``most`` strongest single contributions."""
         if self.counterfactual and len(self.counterfactual) <= most:
             return self.counterfactual
+        if self.strongest:
+            return self.strongest[:most]
         return tuple(i for i, c in self.contributions[:most] if c > 0)
+
+
+def _scores_after(
+    model: Recommender | FittedModel,
+    histories: Sequence[Sequence[str]],
+    item: str,
+    banned: Sequence[str],
+) -> tuple[npt.NDArray[np.float64], int]:
+    """Score rows after each history (one call), ``banned`` items and NaN at -inf; and the
+    column of ``item``."""
+    state = fitted_state_of(model)
+    batch = resolve(state, [Query(history=tuple(h)) for h in histories])
+    scores = scores_with_coverage(model, batch).astype(np.float64, copy=True)
+    excluded = state.item_vocab.lookup([b for b in banned if b != item])
+    scores[:, excluded[excluded >= 0]] = -np.inf
+    scores[np.isnan(scores)] = -np.inf
+    return scores, state.item_vocab.index(item)
 
 
 def ranks_after(
@@ -53,16 +75,54 @@ def ranks_after(
 ) -> npt.NDArray[np.int64]:
     """The 1-based rank of ``item`` after each history (one scoring call), among the items
     outside ``banned``; NaN scores rank last."""
-    state = fitted_state_of(model)
-    batch = resolve(state, [Query(history=tuple(h)) for h in histories])
-    scores = scores_with_coverage(model, batch).astype(np.float64, copy=True)
-    target = state.item_vocab.index(item)
-    excluded = state.item_vocab.lookup([b for b in banned if b != item])
-    scores[:, excluded[excluded >= 0]] = -np.inf
-    scores[np.isnan(scores)] = -np.inf
+    scores, target = _scores_after(model, histories, item, banned)
     own = scores[:, target][:, None]
     better = (scores > own).sum(axis=1)
-    return np.where(np.isfinite(own[:, 0]), better + 1, len(state.item_vocab)).astype(np.int64)
+    ranks = np.where(np.isfinite(own[:, 0]), better + 1, scores.shape[1])
+    return np.asarray(ranks, dtype=np.int64)
+
+
+def margins_after(
+    model: Recommender | FittedModel,
+    histories: Sequence[Sequence[str]],
+    item: str,
+    banned: Sequence[str],
+    k: int,
+) -> npt.NDArray[np.float64]:
+    """How far ``item``'s score is above the ``k``-th best other item's after each history (one
+    scoring call); below 0: it has left the top ``k``."""
+    scores, target = _scores_after(model, histories, item, banned)
+    own = scores[:, target].copy()
+    scores[:, target] = -np.inf
+    kth = np.partition(scores, -k, axis=1)[:, -k] if scores.shape[1] >= k else -np.inf
+    return np.asarray(own - kth, dtype=np.float64)
+
+
+def strongest_few(
+    model: Recommender | FittedModel,
+    history: Sequence[str],
+    item: str,
+    k: int,
+    helping: Sequence[str],
+    most: int = MOST_CITED,
+) -> tuple[str, ...]:
+    """Up to ``most`` history items chosen one at a time, each the one whose removal (with those
+    already chosen) brings ``item`` closest to leaving the top ``k`` (one batched call per
+    step, over the ``POOL`` strongest single contributions); stops once it has left."""
+    chosen: list[str] = []
+    pool = list(helping[:POOL])
+    for _ in range(most):
+        candidates = [c for c in pool if c not in chosen]
+        if not candidates:
+            break
+        gone = set(chosen)
+        histories = [[h for h in history if h not in gone and h != c] for c in candidates]
+        margins = margins_after(model, histories, item, history, k)
+        best = int(np.argmin(margins))
+        chosen.append(candidates[best])
+        if margins[best] < 0:
+            break
+    return tuple(chosen)
 
 
 def occlusion(
@@ -85,9 +145,12 @@ def occlusion(
     order = np.argsort(-drops, kind="stable")
     contributions = tuple((tried[j], float(drops[j])) for j in order)
     rank = int(ranks_after(model, [history], item, history)[0])
-    return Evidence(
-        item, rank, k, contributions, _counterfactual(model, history, item, k, contributions)
-    )
+    counterfactual = _counterfactual(model, history, item, k, contributions)
+    strongest: tuple[str, ...] = ()
+    if not counterfactual or len(counterfactual) > MOST_CITED:
+        helping = [i for i, c in contributions if c > 0]
+        strongest = strongest_few(model, history, item, k, helping)
+    return Evidence(item, rank, k, contributions, counterfactual, strongest)
 
 
 def _counterfactual(

@@ -299,24 +299,32 @@ class RecommendService(LivingService):
         return self._explainer
 
     def explain(self, history: list[str], item: str) -> str:
-        """Attribute/knowledge-graph explanation; for catalogues without attributes, the most
-        similar history items by text embedding (when the model has item embeddings), named
-        with their domain when it is another one."""
-        return str(self.explainer.explain(history, item).text)
+        """The evidence sentence: the history items that drive the live model's score for
+        ``item`` (:meth:`Explainer.from_evidence`); for a model without scores, the attribute
+        or text-similarity explanation."""
+        model = self.model
+        if (
+            not history
+            or item not in model.item_vocab
+            or not callable(getattr(model, "score", None))
+        ):
+            return str(self.explainer.explain(history, item).text)
+        return str(self.explainer.from_evidence(model, history, item).text)
 
     def why(self, user_id: str, item_id: str) -> WhyView:
-        """A written, grounded reason for one recommendation (the attribute one without a model)."""
+        """Why one recommendation: the evidence sentence, or the language model's rewrite of it
+        when the rewrite keeps to the evidence (``removed``: 1 when it was refused)."""
         history = self.store.history(user_id, self.limits.history_window)
         if history is None:
             raise NotFound(f"unknown user {user_id!r}", "user_id")
         if item_id not in self.catalogue.known:
             raise NotFound(f"unknown item {item_id!r}", "item_id")
-        if self.writer is None:
-            return WhyView(item_id, self.explain(history, item_id), "attributes", 0.0, 0)
-        written = self.explainer.written(history, item_id, self.writer)
-        text = written.text or self.explain(history, item_id)  # all removed: say what we know
-        source = str(self.writer.model) if written.text else "attributes"
-        return WhyView(item_id, text, source, written.seconds, written.removed)
+        scored = self._scored(history, self.items)
+        if self.writer is None or item_id not in self.items or not scored:
+            return WhyView(item_id, self.explain(scored, item_id), "evidence", 0.0, 0)
+        _, shown = self.explainer.rewritten(self.model, scored, item_id, self.writer)
+        source = str(self.writer.model) if shown.accepted else "evidence"
+        return WhyView(item_id, shown.text, source, shown.seconds, int(not shown.accepted))
 
     def user(self, user_id: str) -> UserView:
         history = self.store.history(user_id, self.limits.history_window)

@@ -85,6 +85,6 @@ class UserView:
 class WhyView:
     item_id: str
     text: str
-    source: str  # the language model's name, or "attributes"
+    source: str  # the language model whose rewrite is shown, or "evidence"
     seconds: float
-    removed: int  # sentences dropped for naming a title the user never saw
+    removed: int  # 1: the language model's rewrite was refused (the evidence sentence is shown)

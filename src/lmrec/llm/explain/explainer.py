@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from lmrec.core.recommender import ItemEmbeddings, Recommender
 from lmrec.data.containers import Dataset, FieldType
+from lmrec.llm.explain.rewrite import Rewrite
 from lmrec.llm.explain.written import Grounding, Written, explanation_prompt, profile_prompt, write
 from lmrec.llm.ranking.prompts import Domain
 from lmrec.llm.runtime.backends import LLMBackend
@@ -206,7 +207,11 @@ class Explainer:
             return Explanation(item, (), (), (), text)
         shared = self.attributes(item).intersection(*(self.attributes(c) for c in cited))
         values = sorted(v.split(": ", 1)[-1] for v in shared)
-        names = [f'"{title(c)}"' for c in cited]
+        own = _domain(item)
+        names = [
+            f'"{title(c)}"' + (f" ({_domain(c)})" if _domain(c) and _domain(c) != own else "")
+            for c in cited
+        ]
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
         text = f'"{title(item)}": because you {self.domain.verb} {listed}'
         if values:
@@ -215,6 +220,33 @@ class Explainer:
         weights = dict(evidence.contributions)
         drops = tuple(weights[c] for c in cited)
         return Explanation(item, cited, tuple(sorted(shared)), (), text, contributions=drops)
+
+    def rewritten(
+        self,
+        model: Recommender,
+        history: Sequence[str],
+        item: str,
+        backend: LLMBackend,
+        k: int = 10,
+    ) -> tuple[Explanation, Rewrite]:
+        """The evidence sentence and a language model's rewrite of it, shown only when it passes
+        every check (:mod:`lmrec.llm.explain.rewrite`)."""
+        from lmrec.llm.explain.rewrite import rewrite
+
+        found = self.from_evidence(model, history, item, k)
+        if not found.supporting:
+            return found, Rewrite(found.text, False, "no evidence to rewrite", "", 0.0)
+        titles = [self.short_title(item), *(self.short_title(c) for c in found.supporting)]
+        shared = [v.split(": ", 1)[-1] for v in found.shared]
+        return found, rewrite(
+            backend, self.grounding(), found.text, found.text, titles, self.values(), shared
+        )
+
+    def values(self) -> set[str]:
+        """Every attribute value of the catalogue (genres, brands …), for rewrite checks."""
+        return {
+            str(v) for f in self.fields for row in f.values if isinstance(row, tuple) for v in row
+        }
 
     def explain_by_text(self, history: Sequence[str], item: str, n_support: int) -> Explanation:
         """Support by text similarity: the history items whose text vectors are closest to the

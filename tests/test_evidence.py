@@ -92,6 +92,8 @@ def toy_explainer(tmp_path: Path) -> Any:
         ('You watched "Film A" and "Film B", so "Film X".', False, "outside the evidence"),
         ('You watched "Film A", so "Film X", a comedy, suits you.', False, "claims 'Comedy'"),
         ('Rewrite: you watched "Film A", so "Film X".', False, "repeats the instruction"),
+        ('You watched "Film X" and "Film A".', False, "already have the recommended item"),
+        ('"Film X" suits you since you watched "Film A".', True, None),
         ("", False, "empty"),
         ('You watched "Film A", so "Film X".' + " Truly." * 60, False, "longer than"),
     ],

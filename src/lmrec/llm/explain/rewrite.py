@@ -53,6 +53,15 @@ def rewrite_prompt(reason: str) -> str:
     )
 
 
+# "you watched X": a clause that says the user already has the recommended item swaps the roles
+HAD = re.compile(
+    r"\byou(?:'ve| have)?\s+(?:already\s+)?(?:watched|bought|played|seen|saw|liked|enjoyed|"
+    r"loved|interacted with|read)\b",
+    re.IGNORECASE,
+)
+CLAUSE = re.compile(
+    r"[.!?](?:\s|$)|,|;|:|—|\bso\b|\bsince\b|\bbecause\b|\bthat'?s why\b", re.IGNORECASE
+)
 TRAILING_ARTICLE = re.compile(r"^(.*), (the|a|an)( \(\d{4}\))?$", re.IGNORECASE)
 
 
@@ -73,15 +82,21 @@ def problem(
     attributes: Collection[str] = (),
     shared: Collection[str] = (),
 ) -> str | None:
-    """Why ``text`` may not be shown as a rewrite of evidence naming ``titles`` and ``shared``
-    attribute values, or ``None``; ``attributes`` are every value the catalogue has (a value
-    outside ``shared`` is a claim the evidence does not make)."""
+    """Why ``text`` may not be shown as a rewrite of evidence naming ``titles`` (the recommended
+    item's first, then the cited ones) and ``shared`` attribute values, or ``None``;
+    ``attributes`` are every value the catalogue has (a value outside ``shared`` is a claim the
+    evidence does not make)."""
     if not text:
         return "empty"
     if len(text) > max_chars:
         return f"longer than {max_chars} characters"
     if ECHO.search(text):
         return "repeats the instruction"
+    if titles:
+        for clause in CLAUSE.split(text):
+            said = normalise(clause)
+            if HAD.search(clause) and any(v in said for v in spellings(titles[0])):
+                return "says you already have the recommended item"
     lowered = normalise(text)
     missing = [t for t in titles if not any(v in lowered for v in spellings(t))]
     if missing:

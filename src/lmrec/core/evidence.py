@@ -75,7 +75,11 @@ def ranks_after(
 ) -> npt.NDArray[np.int64]:
     """The 1-based rank of ``item`` after each history (one scoring call), among the items
     outside ``banned``; NaN scores rank last."""
-    scores, target = _scores_after(model, histories, item, banned)
+    return _ranks(*_scores_after(model, histories, item, banned))
+
+
+def _ranks(scores: npt.NDArray[np.float64], target: int) -> npt.NDArray[np.int64]:
+    """The 1-based rank of column ``target`` in each row of masked scores (-inf ranks last)."""
     own = scores[:, target][:, None]
     better = (scores > own).sum(axis=1)
     ranks = np.where(np.isfinite(own[:, 0]), better + 1, scores.shape[1])
@@ -134,17 +138,15 @@ def occlusion(
 ) -> Evidence:
     """Contributions of the last ``max_occluded`` distinct history items to ``item``'s score,
     and the greedy counterfactual set (two batched scoring calls)."""
-    state = fitted_state_of(model)
     tried = list(dict.fromkeys(h for h in reversed(history) if h != item))[:max_occluded]
     without = [[h for h in history if h != gone] for gone in tried]
-    batch = resolve(state, [Query(history=tuple(h)) for h in [list(history), *without]])
-    scores = scores_with_coverage(model, batch)
-    target = state.item_vocab.index(item)
+    # one call: the whole history (row 0, also its rank) and the history without each item
+    scores, target = _scores_after(model, [list(history), *without], item, history)
     drops = scores[0, target] - scores[1:, target]
     drops = np.where(np.isfinite(drops), drops, 0.0)
     order = np.argsort(-drops, kind="stable")
     contributions = tuple((tried[j], float(drops[j])) for j in order)
-    rank = int(ranks_after(model, [history], item, history)[0])
+    rank = int(_ranks(scores[:1], target)[0])
     counterfactual = _counterfactual(model, history, item, k, contributions)
     strongest: tuple[str, ...] = ()
     if not counterfactual or len(counterfactual) > MOST_CITED:

@@ -222,12 +222,9 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(SQLAlchemyError)
-    async def store_failed(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # disk full, read-only file, lost connection: a state with a retry, never a 500
-        refusal = service.store_health.failed(exc)
-        body = {"detail": refusal.message, "field": None}
-        headers = {"Retry-After": str(refusal.retry_after)}
-        return JSONResponse(body, status_code=refusal.status, headers=headers)
+    async def store_failed(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # disk full, read-only file, lost connection: a 503 with a retry, never a 500
+        return await refused(request, service.store_health.failed(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

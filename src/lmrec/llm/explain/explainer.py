@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -238,15 +239,15 @@ class Explainer:
             return found, Rewrite(found.text, False, "no evidence to rewrite", "", 0.0)
         titles = [self.short_title(item), *(self.short_title(c) for c in found.supporting)]
         shared = [v.split(": ", 1)[-1] for v in found.shared]
-        return found, rewrite(
-            backend, self.grounding(), found.text, found.text, titles, self.values(), shared
-        )
+        return found, rewrite(backend, self.grounding(), found.text, titles, self.values, shared)
 
-    def values(self) -> set[str]:
-        """Every attribute value of the catalogue (genres, brands …), for rewrite checks."""
-        return {
+    @cached_property
+    def values(self) -> frozenset[str]:
+        """Every attribute value of the catalogue (genres, brands …), for rewrite checks
+        (computed once per explainer)."""
+        return frozenset(
             str(v) for f in self.fields for row in f.values if isinstance(row, tuple) for v in row
-        }
+        )
 
     def explain_by_text(self, history: Sequence[str], item: str, n_support: int) -> Explanation:
         """Support by text similarity: the history items whose text vectors are closest to the

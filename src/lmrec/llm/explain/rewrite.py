@@ -126,14 +126,14 @@ def rewrite(
     backend: LLMBackend,
     grounding: Grounding,
     sentence: str,
-    reason: str,
     titles: Sequence[str],
     attributes: Collection[str] = (),
     shared: Collection[str] = (),
 ) -> Rewrite:
-    """The model's rewrite of ``reason`` when it passes :func:`problem`, else ``sentence``."""
+    """The model's rewrite of the evidence ``sentence`` when it passes :func:`problem`, else
+    the sentence itself."""
     start = time.perf_counter()
-    reply = backend.complete([rewrite_prompt(reason)], GenerationParams(max_tokens=60))[0]
+    reply = backend.complete([rewrite_prompt(sentence)], GenerationParams(max_tokens=60))[0]
     seconds = time.perf_counter() - start
     if reply.error is not None:
         return Rewrite(sentence, False, f"no reply ({reply.error})", "", seconds)

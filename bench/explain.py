@@ -1,9 +1,10 @@
 """Benchmark: are explanations faithful to the model? Occlusion evidence against today's
 similarity-chosen items and against random history items.
 
-ML-100K, leave-one-out (the test split's histories are what the model was trained on); for the
-first N users each model recommends its top 10 and the #1 item is explained. Three ways to pick
-the cited history items, each with as many items as the evidence cites (at most 3):
+ML-100K or Amazon Scientific, leave-one-out (the test split's histories; trained models stop
+early on the validation split); for the first N users each model recommends its top 10 and the #1
+item is explained. Three ways to pick the cited history items, each with as many items as the
+evidence cites (at most 3):
 
 * evidence: :func:`lmrec.core.evidence.occlusion` — the greedy counterfactual set when it has at
   most 3 items, else the 3 strongest score contributions (what an explanation names);
@@ -16,13 +17,15 @@ Printed per model: the probability of necessity (without the cited items the ite
 the share of users with a counterfactual set (any size) and its median size, the users with no
 positive evidence, and milliseconds per evidence (one occlusion: two batched scoring calls).
 
-With ``--llm smollm2-135m,gemma3-270m`` each language model also rewrites the itemknn-seq
-evidence sentences of the first ``--rewrite-users`` users; printed: the share accepted by the
-checks of :mod:`lmrec.llm.explain.rewrite` and up to 5 accepted and 5 refused samples.
+Models: any registered name, or ``llm-rerank`` — itemknn-seq's top 20 re-ranked by SmolLM2's
+title likelihood over the last 10 history items (the two-stage LLM ranker; its occlusion tries
+the ``--llm-occluded`` most recent history items only, and it runs on the first ``--llm-users``
+users: each scoring row costs 20 language-model calls).
 
 Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.explain [--users 200]
-     [--models itemknn,itemknn-seq,zeroshot] [--llm smollm2-135m,gemma3-270m]
-     [--rewrite-users 50]
+     [--dataset ml-100k] [--models itemknn,itemknn-seq,sasrec,zeroshot,textseq,llm-rerank]
+     [--llm-users 30] [--llm-occluded 10]
+Rewrite acceptance: bench/explain_rewrite.py.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.core.evidence import keep_only, occlusion, remove
+from lmrec.core.evidence import MAX_OCCLUDED, keep_only, occlusion, remove
 from lmrec.core.fitted import ModelContext
 from lmrec.core.query import Query
 from lmrec.data.registry import load_dataset
@@ -43,11 +46,31 @@ from lmrec.models.registry import create_model
 
 K = 10
 MOST = 3
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "llm-rerank": (
+        "llm",
+        {
+            "llm": "smollm2-135m",
+            "method": "likelihood",
+            "max_history": 10,
+            "n_candidates": 20,
+            "threads": 1,
+        },
+    ),
+    "sasrec": ("sasrec", {"train": {"max_minutes": 6.0}}),
+    "textseq": ("textseq", {"train": {"max_minutes": 8.0}}),
+}
 
 
-def one_model(name: str, ds: Any, prepared: Any, rng: np.random.Generator) -> dict[str, Any]:
+def one_model(
+    name: str, ds: Any, prepared: Any, rng: np.random.Generator, occluded: int
+) -> dict[str, Any]:
     train = prepared.split.train
-    model = create_model(name, None, ModelContext.for_dataset(ds)).fit(train)
+    registered, config = PRESETS.get(name, (name, {}))
+    started = time.perf_counter()
+    model = create_model(registered, config, ModelContext.for_dataset(ds))
+    model.fit(train, prepared.split.valid)
+    fit_seconds = time.perf_counter() - started
     explainer = Explainer.for_model(ds, model)
     tally = {f"{w}_{m}": 0 for w in ("evidence", "similarity", "random") for m in ("nec", "suf")}
     sizes, millis, cf_sizes, none, found = [], [], [], 0, 0
@@ -55,7 +78,7 @@ def one_model(name: str, ds: Any, prepared: Any, rng: np.random.Generator) -> di
         history = list(train.item_vocab.decode(prepared.cases.histories[row]))
         item = model.recommend(Query(history=tuple(history), k=K)).items[0]
         started = time.perf_counter()
-        evidence = occlusion(model, history, item, K)
+        evidence = occlusion(model, history, item, K, max_occluded=occluded)
         millis.append(1000 * (time.perf_counter() - started))
         found += bool(evidence.counterfactual)
         if evidence.counterfactual:
@@ -78,6 +101,7 @@ def one_model(name: str, ds: Any, prepared: Any, rng: np.random.Generator) -> di
     explained = len(sizes)
     return {
         "model": name,
+        "fit_s": fit_seconds,
         "users": len(prepared.cases),
         "explained": explained,
         "no_evidence": none,
@@ -89,63 +113,34 @@ def one_model(name: str, ds: Any, prepared: Any, rng: np.random.Generator) -> di
     }
 
 
-def rewrites(llm: str, ds: Any, prepared: Any, users: int) -> None:
-    from lmrec.llm.runtime.config import build_backend
-    from lmrec.models.llm import LLMRecommenderConfig
-
-    train = prepared.split.train
-    model = create_model("itemknn-seq", None, ModelContext.for_dataset(ds)).fit(train)
-    backend = build_backend(LLMRecommenderConfig(llm=llm))
-    explainer = Explainer(ds)
-    accepted: list[str] = []
-    refused: list[str] = []
-    seconds = []
-    for row in range(min(users, len(prepared.cases))):
-        history = list(train.item_vocab.decode(prepared.cases.histories[row]))
-        item = model.recommend(Query(history=tuple(history), k=K)).items[0]
-        found, shown = explainer.rewritten(model, history, item, backend, K)
-        seconds.append(shown.seconds)
-        if shown.accepted:
-            accepted.append(f"{found.text}  →  {shown.text}")
-        else:
-            refused.append(f"{shown.reply.strip()[:160]!r}  ({shown.reason})")
-    n = len(accepted) + len(refused)
-    print(
-        f"\nrewrites by {llm}: {len(accepted)} of {n} accepted ({len(accepted) / max(n, 1):.0%}); "
-        f"median {np.median(seconds):.1f} s"
-    )
-    for sample in accepted[:5]:
-        print(f"  accepted: {sample}")
-    for sample in refused[:5]:
-        print(f"  refused:  {sample}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--models", default="itemknn,itemknn-seq,zeroshot")
-    parser.add_argument("--llm", default="", help="language models that rewrite (comma list)")
-    parser.add_argument("--rewrite-users", type=int, default=50)
+    parser.add_argument("--llm-users", type=int, default=30)
+    parser.add_argument("--llm-occluded", type=int, default=10)
     args = parser.parse_args()
-    ds = load_dataset("ml-100k", download=False)
-    prepared = prepare(ds, named_protocol("loo")).first(args.users)
+    ds = load_dataset(args.dataset, download=False)
+    full = prepare(ds, named_protocol("loo"))
     rng = np.random.default_rng(0)
-    print(f"ML-100K · LOO test histories · first {args.users} users · #1 of top {K} explained")
+    print(f"{args.dataset} · LOO test histories · #1 of top {K} explained")
     print(
-        f"{'model':<12} {'size':>5} {'cf':>5} {'cf n':>5} {'none':>5} {'ms':>7}   necessity: evid / simil / random"
-        "   sufficiency: evid / simil / random"
+        f"{'model':<12} {'users':>5} {'size':>5} {'cf':>5} {'cf n':>5} {'none':>5} {'ms':>8} "
+        f"{'fit s':>6}   necessity: evid / simil / random   sufficiency: evid / simil / random"
     )
     for name in filter(None, args.models.split(",")):
-        r = one_model(name, ds, prepared, rng)
+        llm = name in PRESETS and PRESETS[name][0] == "llm"
+        prepared = full.first(args.llm_users if llm else args.users)
+        occluded = args.llm_occluded if llm else MAX_OCCLUDED
+        r = one_model(name, ds, prepared, rng, occluded)
         print(
-            f"{r['model']:<12} {r['size']:>5.2f} {r['counterfactual']:>5.2f} {r['cf_size']:>5.0f} "
-            f"{r['no_evidence']:>5} "
-            f"{r['ms']:>7.1f}   "
+            f"{r['model']:<12} {r['users']:>5} {r['size']:>5.2f} {r['counterfactual']:>5.2f} "
+            f"{r['cf_size']:>5.0f} {r['no_evidence']:>5} {r['ms']:>8.1f} {r['fit_s']:>6.0f}   "
             f"{r['evidence_nec']:>15.3f} / {r['similarity_nec']:.3f} / {r['random_nec']:.3f}"
-            f"   {r['evidence_suf']:>11.3f} / {r['similarity_suf']:.3f} / {r['random_suf']:.3f}"
+            f"   {r['evidence_suf']:>11.3f} / {r['similarity_suf']:.3f} / {r['random_suf']:.3f}",
+            flush=True,
         )
-    for llm in filter(None, args.llm.split(",")):
-        rewrites(llm, ds, prepared, args.rewrite_users)
 
 
 if __name__ == "__main__":

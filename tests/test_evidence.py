@@ -169,3 +169,34 @@ def test_a_title_may_be_written_with_its_article_in_front() -> None:
     titles = ["Crow, The", "Piano, The"]
     assert problem('You watched "The Piano", so "The Crow" is next.', titles, grounding) is None
     assert "dropped" in (problem('You watched "The Piano".', titles, grounding) or "")
+
+
+def test_a_title_with_a_comma_cannot_hide_that_the_roles_are_swapped() -> None:
+    from lmrec.llm.explain.rewrite import problem
+    from lmrec.llm.explain.written import Grounding
+
+    titles = ["Nightmare on Elm Street, A", "Candyman"]
+    grounding = Grounding(titles)
+    swapped = (
+        'You watched "Candyman" and "Nightmare on Elm Street, A," so "Nightmare on Elm Street, '
+        'A" could be your next one.'
+    )  # seen in a real SmolLM2 rewrite: the comma inside the title split the clause
+    assert "already have" in (problem(swapped, titles, grounding) or "")
+    fine = 'You watched "Candyman", so "A Nightmare on Elm Street" could be your next one.'
+    assert problem(fine, titles, grounding) is None
+
+
+def test_a_format_label_is_read_past_and_the_rest_checked(tmp_path: Path) -> None:
+    from lmrec.testing.scripted import FunctionBackend
+
+    explainer = toy_explainer(tmp_path)
+    reply = 'Reason: "Film X" could be your next one, since you watched "Film A".'
+    _, shown = explainer.rewritten(
+        fitted(tmp_path), ["B", "C", "A"], "X", FunctionBackend(lambda _: reply), k=3
+    )
+    assert shown.accepted and shown.text == reply.removeprefix("Reason: ")
+    echo = 'Reason: "Film X": because you watched "Film A". Rewritten: "Film X".'
+    _, again = explainer.rewritten(
+        fitted(tmp_path), ["B", "C", "A"], "X", FunctionBackend(lambda _: echo), k=3
+    )
+    assert not again.accepted and "repeats the instruction" in (again.reason or "")

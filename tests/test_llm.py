@@ -219,14 +219,44 @@ def test_nir_three_step_chain_feeds_each_answer_forward() -> None:
     assert len(seen) == 3 and "Step 1" in seen[0] and "Step 2" in seen[1]
 
 
-def test_profile_summary_from_a_backend(data_dir: Path) -> None:
+def test_profile_counts_and_a_rewrite_only_under_the_checks(data_dir: Path) -> None:
     from lmrec.data.registry import load_dataset
     from lmrec.llm.explain.explainer import Explainer
 
     ds = load_dataset("ml-100k", data_dir)
-    backend = FunctionBackend(lambda p: "Loves comedies." if "frequent attributes" in p else "")
-    profile = Explainer(ds).profile(["1", "2", "3"], backend=backend)
-    assert profile.summary == "Loves comedies." and profile.n_items == 3
+    explainer = Explainer(ds)
+    inter = ds.interactions
+    history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index("196")])
+    plain = explainer.profile(history)
+    (value, count), share = plain.counts[0], plain.interests[0][1]
+    carrying = sum(value in explainer.attributes(h) for h in history)
+    assert count == carrying and share == count / len(history) and plain.rewrite is None
+    top = plain.values
+    assert plain.text == (
+        f"Of your {len(history)} movies, {plain.counts[0][1]} are {top[0]}, "
+        f"{plain.counts[1][1]} {top[1]} and {plain.counts[2][1]} {top[2]}"
+    )
+    counted = ", ".join(f"{c} {v}" for (_, c), v in zip(plain.counts, top, strict=False))
+    for good in (f"You watch {top[0]} most, then {top[1]} and {top[2]}.", f"You watch {counted}."):
+        accepted = explainer.profile(history, backend=FunctionBackend(lambda p, g=good: g))
+        assert accepted.rewrite is not None and accepted.rewrite.accepted, accepted.rewrite
+        assert accepted.shown == good
+    other = sorted(explainer.values - set(top))[0]
+    for reply, reason in [
+        (f"You watch {top[0]} and {top[1]}.", f"dropped {top[2]!r}"),
+        (f"You watch {top[0]} most, then {top[1]}, {top[2]} and {other}.", f"claims {other!r}"),
+        (f"You watch 99 {top[0]} films, then {top[1]} and {top[2]}.", "the number 99"),
+        (
+            f"You watch {plain.counts[1][1]} {top[0]}, {plain.counts[0][1]} {top[1]} and {top[2]}.",
+            f"gives {top[0]!r} {plain.counts[1][1]} items",
+        ),
+        (f"I see you love {top[0]}, {top[1]} and {top[2]}.", "assistant talk"),
+        (f"You watch {top[0]} like Toy Story, {top[1]} and {top[2]}.", "outside the evidence"),
+    ]:
+        refused = explainer.profile(history, backend=FunctionBackend(lambda p, r=reply: r))
+        assert refused.rewrite is not None and not refused.rewrite.accepted, reply
+        assert reason in (refused.rewrite.reason or ""), refused.rewrite.reason
+        assert refused.shown == plain.text  # the sentence, true by construction
 
 
 def test_llm_rank_and_explain_commands(data_dir: Path, tmp_path: Path) -> None:
@@ -247,9 +277,20 @@ def test_llm_rank_and_explain_commands(data_dir: Path, tmp_path: Path) -> None:
         assert len(server.requests) == 30
     result = run_cli(data_dir, "llm-rank -d ml-100k")
     assert result.exit_code == 2 and "exactly one of --endpoint" in result.output
-    result = run_cli(data_dir, "explain -d ml-100k --user 196 --k 2")
+    out = tmp_path / "why.json"
+    result = run_cli(data_dir, f"explain -d ml-100k --user 196 --k 2 -o {out}")
     assert result.exit_code == 0, result.output
     assert "class: Comedy" in result.output and "because you watched" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["profile"]["interests"][0]["value"] == "class: Comedy"
+    assert saved["profile"]["text"].startswith("Of your ") and len(saved["items"]) == 2
+    for row in saved["items"]:
+        evidence = row["evidence"]
+        assert row["text"] in " ".join(result.output.split())  # the same sentence as shown
+        assert row["supporting"] == evidence["cited"] and evidence["item_id"] == row["item_id"]
+        assert set(evidence["counterfactual"]) | set(evidence["cited"]) <= set(
+            ds_items_of_196(data_dir)
+        )
 
 
 def test_llm_rank_full_ranking_reports_candidate_hit_rate(data_dir: Path) -> None:
@@ -335,3 +376,10 @@ def test_llm_rank_passes_max_tokens_and_temperature(data_dir: Path, tmp_path: Pa
     assert {(b["max_tokens"], b["temperature"]) for b in bodies} == {(7, 0.5)}
     config = json.loads(out.read_text())["provenance"]["model_config"]
     assert config["max_tokens"] == 7 and config["endpoint"] == server.url
+
+
+def ds_items_of_196(data_dir: Path) -> list[str]:
+    from lmrec.data.registry import load_dataset
+
+    inter = load_dataset("ml-100k", data_dir).interactions
+    return list(inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index("196")]))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lmrec.core.query import Query
 from lmrec.errors import BackendError
 from lmrec.llm.ranking.parsing import parse_ranking
 from lmrec.llm.ranking.prompts import Domain, PromptTemplate
@@ -187,23 +188,30 @@ def test_llm_serve_answers_the_http_backend_including_json_schema(served: str) -
     assert exc.value.code == 400
 
 
-def test_written_explanation_is_grounded(smollm: LocalBackend, data_dir: Path) -> None:
-    import re
-
+def test_a_real_rewrite_is_shown_only_when_it_passes_the_checks(
+    smollm: LocalBackend, data_dir: Path
+) -> None:
     from lmrec.data.registry import load_dataset
     from lmrec.llm.explain.explainer import Explainer
+    from lmrec.llm.explain.rewrite import problem
+    from lmrec.models.build import build_model
 
     ds = load_dataset("ml-100k", download=False)
     inter = ds.interactions
     history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index("196")])
+    model = build_model(ds, "itemknn-seq")
     explainer = Explainer(ds)
-    written = explainer.written(history, "172", smollm)  # The Empire Strikes Back
-    assert written.error is None and written.text and written.seconds > 0
-    allowed = {ds.title(i).casefold() for i in [*history, "172"]}
-    for quoted in re.findall(r'"([^"]+)"', written.text):
-        assert quoted.casefold().strip(" .,") in allowed, (quoted, written.text)
-    again = explainer.written(history, "172", smollm)
-    assert again.cached and again.text == written.text
+    item = model.recommend(Query(user="196", k=1)).items[0]
+    found, shown = explainer.rewritten(model, history, item, smollm)
+    assert found.supporting and shown.reply and shown.seconds > 0
+    titles = [ds.title(i) for i in (item, *found.supporting)]
+    if shown.accepted:  # then it passes every check again, and names every cited title
+        assert problem(shown.text, titles, explainer.grounding()) is None
+    else:
+        assert shown.reason and shown.text == found.text
+    profile = explainer.profile(history, backend=smollm)
+    assert profile.rewrite is not None
+    assert profile.shown == (profile.rewrite.text if profile.rewrite.accepted else profile.text)
 
 
 def test_llama_cpp_runtime_generates_and_ranks(tmp_path: Path) -> None:

@@ -145,6 +145,14 @@ def test_cross_domain_explanation_names_the_other_domains_items(
     )  # no text, no support
 
 
+def test_an_item_with_no_text_similarity_is_no_reason() -> None:
+    import numpy as np
+
+    vectors = ItemVectors(["x", "a", "b", "c"], np.array([[1, 0], [0.9, 0.1], [0.1, 1], [0, 1]]))
+    found = vectors.closest("x", ["a", "b", "c"], 3)
+    assert [item for item, _ in found] == ["a"]  # b (cosine 0.10) and c (0.00) are not reasons
+
+
 @pytest.fixture(scope="module")
 def api(
     joint: Dataset, model: ZeroShotTextRecommender, tmp_path_factory: pytest.TempPathFactory
@@ -167,6 +175,9 @@ def test_service_takes_histories_of_several_domains(api: httpx.Client) -> None:
     assert len(items) == 3 and all(r["item_id"].startswith("shop-tools/") for r in items)
     assert answer.json()["history_length"] == 2
     assert "(shop-games)" in items[0]["explanation"]
+    for rank, r in enumerate(items, start=1):  # ranked among shop-tools' items, as recommended
+        assert r["evidence"]["rank"] == rank
+        assert any(c.startswith("shop-games/") for c in r["evidence"]["cited"])
     stored = api.post("/recommend", json={"user_id": "shop-tools/7", "domain": "shop-games"})
     assert stored.status_code == 200
     assert all(r["item_id"].startswith("shop-games/") for r in stored.json()["items"])
@@ -180,7 +191,12 @@ def test_service_takes_histories_of_several_domains(api: httpx.Client) -> None:
         assert field in refused.text
 
 
-def test_cli_recommends_from_the_merged_history_and_explains(data_dir: Path) -> None:
+def test_cli_recommends_from_the_merged_history_and_explains(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import json
+
+    out = tmp_path / "r.json"
     result = run_cli(
         data_dir,
         "recommend",
@@ -195,8 +211,17 @@ def test_cli_recommends_from_the_merged_history_and_explains(data_dir: Path) -> 
         "--k",
         "3",
         "--explain",
+        "-o",
+        str(out),
     )
     assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert saved["domain"] == "shop-tools" and len(saved["items"]) == 3
+    for rank, row in enumerate(saved["items"], start=1):
+        evidence = row["explanation"]["evidence"]
+        shown = " ".join(result.output.split())
+        assert evidence["rank"] == rank and row["explanation"]["text"] in shown
+        assert row["explanation"]["supporting"] == evidence["cited"]
     assert "merged with shop-games/1" in result.output and "of 5 items" in result.output
     assert (
         "in shop-tools" in result.output

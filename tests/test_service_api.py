@@ -72,6 +72,14 @@ def test_recommend_by_user_excludes_history_and_explains(api: httpx.Client) -> N
     assert all(r["explanation"] and r["title"] in r["explanation"] for r in body["items"])
     titles = {"10": "Star Wars", "50": "Alien"}
     assert [r["title"] for r in body["items"]] == [titles[i] for i in ids]
+    for rank, r in enumerate(body["items"], start=1):  # the evidence travels with the text
+        evidence = r["evidence"]
+        assert evidence["item_id"] == r["item_id"] and evidence["rank"] == rank
+        assert set(evidence["cited"]) <= {"30", "40", "20", "60"}
+        drops = {c["item_id"]: c["score_drop"] for c in evidence["contributions"]}
+        assert set(evidence["cited"]) <= set(drops) and any(d > 0 for d in drops.values())
+    plain = api.post("/recommend", json={"user_id": "u3", "k": 2}).json()
+    assert all("evidence" not in r and r["explanation"] is None for r in plain["items"])
 
 
 def test_feedback_shapes_the_next_recommendation_at_once(api: httpx.Client) -> None:
@@ -275,6 +283,7 @@ def test_why_is_written_by_the_language_model_and_grounded(tmp_path: Path) -> No
             plain = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()
             assert plain["source"] == "evidence" and "Alien" in plain["text"]
             assert "because you" in plain["text"] and plain["removed"] == 0
+            assert plain["evidence"]["item_id"] == "50" and plain["evidence"]["cited"]
             invented = 'You liked "Love Actually", so "Alien" fits. Fans of "Blade Runner" agree.'
             service.writer = FunctionBackend(lambda prompt: invented, model="tiny-lm")
             refused = client.post("/why", json={"user_id": "u4", "item_id": "50"}).json()

@@ -30,6 +30,7 @@ from lmrec.cli._common import (
     prepare,
     ray_or_fail,
     report,
+    write_json,
 )
 from lmrec.cli._console import shown
 from lmrec.cli._protocol_options import (
@@ -168,7 +169,12 @@ def recommend_cmd(
         bool, typer.Option("--all-users", help="Export every evaluated user.")
     ] = False,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="TSV for --all-users.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="TSV for --all-users; JSON for --user (with --explain: each item's evidence).",
+        ),
     ] = None,
     seed: int = 0,
     cutoff_quantile: CutoffOpt = 0.9,
@@ -261,13 +267,21 @@ def recommend_cmd(
     for i, (item, score) in enumerate(zip(ranking.items, ranking.scores, strict=True), start=1):
         table.add_row(str(i), shown(item), shown(ds.title(item)), f"{score:.4g}")
     console.print(table)
+    notes: list[dict[str, Any] | None] = [None] * len(ranking.items)
     if explain:
         from lmrec.llm.explain.explainer import Explainer
 
         explainer = Explainer.for_model(ds, recommender, title_chars=60)
-        for i, item in enumerate(ranking.items, start=1):
-            evidence = explainer.from_evidence(recommender, known, item, k)
-            console.print(f"{i}. {shown(evidence.text, 2_000)}")
+        for i, item in enumerate(ranking.items):
+            found = explainer.from_evidence(recommender, known, item, k, domain=domain)
+            console.print(f"{i + 1}. {shown(found.text, 2_000)}")
+            notes[i] = found.to_json()
+    if output is not None:
+        listed = zip(ranking.items, ranking.scores.tolist(), notes, strict=True)
+        rows = [
+            {"item_id": i, "title": ds.title(i), "score": s, "explanation": n} for i, s, n in listed
+        ]
+        write_json(output, {"user_id": user, "model": model, "domain": domain, "items": rows})
 
 
 def _user_history(

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,9 @@ from lmrec.cli._common import (
     write_json,
 )
 from lmrec.cli._console import shown
+
+if TYPE_CHECKING:
+    from lmrec.llm.explain.rewrite import Rewrite
 
 
 def llm_rank(
@@ -133,15 +136,19 @@ def explain(
     model: Annotated[str, typer.Option("--model", "-m", help="The recommending model.")] = (
         "itemknn-seq"
     ),
-    k: int = 5,
+    k: Annotated[int, typer.Option(min=1, max=100, help="How many items to explain.")] = 5,
     llm: LLMOpt = None,
     endpoint: EndpointOpt = None,
     llm_model: Annotated[str, typer.Option("--llm-model", help="With --endpoint: its model.")] = "",
     threads: ThreadsOpt = None,
+    output: OutputOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Recommend for a user and say why: supporting history items and shared attributes; with
-    --llm (or --endpoint) also a profile and reasons written by a language model, grounded."""
+    """Recommend for a user and say why: the history items that drive the model's own score
+    (evidence) and the user's profile, in sentences true by construction; with --llm (or
+    --endpoint) a language model may rewrite them, shown only when the rewrite keeps to the
+    evidence. --output writes the texts and the evidence (items, score drops, the
+    counterfactual set) as JSON."""
     from lmrec.core.fitted import ModelContext
     from lmrec.core.query import Query
     from lmrec.llm.explain.explainer import Explainer
@@ -152,6 +159,7 @@ def explain(
         raise fail("give --llm or --endpoint, not both")
     if endpoint and not llm_model:
         raise fail("--endpoint needs --llm-model (the model name it serves)")
+    check_output(output)
     ds = load(dataset, data_dir)
     inter = ds.interactions
     if user not in inter.user_vocab:
@@ -165,26 +173,33 @@ def explain(
     history = inter.item_vocab.decode(inter.sequences()[inter.user_vocab.index(user)])
     explainer = Explainer(ds)
     profile = explainer.profile(history, backend=backend)
-    console.print(f"[bold]user {shown(user)}[/]: {profile.n_items} items")
-    for value, share in profile.interests:
-        console.print(f"  {share:>5.0%}  {shown(value)}")
-    if profile.written is not None:
-        w = profile.written
-        console.print(f"  [italic]{shown(w.text or '(nothing grounded was written)', 2_000)}[/]")
-        console.print(f"  [dim]{w.seconds:.1f} s · {w.removed} ungrounded sentences removed[/]")
+    console.print(f"[bold]user {shown(user)}[/]: {shown(profile.text, 2_000)}")
+    for value, count in profile.counts:
+        console.print(f"  {count:>5}  {shown(value)}")
+    if profile.rewrite is not None:
+        console.print(f"  [italic]{shown(profile.shown, 2_000)}[/]")
+        console.print(f"  [dim]{shown(_verdict(profile.rewrite), 300)}[/]")
     items = recommender.recommend(Query(user=user, k=k)).items
+    out: list[dict[str, object]] = []
     for i, item in enumerate(items, start=1):
         if backend is None:
             found = explainer.from_evidence(recommender, history, item)
             console.print(f"{i:>2}. {shown(found.text, 2_000)}")
+            out.append({"item_id": item, **found.to_json()})
             continue
         found, why = explainer.rewritten(recommender, history, item, backend)
         console.print(f"{i:>2}. {shown(found.text, 2_000)}")
-        verdict = "rewrite accepted" if why.accepted else f"rewrite refused: {why.reason}"
-        console.print(
-            f"    [italic]{shown(why.text, 2_000)}[/] [dim]({why.seconds:.1f} s, "
-            f"{shown(verdict, 200)})[/]"
-        )
+        console.print(f"    [italic]{shown(why.text, 2_000)}[/] [dim]({shown(_verdict(why))})[/]")
+        rewritten = {"shown": why.text, "accepted": why.accepted, "refused_because": why.reason}
+        out.append({"item_id": item, **found.to_json(), "rewrite": rewritten})
+    if output is not None:
+        payload = {"user_id": user, "model": model, "profile": profile.to_json(), "items": out}
+        write_json(output, payload)
+
+
+def _verdict(why: Rewrite) -> str:
+    verdict = "rewrite accepted" if why.accepted else f"rewrite refused: {why.reason}"
+    return f"{why.seconds:.1f} s, {verdict}"
 
 
 def register(app: typer.Typer) -> None:

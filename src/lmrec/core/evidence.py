@@ -13,20 +13,23 @@ excluded when items are removed, so the candidates never change).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lmrec.core.coverage import scores_with_coverage
-from lmrec.core.fitted import FittedModel, fitted_state_of, resolve
-from lmrec.core.query import Query
+from lmrec.core.fitted import FittedModel, exclusions, fitted_state_of, resolve
+from lmrec.core.query import Query, QueryBatch
 from lmrec.core.recommender import Recommender
+from lmrec.data.containers import Sequences
 
 MAX_OCCLUDED = 1_000  # the most recent distinct history items tried one by one
 MOST_CITED = 3  # an explanation names at most this many items
 POOL = 20  # the strongest single contributions the joint choice picks from
+RECENT = 10  # ... and the most recent items (removing one re-weighs the rest in recency models)
 
 
 @dataclass(frozen=True)
@@ -49,33 +52,82 @@ class Evidence:
             return self.strongest[:most]
         return tuple(i for i, c in self.contributions[:most] if c > 0)
 
+    def to_json(self, most: int = MOST_CITED, top: int = 10) -> dict[str, Any]:
+        """What JSON outputs carry next to an explanation's text: the cited items, the
+        counterfactual set, and the score drops of the cited items and the ``top`` strongest."""
+        cited = self.cited(most)
+        shown = [(i, c) for n, (i, c) in enumerate(self.contributions) if n < top or i in cited]
+        return {
+            "item_id": self.item,
+            "rank": self.rank,
+            "k": self.k,
+            "cited": list(cited),
+            "counterfactual": list(self.counterfactual),
+            "contributions": [
+                {"item_id": i, "score_drop": c} for i, c in shown if c > 0 or i in cited
+            ],
+        }
 
-def _scores_after(
-    model: Recommender | FittedModel,
-    histories: Sequence[Sequence[str]],
-    item: str,
-    banned: Sequence[str],
-) -> tuple[npt.NDArray[np.float64], int]:
-    """Score rows after each history (one call), ``banned`` items and NaN at -inf; and the
-    column of ``item``."""
-    state = fitted_state_of(model)
-    batch = resolve(state, [Query(history=tuple(h)) for h in histories])
-    scores = scores_with_coverage(model, batch).astype(np.float64, copy=True)
-    excluded = state.item_vocab.lookup([b for b in banned if b != item])
-    scores[:, excluded[excluded >= 0]] = -np.inf
-    scores[np.isnan(scores)] = -np.inf
-    return scores, state.item_vocab.index(item)
+
+IntArray = npt.NDArray[np.int64]
 
 
-def ranks_after(
-    model: Recommender | FittedModel,
-    histories: Sequence[Sequence[str]],
-    item: str,
-    banned: Sequence[str],
-) -> npt.NDArray[np.int64]:
-    """The 1-based rank of ``item`` after each history (one scoring call), among the items
-    outside ``banned``; NaN scores rank last."""
-    return _ranks(*_scores_after(model, histories, item, banned))
+class Occluded:
+    """One history of one query in index space, re-scored with items taken out: every variant
+    is an index array cut from the history's (one id lookup per explanation, not per variant).
+    Ranks are among the items outside the whole history (and inside ``domain``)."""
+
+    def __init__(
+        self,
+        model: Recommender | FittedModel,
+        history: Sequence[str],
+        item: str,
+        domain: str | None = None,
+    ) -> None:
+        self.model = model
+        self.state = fitted_state_of(model)
+        self.history = list(history)
+        self.indices = resolve(self.state, [Query(history=tuple(history))]).histories[0]
+        self.position = dict(zip(self.history, self.indices.tolist(), strict=True))
+        self.target = self.state.item_vocab.index(item)
+        banned = self.indices[self.indices != self.target].astype(np.int64)
+        if domain is not None:
+            outside = exclusions(self.state, Query(domain=domain), np.empty(0, dtype=np.int64))
+            banned = np.concatenate([banned, outside])
+        self.banned = banned
+
+    def _of(self, items: Collection[str]) -> IntArray:
+        return np.asarray([self.position[i] for i in items if i in self.position], dtype=np.int64)
+
+    def without(self, gone: Collection[str]) -> npt.NDArray[np.int32]:
+        """The history without ``gone``, in order."""
+        return self.indices[~np.isin(self.indices, self._of(gone))]
+
+    def only(self, kept: Collection[str]) -> npt.NDArray[np.int32]:
+        """Only ``kept`` of the history, in history order."""
+        return self.indices[np.isin(self.indices, self._of(kept))]
+
+    def scores(self, rows: Sequence[npt.NDArray[np.int32]]) -> npt.NDArray[np.float64]:
+        """Score rows after each history (one call); banned items and NaN at -inf."""
+        users = np.full(len(rows), -1, dtype=np.int32)
+        batch = QueryBatch(users, Sequences.from_arrays([np.asarray(r) for r in rows]))
+        scores = scores_with_coverage(self.model, batch).astype(np.float64, copy=True)
+        scores[:, self.banned] = -np.inf
+        scores[np.isnan(scores)] = -np.inf
+        return scores
+
+    def ranks(self, rows: Sequence[npt.NDArray[np.int32]]) -> npt.NDArray[np.int64]:
+        """The 1-based rank of the item after each history (one scoring call)."""
+        return _ranks(self.scores(rows), self.target)
+
+    def margins(self, rows: Sequence[npt.NDArray[np.int32]], k: int) -> npt.NDArray[np.float64]:
+        """How far the item's score is above the ``k``-th best other item's after each history
+        (one scoring call); below 0: it has left the top ``k``."""
+        scores = self.scores(rows)
+        own = scores[:, self.target].copy()
+        scores[:, self.target] = -np.inf
+        kth = np.partition(scores, -k, axis=1)[:, -k] if scores.shape[1] >= k else -np.inf
+        return np.asarray(own - kth, dtype=np.float64)
 
 
 def _ranks(scores: npt.NDArray[np.float64], target: int) -> npt.NDArray[np.int64]:
@@ -86,43 +138,25 @@ def _ranks(scores: npt.NDArray[np.float64], target: int) -> npt.NDArray[np.int64
     return np.asarray(ranks, dtype=np.int64)
 
 
-def margins_after(
-    model: Recommender | FittedModel,
-    histories: Sequence[Sequence[str]],
-    item: str,
-    banned: Sequence[str],
-    k: int,
-) -> npt.NDArray[np.float64]:
-    """How far ``item``'s score is above the ``k``-th best other item's after each history (one
-    scoring call); below 0: it has left the top ``k``."""
-    scores, target = _scores_after(model, histories, item, banned)
-    own = scores[:, target].copy()
-    scores[:, target] = -np.inf
-    kth = np.partition(scores, -k, axis=1)[:, -k] if scores.shape[1] >= k else -np.inf
-    return np.asarray(own - kth, dtype=np.float64)
-
-
 def strongest_few(
-    model: Recommender | FittedModel,
-    history: Sequence[str],
-    item: str,
-    k: int,
-    helping: Sequence[str],
-    most: int = MOST_CITED,
+    seen: Occluded, k: int, helping: Sequence[str], most: int = MOST_CITED
 ) -> tuple[str, ...]:
     """Up to ``most`` history items chosen one at a time, each the one whose removal (with those
-    already chosen) brings ``item`` closest to leaving the top ``k`` (one batched call per
-    step, over the ``POOL`` strongest single contributions); stops once it has left."""
+    already chosen) brings the item closest to leaving the top ``k`` (one batched call per
+    step); stops once it has left, or when no item brings it closer. ``helping`` is the pool to pick from (:func:`occlusion`
+    gives the ``POOL`` strongest single contributions and the ``RECENT`` most recent items: in a
+    recency-weighted model an item that raises nothing alone may matter jointly)."""
     chosen: list[str] = []
-    pool = list(helping[:POOL])
+    pool = list(dict.fromkeys(helping))
     for _ in range(most):
         candidates = [c for c in pool if c not in chosen]
         if not candidates:
             break
-        gone = set(chosen)
-        histories = [[h for h in history if h not in gone and h != c] for c in candidates]
-        margins = margins_after(model, histories, item, history, k)
+        rows = [seen.without(chosen), *(seen.without({*chosen, c}) for c in candidates)]
+        now, *margins = seen.margins(rows, k)  # row 0: the margin with ``chosen`` removed
         best = int(np.argmin(margins))
+        if margins[best] >= now:  # no item brings it closer: none is cited for nothing
+            break
         chosen.append(candidates[best])
         if margins[best] < 0:
             break
@@ -135,55 +169,56 @@ def occlusion(
     item: str,
     k: int = 10,
     max_occluded: int = MAX_OCCLUDED,
+    domain: str | None = None,
 ) -> Evidence:
     """Contributions of the last ``max_occluded`` distinct history items to ``item``'s score,
-    and the greedy counterfactual set (two batched scoring calls)."""
+    and the greedy counterfactual set (two batched scoring calls); on a joint model ``domain``
+    ranks the item among that domain's items, as its recommendation did."""
+    seen = Occluded(model, history, item, domain)
     tried = list(dict.fromkeys(h for h in reversed(history) if h != item))[:max_occluded]
-    without = [[h for h in history if h != gone] for gone in tried]
     # one call: the whole history (row 0, also its rank) and the history without each item
-    scores, target = _scores_after(model, [list(history), *without], item, history)
-    drops = scores[0, target] - scores[1:, target]
+    scores = seen.scores([seen.indices, *(seen.without((gone,)) for gone in tried)])
+    drops = scores[0, seen.target] - scores[1:, seen.target]
     drops = np.where(np.isfinite(drops), drops, 0.0)
     order = np.argsort(-drops, kind="stable")
     contributions = tuple((tried[j], float(drops[j])) for j in order)
-    rank = int(_ranks(scores[:1], target)[0])
-    counterfactual = _counterfactual(model, history, item, k, contributions)
+    rank = int(_ranks(scores[:1], seen.target)[0])
+    helping = [i for i, c in contributions if c > 0]
+    counterfactual = _counterfactual(seen, k, helping)
     strongest: tuple[str, ...] = ()
     if not counterfactual or len(counterfactual) > MOST_CITED:
-        helping = [i for i, c in contributions if c > 0]
-        strongest = strongest_few(model, history, item, k, helping)
+        strongest = strongest_few(seen, k, [*helping[:POOL], *tried[:RECENT]])
     return Evidence(item, rank, k, contributions, counterfactual, strongest)
 
 
-def _counterfactual(
-    model: Recommender | FittedModel,
-    history: Sequence[str],
-    item: str,
-    k: int,
-    contributions: Sequence[tuple[str, float]],
-) -> tuple[str, ...]:
-    helping = [i for i, c in contributions if c > 0]
+def _counterfactual(seen: Occluded, k: int, helping: Sequence[str]) -> tuple[str, ...]:
+    """The shortest prefix of ``helping`` whose removal pushes the item out of the top ``k``."""
     if not helping:
         return ()
-    prefixes = [set(helping[:m]) for m in range(1, len(helping) + 1)]
-    ranks = ranks_after(
-        model, [[h for h in history if h not in p] for p in prefixes], item, history
-    )
+    ranks = seen.ranks([seen.without(helping[:m]) for m in range(1, len(helping) + 1)])
     out = np.flatnonzero(ranks > k)
     return tuple(helping[: int(out[0]) + 1]) if len(out) else ()
 
 
 def keep_only(
-    model: Recommender | FittedModel, history: Sequence[str], item: str, kept: Sequence[str]
+    model: Recommender | FittedModel,
+    history: Sequence[str],
+    item: str,
+    kept: Sequence[str],
+    domain: str | None = None,
 ) -> int:
     """``item``'s rank when the history is only ``kept`` (in history order): sufficiency."""
-    only = [h for h in history if h in set(kept)]
-    return int(ranks_after(model, [only], item, history)[0])
+    seen = Occluded(model, history, item, domain)
+    return int(seen.ranks([seen.only(kept)])[0])
 
 
 def remove(
-    model: Recommender | FittedModel, history: Sequence[str], item: str, removed: Sequence[str]
+    model: Recommender | FittedModel,
+    history: Sequence[str],
+    item: str,
+    removed: Sequence[str],
+    domain: str | None = None,
 ) -> int:
     """``item``'s rank when ``removed`` are taken out of the history: necessity."""
-    gone = set(removed)
-    return int(ranks_after(model, [[h for h in history if h not in gone]], item, history)[0])
+    seen = Occluded(model, history, item, domain)
+    return int(seen.ranks([seen.without(removed)])[0])

@@ -85,6 +85,11 @@ class RecommendedItem(BaseModel):
     title: str
     score: float
     explanation: str | None = None
+    evidence: dict[str, Any] | None = Field(
+        None,
+        description="With explain: the history items cited, their score drops (the item's score "
+        "without each) and the counterfactual set (removing it pushes the item out of the top k).",
+    )
 
 
 class RecommendResponse(BaseModel):
@@ -108,6 +113,7 @@ class WhyResponse(BaseModel):
     source: str
     seconds: float
     removed: int
+    evidence: dict[str, Any] | None = None
 
 
 class FeedbackRequest(BaseModel):
@@ -138,6 +144,7 @@ class UserResponse(BaseModel):
     n_interactions: int
     history: list[dict[str, str]]
     interests: list[dict[str, Any]]
+    profile: str = Field("", description="The interests in one sentence, with counts.")
 
 
 class ItemsResponse(BaseModel):
@@ -278,6 +285,7 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
                     "title": i.title,
                     "score": i.score,
                     "explanation": i.explanation,
+                    **({"evidence": i.evidence} if i.evidence is not None else {}),
                 }
                 for i in result.items
             ],
@@ -330,7 +338,11 @@ def create_app(service: RecommendService, auth: AuthPolicy | None = None) -> Fas
             user_id=view.user_id,
             n_interactions=view.n_interactions,
             history=[{"item_id": i, "title": t} for i, t in view.history],
-            interests=[{"value": v, "share": s} for v, s in view.interests],
+            interests=[
+                {"value": v, "share": s, "count": c}
+                for (v, s), c in zip(view.interests, view.counts, strict=True)
+            ],
+            profile=view.profile,
         )
 
     @app.get("/users")

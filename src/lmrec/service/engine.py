@@ -204,6 +204,7 @@ class RecommendService(LivingService):
             len(history),
             ranking,
             pending.explain,
+            job.query.domain if job is not None else None,
         )
 
     def _resolve_history(
@@ -274,13 +275,14 @@ class RecommendService(LivingService):
         history_length: int,
         ranking: Ranking,
         explain: bool,
+        domain: str | None = None,
     ) -> RecommendResult:
         ids = list(ranking.items)
-        notes = [self.explain(history, i) for i in ids] if explain else [None] * len(ids)
+        notes = [self.explain(history, i, domain) for i in ids] if explain else [None] * len(ids)
         return RecommendResult(
             user_id,
             tuple(
-                Recommended(i, self.title(i), s, n)
+                Recommended(i, self.title(i), s, *((n.text, _evidence(n)) if n else (None, None)))
                 for i, s, n in zip(ids, ranking.scores.tolist(), notes, strict=True)
             ),
             history_length,
@@ -298,18 +300,18 @@ class RecommendService(LivingService):
             self._explainer = Explainer.for_model(self.dataset, self.model)
         return self._explainer
 
-    def explain(self, history: list[str], item: str) -> str:
-        """The evidence sentence: the history items that drive the live model's score for
-        ``item`` (:meth:`Explainer.from_evidence`); for a model without scores, the attribute
-        or text-similarity explanation."""
+    def explain(self, history: list[str], item: str, domain: str | None = None) -> Any:
+        """The evidence explanation: the history items that drive the live model's score for
+        ``item`` (:meth:`Explainer.from_evidence`, ranked within ``domain`` on a joint model);
+        for a model without scores, the attribute or text-similarity explanation."""
         model = self.model
         if (
             not history
             or item not in model.item_vocab
             or not callable(getattr(model, "score", None))
         ):
-            return str(self.explainer.explain(history, item).text)
-        return str(self.explainer.from_evidence(model, history, item).text)
+            return self.explainer.explain(history, item)
+        return self.explainer.from_evidence(model, history, item, domain=domain)
 
     def why(self, user_id: str, item_id: str) -> WhyView:
         """Why one recommendation: the evidence sentence, or the language model's rewrite of it
@@ -321,10 +323,12 @@ class RecommendService(LivingService):
             raise NotFound(f"unknown item {item_id!r}", "item_id")
         scored = self._scored(history, self.items)
         if self.writer is None or item_id not in self.items or not scored:
-            return WhyView(item_id, self.explain(scored, item_id), "evidence", 0.0, 0)
-        _, shown = self.explainer.rewritten(self.model, scored, item_id, self.writer)
+            found = self.explain(scored, item_id)
+            return WhyView(item_id, found.text, "evidence", 0.0, 0, _evidence(found))
+        found, shown = self.explainer.rewritten(self.model, scored, item_id, self.writer)
         source = str(self.writer.model) if shown.accepted else "evidence"
-        return WhyView(item_id, shown.text, source, shown.seconds, int(not shown.accepted))
+        removed = int(not shown.accepted)
+        return WhyView(item_id, shown.text, source, shown.seconds, removed, _evidence(found))
 
     def user(self, user_id: str) -> UserView:
         history = self.store.history(user_id, self.limits.history_window)
@@ -336,6 +340,8 @@ class RecommendService(LivingService):
             tuple((i, self.title(i)) for i in history),
             self.store.history_length(user_id),
             tuple(profile.interests),
+            tuple(c for _, c in profile.counts),
+            profile.text,
         )
 
     def search(self, query: str, limit: int) -> list[tuple[str, str]]:
@@ -382,3 +388,8 @@ class RecommendService(LivingService):
             raise Conflict(str(exc), "idempotency_key") from None
         self.store_health.ok()
         return stored
+
+
+def _evidence(found: Any) -> dict[str, Any] | None:
+    """An explanation's evidence as JSON (``None`` when the model's scores did not choose it)."""
+    return None if found.evidence is None else dict(found.evidence.to_json())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lmrec.service.batching import ScoreJob
 
@@ -50,6 +50,7 @@ class Recommended:
     title: str
     score: float
     explanation: str | None = None
+    evidence: dict[str, Any] | None = None  # the model's evidence behind ``explanation``
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class UserView:
     history: tuple[tuple[str, str], ...]  # (item id, title), oldest first, at most the window
     n_interactions: int
     interests: tuple[tuple[str, float], ...]
+    counts: tuple[int, ...] = ()  # history items carrying each interest
+    profile: str = ""  # the deterministic profile sentence
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,4 @@ class WhyView:
     source: str  # the language model whose rewrite is shown, or "evidence"
     seconds: float
     removed: int  # 1: the language model's rewrite was refused (the evidence sentence is shown)
+    evidence: dict[str, Any] | None = None  # cited items, score drops, counterfactual set

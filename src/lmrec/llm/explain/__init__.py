@@ -1,2 +1,2 @@
-"""Explanations and user profiles: attribute and text-similarity reasons, and reasons written
-by a language model, grounded in the user's history."""
+"""Explanations and user profiles from the model's own evidence (which history items drive its
+score) and the user's attributes, in deterministic sentences a language model may only rewrite."""

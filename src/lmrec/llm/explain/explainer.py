@@ -6,28 +6,35 @@ knowledge-graph neighbours (from ``.kg``/``.link``). Entities without a readable
 ids such as ``m.0kprd8``) are shown by their relation only ("the same actor"). Where nothing
 is shared and item text vectors are given (:class:`ItemVectors`), the history items whose text
 is closest support the item; on a joint dataset, those of another domain are named with it. A
-profile lists the user's top attribute values with their share of the history; with a language
-model it adds a written summary, and :meth:`Explainer.written` a written explanation, both grounded
-(:mod:`lmrec.llm.explain.written`).
+profile lists the user's top attribute values with their counts (:mod:`lmrec.llm.explain.profile`).
+:meth:`Explainer.from_evidence` names the history items that drive the model's own score
+(:mod:`lmrec.core.evidence`); a language model may only rewrite its sentences, under the checks of
+:mod:`lmrec.llm.explain.rewrite`.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lmrec.core.recommender import ItemEmbeddings, Recommender
 from lmrec.data.containers import Dataset, FieldType
+from lmrec.llm.explain.profile import Profile, interests_of, rewritten_profile
 from lmrec.llm.explain.rewrite import Rewrite
-from lmrec.llm.explain.written import Grounding, Written, explanation_prompt, profile_prompt, write
+from lmrec.llm.explain.written import Grounding
 from lmrec.llm.ranking.prompts import Domain
 from lmrec.llm.runtime.backends import LLMBackend
+
+if TYPE_CHECKING:
+    from lmrec.core.evidence import Evidence
+
+MIN_COSINE = 0.3  # a history item less similar than this is not a reason by text
 
 
 def _domain(item: str) -> str:
@@ -47,7 +54,8 @@ class ItemVectors:
         self.vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def closest(self, item: str, history: Sequence[str], n: int) -> list[tuple[str, float]]:
-        """Up to ``n`` distinct history items most similar to ``item`` (positive cosine only)."""
+        """Up to ``n`` distinct history items most similar to ``item`` (cosine at least
+        :data:`MIN_COSINE`: an item with no similarity is not a reason)."""
         if item not in self.rows:
             return []
         known = list(dict.fromkeys(h for h in history if h in self.rows and h != item))
@@ -55,7 +63,7 @@ class ItemVectors:
             return []
         sims = self.vectors[[self.rows[h] for h in known]] @ self.vectors[self.rows[item]]
         order = np.argsort(-sims, kind="stable")[:n]
-        return [(known[i], float(sims[i])) for i in order if sims[i] > 0]
+        return [(known[i], float(sims[i])) for i in order if sims[i] >= MIN_COSINE]
 
 
 _OPAQUE = re.compile(r"^[mg]\.[0-9a-z_]+$|^Q\d+$")  # Freebase / Wikidata ids
@@ -79,14 +87,15 @@ class Explanation:
     text: str
     similarity: tuple[float, ...] = ()  # text cosines of the supporting items, when text chose them
     contributions: tuple[float, ...] = ()  # score drops without each supporting item (evidence)
+    evidence: Evidence | None = None  # the occlusion it was built from (from_evidence only)
 
-
-@dataclass(frozen=True)
-class Profile:
-    interests: tuple[tuple[str, float], ...]  # ("class: Comedy", share of history items)
-    n_items: int
-    summary: str | None = None
-    written: Written | None = None
+    def to_json(self) -> dict[str, Any]:
+        """The text and, when the model's evidence chose the items, that evidence."""
+        return {
+            "text": self.text,
+            "supporting": list(self.supporting),
+            "evidence": None if self.evidence is None else self.evidence.to_json(),
+        }
 
 
 class Explainer:
@@ -191,21 +200,28 @@ class Explainer:
         return Explanation(item, supporting, shared, relations, text)
 
     def from_evidence(
-        self, model: Recommender, history: Sequence[str], item: str, k: int = 10, most: int = 3
+        self,
+        model: Recommender,
+        history: Sequence[str],
+        item: str,
+        k: int = 10,
+        most: int = 3,
+        domain: str | None = None,
     ) -> Explanation:
         """The history items that drive *this model's* score for ``item``
         (:func:`lmrec.core.evidence.occlusion`), in one deterministic sentence: "because you
         watched A and B — both Comedy". An attribute is named only when every cited item and
         the recommended item carry it; nothing else is said, so the sentence is true by
-        construction."""
+        construction. On a joint model, ``domain`` is where the item was recommended; cited
+        items of other domains are named with theirs."""
         from lmrec.core.evidence import occlusion
 
-        evidence = occlusion(model, history, item, k)
+        evidence = occlusion(model, history, item, k, domain=domain)
         cited = evidence.cited(most)
         title = self.short_title
         if not cited:
             text = f'"{title(item)}": no item of your history raises its score; it is popular'
-            return Explanation(item, (), (), (), text)
+            return Explanation(item, (), (), (), text, evidence=evidence)
         shared = self.attributes(item).intersection(*(self.attributes(c) for c in cited))
         values = sorted(v.split(": ", 1)[-1] for v in shared)
         own = _domain(item)
@@ -214,13 +230,23 @@ class Explainer:
             for c in cited
         ]
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
-        text = f'"{title(item)}": because you {self.domain.verb} {listed}'
+        text = f'"{title(item)}": because you {self.verb(cited)} {listed}'
         if values:
             quantifier = "" if len(cited) == 1 else "both " if len(cited) == 2 else "all "
             text += f" — {quantifier}{', '.join(values[:4])}"
         weights = dict(evidence.contributions)
         drops = tuple(weights[c] for c in cited)
-        return Explanation(item, cited, tuple(sorted(shared)), (), text, contributions=drops)
+        return Explanation(
+            item, cited, tuple(sorted(shared)), (), text, contributions=drops, evidence=evidence
+        )
+
+    def verb(self, items: Sequence[str]) -> str:
+        """What the user did with ``items``: their domain's verb on a joint dataset when they
+        share one domain ("played", "bought"), else the dataset's."""
+        domains = {_domain(i) for i in items}
+        if len(domains) == 1 and "" not in domains:
+            return Domain.for_dataset(domains.pop()).verb
+        return "chose" if len(domains) > 1 else self.domain.verb
 
     def rewritten(
         self,
@@ -229,12 +255,13 @@ class Explainer:
         item: str,
         backend: LLMBackend,
         k: int = 10,
+        domain: str | None = None,
     ) -> tuple[Explanation, Rewrite]:
         """The evidence sentence and a language model's rewrite of it, shown only when it passes
         every check (:mod:`lmrec.llm.explain.rewrite`)."""
         from lmrec.llm.explain.rewrite import rewrite
 
-        found = self.from_evidence(model, history, item, k)
+        found = self.from_evidence(model, history, item, k, domain=domain)
         if not found.supporting:
             return found, Rewrite(found.text, False, "no evidence to rewrite", "", 0.0)
         titles = [self.short_title(item), *(self.short_title(c) for c in found.supporting)]
@@ -273,19 +300,13 @@ class Explainer:
     def profile(
         self, history: Sequence[str], top: int = 5, backend: LLMBackend | None = None
     ) -> Profile:
-        counts: Counter[str] = Counter()
-        for h in history:
-            counts.update(self.attributes(h))
-        n = max(len(history), 1)
-        interests = tuple((value, count / n) for value, count in counts.most_common(top))
-        if backend is None or not history:
-            return Profile(interests, len(history))
-        titles = [self.dataset.title(h) for h in history]
-        tops = [f"{v} ({share:.0%})" for v, share in interests]
-        written = write(
-            backend, self.grounding(), profile_prompt(titles, tops, self.domain), titles
-        )
-        return Profile(interests, len(history), written.text or None, written)
+        """The user's most frequent attribute values with their counts, in one deterministic
+        sentence; with ``backend`` also a language model's rewrite of that sentence, shown only
+        when it passes the same checks as explanations (:mod:`lmrec.llm.explain.profile`)."""
+        found = Profile(interests_of(history, self.attributes, top), len(history), self.domain)
+        if backend is None or not found.interests:
+            return found
+        return rewritten_profile(found, backend, self.grounding(), self.values)
 
     def grounding(self) -> Grounding:
         if self._grounding is None:
@@ -294,20 +315,3 @@ class Explainer:
             ids = vocab.ids
             self._grounding = Grounding(self.dataset.title(i) for i in ids)
         return self._grounding
-
-    def written(
-        self,
-        history: Sequence[str],
-        item: str,
-        backend: LLMBackend,
-        recommended: Sequence[str] = (),
-    ) -> Written:
-        """A short text by the language model on why ``item`` suits this history; titles it names
-        outside the history and ``recommended`` remove their sentence (counted)."""
-        title = self.dataset.title
-        found = self.explain(history, item)
-        shared = [*found.shared, *found.relations]
-        titles = [title(h) for h in history]
-        prompt = explanation_prompt(titles, title(item), shared, self.domain)
-        allowed = [*titles, title(item), *(title(r) for r in recommended)]
-        return write(backend, self.grounding(), prompt, allowed)

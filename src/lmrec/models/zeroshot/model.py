@@ -214,10 +214,13 @@ class ZeroShotTextRecommender(FittedModel):
 
     def user_vectors(self, batch: QueryBatch) -> npt.NDArray[np.float32]:
         """Unit-length recency-weighted mean of each history's item embeddings (0 if empty)."""
+        from scipy.sparse import csr_matrix
+
         rows, items, weights = self.history_weights(batch)
         emb = self.item_embeddings
-        users = np.zeros((len(batch), emb.shape[1]), dtype=np.float32)
-        np.add.at(users, rows, weights[:, None] * emb[items])
+        # a (queries × items) weight matrix times the embeddings: np.add.at is ~10× slower
+        pooled = csr_matrix((weights, (rows, items)), shape=(len(batch), len(emb)))
+        users = np.asarray(pooled @ emb, dtype=np.float32)
         users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
         return users
 

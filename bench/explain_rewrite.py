@@ -34,7 +34,7 @@ SAMPLES = 10
 
 def reason_kind(reason: str | None) -> str:
     """A refusal's reason without the item it names ("dropped 'Alien'" → "dropped")."""
-    return re.sub(r"\s*\(.*|\s*'.*", "", reason or "")
+    return re.sub(r"\s*[(\"'].*", "", reason or "")
 
 
 def one_llm(llm: str, ds: Any, prepared: Any, model: Any, cases: int, threads: int) -> None:

@@ -251,6 +251,7 @@ def test_profile_counts_and_a_rewrite_only_under_the_checks(data_dir: Path) -> N
             f"gives {top[0]!r} {plain.counts[1][1]} items",
         ),
         (f"I see you love {top[0]}, {top[1]} and {top[2]}.", "assistant talk"),
+        (f"You watch {top[1]} most, then {top[0]} and {top[2]}.", "out of their order"),
         (f"You watch {top[0]} like Toy Story, {top[1]} and {top[2]}.", "outside the evidence"),
     ]:
         refused = explainer.profile(history, backend=FunctionBackend(lambda p, r=reply: r))

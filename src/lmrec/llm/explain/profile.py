@@ -88,8 +88,8 @@ def profile_prompt(sentence: str) -> str:
         "Rewrite each summary of a user's taste as one short, friendly sentence to the user "
         '(say "you"). Keep every genre or category exactly as written and add no titles, '
         "facts or opinions.\n\n"
-        "Summary: Of your 40 movies, 20 are Comedy, 12 Drama and 8 Action\n"
-        "Rewritten: You watch Comedy most, then Drama and Action.\n\n"
+        "Summary: Of your 40 movies, 20 are Western, 12 Musical and 8 Film-Noir\n"
+        "Rewritten: You watch Western most, then Musical and Film-Noir.\n\n"
         f"Summary: {sentence}\n"
         "Rewritten:"
     )
@@ -122,12 +122,16 @@ def rewritten_profile(
 
 def mispaired(text: str, counts: dict[str, int], total: int) -> str | None:
     """Why the numbers of ``text`` do not belong to the values they stand next to, or ``None``:
-    each number other than ``total`` must be the count of the value named nearest to it."""
+    each number other than ``total`` must be the count of the value named nearest to it, and the
+    values must come in the sentence's order (most frequent first: "X most" is a claim)."""
     lowered = text.casefold()
     places = {
         value: [m.start() for m in re.finditer(rf"\b{re.escape(value.casefold())}\b", lowered)]
         for value in counts
     }
+    firsts = [min(found) for found in places.values() if found]
+    if firsts != sorted(firsts):
+        return "names the values out of their order"
     for number in re.finditer(r"\d+", lowered):
         n = int(number.group())
         if n == total:

@@ -22,6 +22,16 @@ QUICK: dict[str, dict[str, object]] = {
     name: {"hidden_size": 8, "max_len": 8, "train": {"epochs": 3}}
     for name in ("sasrec", "gru4rec", "textseq", "hybrid")
 }
+QUICK["text-encoder"] = {
+    "tuning": {
+        "max_steps": 2,
+        "batch_size": 4,
+        "eval_every": 1,
+        "valid_cases": 4,
+        "valid_negatives": 4,
+        "threads": 1,
+    }
+}
 QUICK["ensemble"] = {"members": [{"model": "pop"}, {"model": "itemknn", "weight": 2.0}]}
 QUICK["two-stage"] = {"reranker": "itemknn", "retriever": "pop", "depth": 3}
 

@@ -78,6 +78,7 @@ def model_specs() -> Mapping[str, ModelSpec]:
     from lmrec.models.textseq.hybrid import HYBRID_DEFAULTS, HybridRec
     from lmrec.models.two_stage import TwoStage, TwoStageConfig
     from lmrec.models.zeroshot.model import ZeroShotConfig, ZeroShotTextRecommender
+    from lmrec.models.zeroshot.tuned import TextEncoderConfig, TunedTextRecommender
 
     specs = [
         ModelSpec(
@@ -136,6 +137,15 @@ def model_specs() -> Mapping[str, ModelSpec]:
             ZeroShotConfig,
             ZeroShotTextRecommender,
             composite(ZeroShotTextRecommender),
+        ),
+        ModelSpec(
+            "text-encoder",
+            "zeroshot with its sentence encoder first tuned on next-item prediction "
+            "(contrastive; the folder's encoder/ loads into any text model by path; torch)",
+            TextEncoderConfig,
+            TunedTextRecommender,
+            composite(TunedTextRecommender),
+            learns_weights=True,
         ),
         ModelSpec(
             "sasrec",

@@ -40,6 +40,19 @@ def normalise(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
     return out
 
 
+def folder_digest(folder: Path) -> str:
+    """SHA-256 (first 16 hex digits) over every file's relative path and bytes in ``folder``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\0")
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def resolve_sentence_transformer(name: str) -> str:
     """A local directory as is; MiniLM names → the offline package when installed; else the name."""
     if Path(name).expanduser().is_dir():
@@ -69,10 +82,17 @@ class SentenceTransformerEncoder:
         self.threads = threads
         self._multilingual = multilingual
         self._model: Any = None
+        self._identity: str | None = None
 
     @property
     def identity(self) -> str:
-        return f"sentence-transformers:{self.name}"
+        """The name; for a local directory also a digest of its files, so two models saved at
+        one path (a re-tuned encoder) never share cached vectors."""
+        if self._identity is None:
+            folder = Path(self.name).expanduser()
+            digest = f"@{folder_digest(folder)}" if folder.is_dir() else ""
+            self._identity = f"sentence-transformers:{self.name}{digest}"
+        return self._identity
 
     @property
     def multilingual(self) -> bool:

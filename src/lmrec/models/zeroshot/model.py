@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -99,6 +99,7 @@ class ZeroShotTextRecommender(FittedModel):
     """Rank items by cosine similarity between item-text embeddings and a history representation."""
 
     name: ClassVar[str] = "zeroshot"
+    config_type: ClassVar[type[ZeroShotConfig]] = ZeroShotConfig
     reads_text: ClassVar[bool] = True  # Query.text (free-text histories) is understood
     scores_from_text: ClassVar[bool] = True  # every catalogue item, interactions or not
 
@@ -177,12 +178,19 @@ class ZeroShotTextRecommender(FittedModel):
     @classmethod
     def load(
         cls, directory: Path, context: ModelContext | None = None, member: ModelLoader | None = None
-    ) -> ZeroShotTextRecommender:
+    ) -> Self:
+        return cls.restore(directory, context)
+
+    @classmethod
+    def restore(
+        cls, directory: Path, context: ModelContext | None, changes: dict[str, Any] | None = None
+    ) -> Self:
+        """The saved model, its saved configuration updated with ``changes``."""
         from lmrec.core.checkpoint import load_state, read_meta
 
         meta = read_meta(directory)
         state, config, tensors = load_state(directory, cls.name, meta)
-        model = cls(ZeroShotConfig.model_validate(config), context)
+        model = cls(cls.config_type.model_validate({**config, **(changes or {})}), context)
         model._state = state
         model.item_embeddings = tensors["item_embeddings"]
         model.prior, model.mean = tensors["prior"], tensors["mean"]

@@ -86,9 +86,8 @@ class Occluded:
     ) -> None:
         self.model = model
         self.state = fitted_state_of(model)
-        self.history = list(history)
         self.indices = resolve(self.state, [Query(history=tuple(history))]).histories[0]
-        self.position = dict(zip(self.history, self.indices.tolist(), strict=True))
+        self.position = dict(zip(history, self.indices.tolist(), strict=True))
         self.target = self.state.item_vocab.index(item)
         banned = self.indices[self.indices != self.target].astype(np.int64)
         if domain is not None:
@@ -143,9 +142,10 @@ def strongest_few(
 ) -> tuple[str, ...]:
     """Up to ``most`` history items chosen one at a time, each the one whose removal (with those
     already chosen) brings the item closest to leaving the top ``k`` (one batched call per
-    step); stops once it has left, or when no item brings it closer. ``helping`` is the pool to pick from (:func:`occlusion`
-    gives the ``POOL`` strongest single contributions and the ``RECENT`` most recent items: in a
-    recency-weighted model an item that raises nothing alone may matter jointly)."""
+    step); stops once it has left, or when no item brings it closer. ``helping`` is the pool
+    (:func:`occlusion` gives the ``POOL`` strongest single contributions and the ``RECENT`` most
+    recent items: in a recency-weighted model an item that raises nothing alone may matter
+    jointly)."""
     chosen: list[str] = []
     pool = list(dict.fromkeys(helping))
     for _ in range(most):

@@ -7,7 +7,7 @@ item that came next. The encoder embeds every text of a batch; a history becomes
 recency-weighted mean of its items' vectors (the pooling :class:`~lmrec.models.zeroshot.model.
 ZeroShotTextRecommender` uses), and an InfoNCE loss pulls it towards its next item's vector and
 away from the batch's other next items (in-batch negatives; a negative with the same text as the
-positive is masked) and from ``negatives`` items drawn by popularity. Only the top
+positive is one column with it) and from ``negatives`` items drawn by popularity. Only the top
 ``train_layers`` Transformer layers learn; the rest stay frozen. Validation (held-out next items
 ranked among ``valid_negatives`` items drawn once, MRR) every ``eval_every`` steps picks the
 checkpoint. The result is a sentence-transformers directory any text model loads by path.
@@ -87,10 +87,8 @@ def cases_from_sequences(
     last) with the ``history`` texts before it."""
     out: list[TuningCase] = []
     for seq in sequences:
-        ends = range(1, len(seq)) if every_position else range(len(seq) - 1, len(seq))
-        for t in ends:
-            if t >= 1:
-                out.append(TuningCase(tuple(seq[max(0, t - history) : t]), seq[t]))
+        ends = range(1, len(seq)) if every_position else range(max(len(seq) - 1, 1), len(seq))
+        out += [TuningCase(tuple(seq[max(0, t - history) : t]), seq[t]) for t in ends]
     return out
 
 
@@ -142,19 +140,19 @@ class _Trainer:
     def step(self, cases: Sequence[TuningCase], negatives: Sequence[str]) -> float:
         import torch
 
-        texts = list(dict.fromkeys([t for c in cases for t in (*c.history, c.target)]))
-        texts += [n for n in dict.fromkeys(negatives) if n not in set(texts)]
+        texts = list(
+            dict.fromkeys([*(t for c in cases for t in (*c.history, c.target)), *negatives])
+        )
         row = {t: i for i, t in enumerate(texts)}
         vectors = self.embed(texts)
         users = self.pooled(cases, vectors, row)
         targets = [row[c.target] for c in cases]
+        # one column per distinct text: a case whose target text another case shares never
+        # meets it as a negative
         columns = list(dict.fromkeys(targets + [row[n] for n in negatives]))
         logits = users @ vectors[columns].T / self.config.temperature
-        wanted = torch.tensor([columns.index(t) for t in targets])
-        # another case's target with the same text as this one's is no negative
-        same = torch.tensor([[columns[j] == t for j in range(len(columns))] for t in targets])
-        same[torch.arange(len(cases)), wanted] = False
-        logits = logits.masked_fill(same, float("-inf"))
+        column = {c: j for j, c in enumerate(columns)}
+        wanted = torch.tensor([column[t] for t in targets])
         loss = torch.nn.functional.cross_entropy(logits, wanted)
         assert self.optimiser is not None
         self.optimiser.zero_grad()

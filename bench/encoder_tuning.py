@@ -11,22 +11,30 @@ unless --redo):
   ``games-6k.random``): NDCG@10, HR@10, bootstrap SE, and the paired SE of the difference;
 - ``cold``: in-domain tuning on the target's ``cold-items`` training split (the held-out items'
   texts are never seen in tuning), zeroshot frozen vs tuned on the new-item cases;
-- ``speed``: items/s of encoding 2,000 target item texts (no cache), frozen and tuned.
+- ``speed``: items/s of encoding 2,000 target item texts (no cache), frozen and tuned;
+- ``textseq``, ``pooled`` and ``fewshot``: see ``bench/encoder_fewshot.py``.
 
   LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.encoder_tuning --work runs/encoders \\
-      [--targets amazon-scientific] [--parts tune zeroshot cold speed] [--tune-minutes 20]
+      [--targets amazon-scientific] [--parts tune zeroshot speed textseq cold fewshot] [--tune-minutes 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.encoder_common import FROZEN, encoder_dir, tune, zeroshot
+from bench.encoder_fewshot import (
+    add_options,
+    fewshot_plot,
+    part_fewshot,
+    part_pooled,
+    part_textseq,
+    report_more,
+)
 from bench.textseq_common import add_run_options, run_parts
 from bench.transfer_common import SHORT, TARGETS, TransferBench, source_name
 from bench.zeroshot_headroom import paired_se
@@ -38,38 +46,7 @@ from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.metrics.slices import mean_se
 from lmrec.models.registry import create_model
 
-PARTS = ("tune", "zeroshot", "cold", "speed")
-FROZEN = "minilm"
-
-
-def encoder_dir(bench: TransferBench, key: str) -> Path:
-    return bench.work / f"encoder-{key}"
-
-
-def tune(bench: TransferBench, dataset: Any, prepared: Any, out: Path) -> dict[str, Any]:
-    """The text-encoder recipe (:func:`lmrec.models.zeroshot.tuned.tuning_data` and
-    :func:`lmrec.text.tuning.tune_encoder`) on ``prepared``'s training split, written to ``out``
-    (without fitting zeroshot on the sources, which ``-m text-encoder`` also does)."""
-    from lmrec.data.templates import item_template
-    from lmrec.models.zeroshot.tuned import tuning_data
-    from lmrec.text.tuning import EncoderTuningConfig, tune_encoder
-
-    a = bench.args
-    config = EncoderTuningConfig(
-        minutes=a.tune_minutes, threads=a.threads, seed=a.train_seed, lr=a.tune_lr
-    )
-    train = prepared.split.train
-    texts = item_template(dataset.name, dataset.catalog).render(
-        dataset.catalog, train.item_vocab.ids
-    )
-    valid = bench.sample(prepared.split.valid, config.valid_cases, 4)
-    cases, held_out, popularity = tuning_data(train, valid, texts, config.history)
-    if out.exists():
-        shutil.rmtree(out)
-    start = time.perf_counter()
-    report = tune_encoder(cases, held_out, popularity, config, out, progress=a.progress)
-    minutes = round((time.perf_counter() - start) / 60, 1)
-    return {**report.to_json(), "cases": len(cases), "minutes": minutes, "lr": config.lr}
+PARTS = ("tune", "zeroshot", "speed", "textseq", "pooled", "cold", "fewshot")
 
 
 def part_tune(bench: TransferBench) -> None:
@@ -81,10 +58,6 @@ def part_tune(bench: TransferBench) -> None:
             p = prepare(joint, named_protocol("loo"))
             info = tune(bench, joint, p, encoder_dir(bench, target))
             bench.save(key, {"sources": name, "train_users": p.split.train.n_users, **info})
-
-
-def zeroshot(bench: TransferBench, encoder: str) -> dict[str, Any]:
-    return {"encoder": encoder, "threads": bench.args.threads}
 
 
 def part_zeroshot(bench: TransferBench) -> None:
@@ -113,7 +86,7 @@ def part_cold(bench: TransferBench) -> None:
         p = prepare(ds, named_protocol("cold-items"))
         out = encoder_dir(bench, f"{target}-cold")
         if bench.todo(f"cold/{target}/tune"):
-            bench.save(f"cold/{target}/tune", tune(bench, ds, p, out))
+            bench.save(f"cold/{target}/tune", tune(bench, ds, p, out, lr=bench.args.cold_lr))
         counts = p.split.train.item_counts()[p.cases.targets]
         new = counts == 0
         for label, encoder in (("frozen", FROZEN), ("tuned", str(out))):
@@ -171,10 +144,10 @@ def report(bench: TransferBench) -> None:
                 continue
             scale = 100 if label == "llmrank" else 1
             print(
-                f"| {SHORT[target]} {label} | {t.get('sources')}, {t.get('fit_minutes')}, "
+                f"| {SHORT[target]} {label} | {t.get('sources')}, {t.get('minutes')}, "
                 f"{t.get('best_step')} | {scale * f[f'{label}_ndcg@10']:.4f} "
-                f"(HR {scale * f[f'{label}_hr@10']:.4f}) | {scale * u[f'{label}_ndcg@10']:.4f} "
-                f"(HR {scale * u[f'{label}_hr@10']:.4f}) | "
+                f"(HR {f[f'{label}_hr@10']:.4f}) | {scale * u[f'{label}_ndcg@10']:.4f} "
+                f"(HR {u[f'{label}_hr@10']:.4f}) | "
                 f"{scale * g['gain']:+.4f} ± {scale * g['se']:.4f} |"
             )
         cold_f, cold_t = r.get(f"cold/{target}/frozen"), r.get(f"cold/{target}/tuned")
@@ -199,11 +172,25 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--tune-minutes", type=float, default=20.0)
     parser.add_argument("--tune-lr", type=float, default=1e-4)
+    parser.add_argument("--tune-eval-every", type=int, default=50)
+    parser.add_argument("--cold-lr", type=float, default=3e-5, help="cold: in-domain learning rate")
+    add_options(parser)
     args = parser.parse_args()
     bench = TransferBench(args)
-    steps = {"tune": part_tune, "zeroshot": part_zeroshot, "cold": part_cold, "speed": part_speed}
+    steps = {
+        "tune": part_tune,
+        "zeroshot": part_zeroshot,
+        "speed": part_speed,
+        "textseq": part_textseq,
+        "pooled": part_pooled,
+        "cold": part_cold,
+        "fewshot": part_fewshot,
+    }
     run_parts(bench, steps, list(args.parts))
     report(bench)
+    report_more(bench)
+    if args.plots:
+        fewshot_plot(bench, args.plots)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,9 @@ def add_run_options(
     """The options every TextSeqRec benchmark shares: the work folder and parts, evaluation
     samples, threads, device, seeds."""
     parser.add_argument("--work", type=Path, default=Path(work))
-    parser.add_argument("--parts", nargs="+", choices=parts, default=list(parts))
+    parser.add_argument(
+        "--parts", nargs="*", choices=parts, default=list(parts), help="none: only the report"
+    )
     parser.add_argument("--redo", action="store_true", help="rerun parts that have figures")
     parser.add_argument("--llmrank-dir", type=Path, default=LLMRANK)
     parser.add_argument("--games-test-users", type=int, default=10_000)

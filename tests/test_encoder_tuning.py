@@ -79,6 +79,27 @@ def test_the_loss_falls_and_validation_rises_on_a_known_answer(
     assert valid[report.best_step] > valid[0] + 0.2, valid  # type: ignore[attr-defined]
 
 
+def test_steps_after_the_last_check_are_validated_too(tmp_path: Path) -> None:
+    train = [TuningCase((f"the {w}",), f"the {NEXT[w]}") for w in WORDS]
+    popularity = [(f"the {w}", 1.0) for w in WORDS]
+    report = tune_encoder(train, train, popularity, toy_config(max_steps=5), tmp_path / "t")
+    assert [step for step, _ in report.valid] == [0, 5]  # the budget ended between checks
+    full = tune_encoder(train, train, popularity, toy_config(max_steps=4, eval_every=2), tmp_path)
+    assert [step for step, _ in full.valid] == [0, 2, 4]  # no second check of the same step
+
+
+def test_the_saved_encoder_reads_as_much_text_as_its_base(tmp_path: Path) -> None:
+    from lmrec.text.encoders import create_encoder
+
+    train = [TuningCase((f"the {w}",), f"the {NEXT[w]}") for w in WORDS]
+    popularity = [(f"the {w}", 1.0) for w in WORDS]
+    # nothing trains, and tuning read 8 tokens per text: the saved folder must still be MiniLM
+    tune_encoder(train, [], popularity, toy_config(train_layers=0, max_tokens=8), tmp_path / "e")
+    long = [" ".join(WORDS)]  # about 20 tokens
+    saved = create_encoder(str(tmp_path / "e")).encode(long)
+    np.testing.assert_allclose(saved, create_encoder("minilm").encode(long), atol=1e-5)
+
+
 def test_a_tuned_encoder_loads_by_path_with_identical_vectors(
     tuned: tuple[Path, object], tmp_path: Path
 ) -> None:

@@ -143,6 +143,24 @@ def test_zero_shot_transfer_to_a_domain_with_no_shared_item(source: Path, tmp_pa
         fit(b, tmp_path, tune="none")
 
 
+def test_a_pretrained_model_keeps_the_encoder_it_was_trained_on(
+    source: Path, tmp_path: Path
+) -> None:
+    b = domain("b", seed=1)
+    trained_on = TextSeqRec.load(source).config.encoder
+    assert fit(b, tmp_path, pretrained=str(source), tune="none").config.encoder == trained_on
+    with pytest.raises(ConfigError, match=f"was trained on '{trained_on}' vectors"):
+        fit(b, tmp_path, pretrained=str(source), tune="none", encoder=str(tmp_path / "other"))
+    moved = tmp_path / "moved"  # the same encoder folder at another path is accepted
+    (tmp_path / "enc").mkdir()
+    (tmp_path / "enc" / "weights").write_bytes(b"same")
+    moved.mkdir()
+    (moved / "weights").write_bytes(b"same")
+    fit(b, tmp_path, encoder=str(tmp_path / "enc"), train={"epochs": 1}).save(tmp_path / "m")
+    again = fit(b, tmp_path, pretrained=str(tmp_path / "m"), tune="none", encoder=str(moved))
+    assert again.config.encoder == str(moved)
+
+
 @pytest.mark.parametrize("tune", ["adapter", "adapter+lora"])
 def test_parameter_efficient_tuning_trains_only_its_share(
     source: Path, tmp_path: Path, tune: str

@@ -118,10 +118,11 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
 
         state = FittedState.from_train(train)
         self._state = state
-        self.text = self.encode_items(list(state.item_vocab.ids))
         source = TextSeqRec.load(Path(self.config.pretrained)) if self.config.pretrained else None
         if source is not None:
             self.config = self.config.with_architecture(source.config.architecture())
+            self.config = self.config.model_copy(update={"encoder": self.source_encoder(source)})
+        self.text = self.encode_items(list(state.item_vocab.ids))
         torch.manual_seed(self.config.train.seed)
         net = self.build_text_network(len(state.item_vocab))
         if source is not None:
@@ -141,6 +142,23 @@ class TextSeqRec(SequenceModel[TextSeqRecConfig]):
             )
         self.report = self.train_network(valid, distill)
         return self
+
+    def source_encoder(self, source: TextSeqRec) -> str:
+        """The sentence encoder a pretrained model was trained with: its weights only mean
+        something on that encoder's vectors, so an unset ``encoder`` takes it and a different one
+        is refused."""
+        from lmrec.text.encoders import folder_digest
+
+        theirs, ours = source.config.encoder, self.config.encoder
+        if "encoder" not in self.config.model_fields_set or ours == theirs:
+            return theirs
+        a, b = Path(ours), Path(theirs)
+        if a.is_dir() and b.is_dir() and folder_digest(a) == folder_digest(b):
+            return ours  # the same encoder, moved
+        raise ConfigError(
+            f"encoder: {ours!r}, but {self.config.pretrained} was trained on {theirs!r} "
+            f"vectors; leave encoder unset or set it to {theirs!r}"
+        )
 
     def item_segments(self) -> list[int]:
         if not self.config.domains:

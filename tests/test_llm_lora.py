@@ -21,6 +21,7 @@ from lmrec.errors import ConfigError
 from lmrec.llm.lora.examples import (
     PreferenceExample,
     auc,
+    auc_interval,
     preference_examples,
     read_examples,
     split_by_time,
@@ -40,6 +41,22 @@ def test_auc_is_the_mann_whitney_statistic() -> None:
     assert auc([1, 0, 0, 1], [0.2, 0.4, 0.1, 0.9]) == 0.75
     with pytest.raises(ValueError, match="both positive and negative"):
         auc([1, 1], [0.2, 0.3])
+
+
+def test_auc_interval_narrows_with_more_examples() -> None:
+    rng = np.random.default_rng(0)
+    assert auc_interval([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.3]) == (1.0, 1.0)  # always separated
+    widths = []
+    for n in (50, 2000):
+        y = rng.random(n) < 0.5
+        s = y + rng.normal(0.0, 1.0, n)  # AUC about 0.76
+        low, high = auc_interval(y, s)
+        assert low < auc(y, s) < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 3  # about 1/sqrt(40) as wide
+    assert low > 0.70 and high < 0.82
+    with pytest.raises(ValueError, match="both positive and negative"):
+        auc_interval([0, 0], [0.1, 0.2])
 
 
 def test_preference_examples_on_movielens(data_dir: Path) -> None:
@@ -170,6 +187,10 @@ def test_binary_train_and_llm_score_commands(data_dir: Path, tmp_path: Path) -> 
     written = json.loads(scores.read_text())
     assert len(written["examples"]) == 16
     assert written["auc"] == pytest.approx(saved["test_auc"], abs=1e-6)
+    low, high = written["auc_interval_95"]
+    printed = " ".join(result.output.split())  # the console wraps long lines
+    assert low <= written["auc"] <= high
+    assert f"95% bootstrap interval {low:.4f}–{high:.4f}" in printed
     result = run_cli(None, f"llm-score --adapter {tmp_path} --examples {tmp_path / 'x'}")
     assert result.exit_code == 2 and "no adapter_config.json" in result.output
     (tmp_path / "bad.json").write_text("[]")

@@ -106,7 +106,7 @@ def llm_score(
     import json
 
     from lmrec.cli._common import check_output
-    from lmrec.llm.lora.examples import read_examples
+    from lmrec.llm.lora.examples import auc_interval, read_examples
     from lmrec.llm.lora.preference import adapter_base, score_file
 
     check_output(output)
@@ -121,14 +121,20 @@ def llm_score(
     except OSError as exc:  # an LmrecError is printed by the command group
         raise fail(str(exc)) from None
     tuned = f" + {adapter}" if adapter is not None else " (untuned)"
-    shown = "n/a (one class only)" if area is None else f"{area:.4f}"
+    interval = None
+    if area is None:
+        shown = "n/a (one class only)"
+    else:
+        interval = auc_interval([c.label for c in cases], scores)
+        shown = f"{area:.4f} (95% bootstrap interval {interval[0]:.4f}–{interval[1]:.4f})"
     console.print(f"{base}{tuned}: AUC {shown} on {len(cases)} examples")
     if output is not None:
         rows = [
             {"p_yes": round(float(p), 6), "label": c.label}
             for p, c in zip(scores, cases, strict=True)
         ]
-        output.write_text(json.dumps({"auc": area, "examples": rows}, indent=1))
+        summary = {"auc": area, "auc_interval_95": interval, "examples": rows}
+        output.write_text(json.dumps(summary, indent=1))
         console.print(f"wrote {output}")
 
 

@@ -194,3 +194,27 @@ def auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
         raise DataError("AUC needs both positive and negative examples")
     ranks = rankdata(s)
     return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def auc_interval(
+    labels: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the AUC: examples drawn with replacement ``resamples``
+    times (draws with a single class are redrawn, so every draw has an AUC)."""
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    if not 0 < int(y.sum()) < len(y):
+        raise DataError("AUC needs both positive and negative examples")
+    rng = np.random.default_rng(seed)
+    found: list[float] = []
+    while len(found) < resamples:
+        rows = rng.integers(0, len(y), len(y))
+        if 0 < int(y[rows].sum()) < len(rows):
+            found.append(auc(y[rows], s[rows]))
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(found, [tail, 100 - tail])
+    return float(low), float(high)

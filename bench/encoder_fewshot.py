@@ -24,8 +24,6 @@ from bench.textseq_common import fit
 from bench.transfer_common import SHORT, TransferBench, rows_of_users, source_name
 from bench.zeroshot_headroom import paired_se
 from lmrec.core.fitted import ModelContext
-from lmrec.data.registry import load_dataset
-from lmrec.experiment import named_protocol, prepare
 from lmrec.models.registry import create_model
 from lmrec.models.textseq import TextSeqRec
 
@@ -51,23 +49,21 @@ def gain(bench: TransferBench, key: str, base: str, label: str, name: str = "gai
 def part_textseq(bench: TransferBench) -> None:
     a = bench.args
     for target in a.targets:
-        name = source_name(target, False)
         target_p = bench.prepared(target)
         for label in ENCODERS:
             key = f"textseq/{target}/{label}"
             if not bench.todo(key):
                 continue
             encoder = FROZEN if label == "frozen" else str(encoder_dir(bench, target))
-            joint = load_dataset(name, download=False)
-            p = prepare(joint, named_protocol("loo"))
+            p = bench.prepared(source_name(target, False))  # parsed once for both encoders
             config = bench.textseq({"ids": False, "domains": True, "encoder": encoder})
             config = bench.budget(config, a.pretrain_minutes)
             valid = bench.sample(p.split.valid, a.valid_users, 4)
-            built, info = fit(bench, joint, p, "textseq", config, None, valid)
+            built, info = fit(bench, p.dataset, p, "textseq", config, None, valid)
             assert isinstance(built, TextSeqRec)
             out = bench.work / f"textseq-{target}-{label}"
             built.save(out)
-            applied = {"pretrained": str(out), "tune": "none", "encoder": encoder}
+            applied = {"pretrained": str(out), "tune": "none"}  # the checkpoint's encoder
             model, _ = fit(bench, target_p.dataset, target_p, "textseq", applied)
             bench.save(key, {**info, **bench.measure(key, model, bench.evals(target))})
         for label in bench.evals(target):
@@ -170,6 +166,8 @@ def fewshot_plot(bench: TransferBench, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bench.transfer_report import finish_share_plot
+
     r = bench.results
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for colour, target in zip(("C0", "C1", "C2"), bench.args.fewshot_targets, strict=False):
@@ -182,17 +180,11 @@ def fewshot_plot(bench: TransferBench, out: Path) -> None:
             if points:
                 x, y = zip(*points, strict=True)
                 ax.plot(x, y, style, color=colour, label=f"{SHORT[target]}, {arm}", markersize=4)
-        frozen = r.get(f"zeroshot/{target}/frozen") or r.get(f"cold/{target}/frozen")
-        if frozen and "loo_ndcg@10" in frozen:
+        frozen = r.get(f"zeroshot/{target}/frozen")
+        if frozen:
             ax.axhline(frozen["loo_ndcg@10"], color=colour, linestyle=":", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_xlabel("share of the target's users trained on (%)")
-    ax.set_ylabel("LOO NDCG@10 (full ranking)")
-    ax.set_title("Few-shot on the target: four arms, the same budget", fontsize=10)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "encoder-fewshot.png", dpi=120)
+    title = "Few-shot on the target: four arms, the same budget"
+    finish_share_plot(fig, ax, title, out / "encoder-fewshot.png", legend_size=6)
     plt.close(fig)
 
 

@@ -161,13 +161,21 @@ def fewshot_plot(res: Results, out: Path) -> None:
                 ax.plot(
                     [100 * v for v in x], y, style, color=colour, label=f"{SHORT[target]}, {model}"
                 )
+    title = "Few-shot TextSeqRec: pretrained on the other domains vs scratch"
+    finish_share_plot(fig, ax, title, out / "fewshot.png")
+
+
+def finish_share_plot(fig: Any, ax: Any, title: str, file: Path, legend_size: int = 7) -> None:
+    """Label a few-shot plot (share of the target's users, log scale, against LOO NDCG@10) and
+    write it to ``file``."""
     ax.set_xscale("log")
     ax.set_xlabel("share of the target's users trained on (%)")
     ax.set_ylabel("LOO NDCG@10 (full ranking)")
-    ax.set_title("Few-shot TextSeqRec: pretrained on the other domains vs scratch", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
-    fig.savefig(out / "fewshot.png", dpi=120)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(file, dpi=120)
 
 
 def cross_plot(res: Results, out: Path) -> None:

@@ -13,7 +13,7 @@ from lmrec.data.containers import Sequences
 from lmrec.data.runtime_items import RuntimeItem, extend_catalog
 from lmrec.models.registry import create_model, load_model
 from lmrec.protocols.leave_one_out import LeaveOneOut
-from test_textseq import COLOURS, TINY, context, domain
+from textseq_helpers import COLOURS, TINY, context, domain
 
 pytest.importorskip("torch")
 

@@ -228,6 +228,14 @@ def tune_encoder(
     best = trainer.mrr(valid, texts, config.seed) if valid else 0.0
     report.valid.append((0, best))
     kept = trainer.trainable_state()
+
+    def check() -> None:  # validate this step; keep it when it is the best so far
+        nonlocal best, kept
+        score = trainer.mrr(valid, texts, config.seed)
+        report.valid.append((report.steps, score))
+        if score > best:
+            best, kept, report.best_step = score, trainer.trainable_state(), report.steps
+
     started = time.perf_counter()
     budget = config.minutes * 60
     bar = tqdm(desc="tune encoder", disable=not progress, unit="step")
@@ -246,16 +254,10 @@ def tune_encoder(
         bar.update(1)
         bar.set_postfix(loss=f"{report.losses[-1]:.3f}")
         if valid and report.steps % config.eval_every == 0:
-            score = trainer.mrr(valid, texts, config.seed)
-            report.valid.append((report.steps, score))
-            if score > best:
-                best, kept, report.best_step = score, trainer.trainable_state(), report.steps
+            check()
     bar.close()
-    if valid and report.steps and report.steps % config.eval_every:  # the budget's last steps
-        score = trainer.mrr(valid, texts, config.seed)
-        report.valid.append((report.steps, score))
-        if score > best:
-            best, kept, report.best_step = score, trainer.trainable_state(), report.steps
+    if valid and report.steps % config.eval_every:  # the budget's last steps
+        check()
     if valid:
         trainer.restore(kept)  # the best validated step (0: the base encoder)
     else:

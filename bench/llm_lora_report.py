@@ -99,35 +99,51 @@ def binary_table(folder: Path, models: list[str], shots: list[int], seeds: list[
         print(f"{'published: ' + name:<34}" + "".join(f"{v:>22.2f}" for v in values))
 
 
-def rerank_table(folder: Path, models: list[str], retriever: str) -> None:
-    base = _load(folder, f"rerank-{retriever}")
+def rerank_table(folder: Path, models: list[str], retriever: str, dataset: str) -> None:
+    tag = f"{dataset}-{retriever}"
+    base = _load(folder, f"rerank-{tag}")
     if base is None:
         return
     print(
-        f"\nRe-ranking, ML-100K leave-one-out full ranking (943 users, history masked): "
-        f"{retriever}'s top 20 re-ranked"
+        f"\nRe-ranking, {dataset} leave-one-out full ranking ({base['users']} users, history "
+        f"masked): {retriever}'s top 20 re-ranked"
     )
     print(
-        f"{'ranker':<36}{'NDCG@10':>9}{'HR@10':>8}{'change':>9}{'SE':>8}{'score s':>9}{'fit s':>8}"
+        f"{'ranker':<40}{'NDCG@10':>9}{'HR@10':>8}{'change':>9}{'SE':>8}{'weight':>12}"
+        f"{'cases':>7}{'fit s':>7}{'score s':>9}"
     )
     ref = np.array(base["ndcg_per_case"])
-    print(
-        f"{retriever + ' alone':<36}{base['ndcg@10']:>9.4f}{base['hr@10']:>8.4f}"
-        f"{'':>9}{'':>8}{base['score_seconds']:>9.1f}"
-    )
+    print(f"{retriever + ' alone':<40}{base['ndcg@10']:>9.4f}{base['hr@10']:>8.4f}")
     rng = np.random.default_rng(0)
     for model in models:
-        for kind in ("untuned", "lora"):
-            r = _load(folder, f"rerank-{retriever}-{model}-{kind}")
+        kinds = ["untuned", "lora"] + [
+            f.stem.removeprefix(f"rerank-{tag}-{Path(model).name}-")
+            for f in sorted(folder.glob(f"rerank-{tag}-{Path(model).name}-lora-*.json"))
+        ]
+        for kind in kinds:
+            r = _load(folder, f"rerank-{tag}-{Path(model).name}-{kind}")
             if r is None:
                 continue
-            diff = np.array(r["ndcg_per_case"]) - ref
-            boots = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(1000)]
-            change = 100 * (r["ndcg@10"] / base["ndcg@10"] - 1)
+            cases = r.get("training", {}).get("training_cases", 0)
+            for how in ("alone", "fused"):
+                m = r[how]
+                diff = np.array(m["ndcg_per_case"]) - ref
+                rows = rng.integers(0, len(diff), (1000, len(diff)))
+                se = float(diff[rows].mean(axis=1).std())
+                change = 100 * (m["ndcg@10"] / base["ndcg@10"] - 1)
+                f = r["fusion"]
+                weight = f"{f['weight']:.2f} {f['kind']}" if how == "fused" else "1 (LM)"
+                label = f"+ {model} {kind.replace('lora', 'LoRA')}, {how}"
+                print(
+                    f"{label:<40}{m['ndcg@10']:>9.4f}{m['hr@10']:>8.4f}{change:>+8.1f}%"
+                    f"{se:>8.4f}{weight:>12}{cases:>7}{r['fit_seconds']:>7.0f}"
+                    f"{r['score_seconds']:>9.0f}"
+                )
             print(
-                f"{'+ ' + model + (' LoRA' if kind == 'lora' else ' untuned'):<36}"
-                f"{r['ndcg@10']:>9.4f}{r['hr@10']:>8.4f}{change:>+8.1f}%{np.std(boots):>8.4f}"
-                f"{r['score_seconds']:>9.1f}{r.get('fit_seconds', 0):>8.0f}"
+                f"  {model} {kind}: chosen on {f['cases']} validation cases: fused "
+                f"{f['fused_ndcg']:.4f} vs retriever {f['retriever_ndcg']:.4f}, LM alone "
+                f"{f['lm_ndcg']:.4f}; best weight {f.get('best_weight', '?')} gained "
+                f"{f.get('best_gain', float('nan')):+.4f} (SE {f['gain_se']:.4f})"
             )
     print(f"  published: {PUBLISHED_RERANK}; SE: paired bootstrap of the NDCG@10 difference")
 
@@ -140,4 +156,7 @@ def report(folder: Path, args: argparse.Namespace) -> None:
         [int(s) for s in args.shots.split(",")],
         [int(s) for s in args.seeds.split(",")],
     )
-    rerank_table(folder, models, args.retriever)
+    rerank_table(folder, models, args.retriever, args.dataset)
+    from bench.llm_lora_phrasing import phrasing_table
+
+    phrasing_table(folder, _load, args)

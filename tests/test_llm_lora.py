@@ -27,9 +27,10 @@ from lmrec.llm.lora.examples import (
     split_by_time,
     write_examples,
 )
+from lmrec.llm.lora.fusion import tail_cases
 from lmrec.llm.lora.preference import labels, p_yes
 from lmrec.llm.lora.tuning import LoraSettings, TunedLM
-from lmrec.models.llm_lora import LoraReranker, last_items
+from lmrec.models.llm_lora import LoraReranker
 from lmrec.models.registry import create_model
 from lmrec.protocols.base import EvalCases
 
@@ -98,7 +99,7 @@ def test_example_files_round_trip_and_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="example 1: missing or non-text field.*instruction"):
         read_examples(bad)
     bad.write_text('[{"instruction": "x", "input": "y", "output": "Maybe."}]')
-    with pytest.raises(DataError, match=r'example 0: output must be "Yes." or "No."'):
+    with pytest.raises(DataError, match=r'example 0: output must be "Yes" or "No"'):
         read_examples(bad)
 
 
@@ -132,12 +133,12 @@ def test_lora_on_smollm2_learns_keeps_the_best_epoch_and_round_trips(
         seen.append(auc(labels(held), p_yes(lm, held)))
         return seen[-1]
 
-    from lmrec.llm.lora.preference import ANSWERS, _rows
+    from lmrec.llm.lora.preference import _rows
 
     report = lm.train(
         _rows(lm, train),
         [0 if e.label else 1 for e in train],
-        lm.choice_tokens(ANSWERS),
+        lm.choice_tokens(("Yes", "No")),
         validate,
         "auc",
     )
@@ -225,7 +226,9 @@ def test_reranker_contract(tiny_lm_dir: Path, tmp_path: Path) -> None:
     config = {"base": str(tiny_lm_dir), "retriever": "pop", "depth": 4, "epochs": 1}
     model = create_model("llm-lora", config, ModelContext(cache_dir=tmp_path)).fit(train, valid)
     assert isinstance(model, LoraReranker) and model.report is not None
-    assert model.report.extra["training_cases"] + model.report.extra["held_out_cases"] <= 12
+    extra = model.report.extra
+    assert 1 <= extra["training_cases"] <= 36 and extra["held_out_cases"] == 12
+    assert 0.0 <= extra["fusion"]["weight"] <= 1.0 and extra["fusion"]["cases"] == 12
     batch = QueryBatch(np.array([0, 1], dtype=np.int32), Sequences.from_lists([[0, 1], [2]]))
     scores = model.score(batch)
     assert model.retriever is not None
@@ -249,12 +252,18 @@ def test_reranker_contract(tiny_lm_dir: Path, tmp_path: Path) -> None:
         model.score(QueryBatch(batch.users, batch.histories, np.zeros((2, 6), dtype=np.int32)))
 
 
-def test_last_items_leave_each_users_last_item_out() -> None:
+def test_tail_cases_take_each_users_last_items_with_their_histories() -> None:
     train, _ = _log()
-    cases, rest = last_items(train)
+    cases, rest = tail_cases(train, 1)
     assert len(cases) == 12 and len(rest) == 36
     assert cases.targets.tolist() == [(u + 3) % 8 for u in range(12)]
     assert cases.histories[0].tolist() == [0, 1, 2]
+    cases, rest = tail_cases(train, 2)  # positions 2 and 3 of each user, in time order
+    assert len(cases) == 24 and len(rest) == 24
+    assert cases.targets[:2].tolist() == [2, 3] and cases.histories[1].tolist() == [0, 1, 2]
+    cases, rest = tail_cases(train, 9)  # the first item stays: a case needs a history
+    assert len(cases) == 36 and len(rest) == 12
+    assert all(len(cases.histories[r]) >= 1 for r in range(len(cases)))
 
 
 def test_train_rerank_checkpoint_and_recommend_commands(
@@ -264,7 +273,7 @@ def test_train_rerank_checkpoint_and_recommend_commands(
     out = tmp_path / "ckpt"
     result = run_cli(
         data_dir,
-        f"train -d ml-100k -m llm-lora --set base={tiny_lm_dir} --set epochs=1 "
+        f"train -d ml-100k -m llm-lora --set base={tiny_lm_dir} --set epochs=1 --set max_cases=64 "
         f"--set threads=2 -o {out}",
     )
     assert result.exit_code == 0, result.output
@@ -272,7 +281,7 @@ def test_train_rerank_checkpoint_and_recommend_commands(
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert (out / "retriever" / "config.json").is_file()
     training = json.loads((out / "results.json").read_text())
-    assert "ndcg@10" in json.dumps(training)
+    assert "ndcg@10" in json.dumps(training) and '"fusion"' in json.dumps(training)
     result = run_cli(data_dir, f"recommend -d ml-100k --model-dir {out} --user 196 --k 5")
     assert result.exit_code == 0, result.output
     assert "llm-lora recommendations" in result.output

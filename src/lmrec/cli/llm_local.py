@@ -100,9 +100,17 @@ def llm_score(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write P(Yes) per example (JSON).")
     ] = None,
+    answers: Annotated[
+        str,
+        typer.Option(
+            "--answers",
+            help="The two answer words, positive first, as the files' outputs write them.",
+        ),
+    ] = "Yes,No",
     threads: ThreadsOpt = None,
 ) -> None:
-    """P(Yes) of each yes/no example (TALLRec's Alpaca-style JSON) and the AUC."""
+    """P(yes) of each yes/no example (Alpaca-style JSON, as TALLRec's) and the AUC with its
+    95% bootstrap interval."""
     import json
 
     from lmrec.cli._common import check_output
@@ -115,8 +123,11 @@ def llm_score(
     base = llm or (adapter_base(adapter) if adapter is not None else None)
     if base is None:
         raise fail("name the base model with --llm (the adapter does not record one)")
+    words = tuple(w.strip() for w in answers.split(","))
+    if len(words) != 2 or not all(words):
+        raise fail(f"--answers: two comma-separated words (positive first), not {answers!r}")
     try:
-        cases = read_examples(examples)
+        cases = read_examples(examples, (words[0], words[1]))
         scores, area = score_file(cases, base, adapter, threads, progress=True)
     except OSError as exc:  # an LmrecError is printed by the command group
         raise fail(str(exc)) from None

@@ -1,11 +1,13 @@
 """``llm-lora``: a LoRA-tuned local causal LM re-ranks a retriever's top items (LlamaRec's recipe).
 
 The retriever's top ``depth`` unseen items are shown as lettered candidates after the user's
-recent history; each candidate's score is the LM's logit of its letter at the answer position
-(one forward pass per query). The adapter is trained on the validation cases whose target the
-retriever put in its top ``depth`` (a share of them held out to pick the epoch), so test targets
-are never seen. Cases whose target the retriever missed keep the retriever's ranking below the
-re-ranked items. ``task=binary`` (TALLRec's yes/no preference) is trained by ``lmrec train`` and
+recent history; each candidate's LM score is the logit of its letter at the answer position
+(one forward pass per query), fused with the retriever's score or rank (``lmrec.llm.lora.fusion``).
+The adapter is trained on the last ``train_positions`` items of each training sequence, retrieved
+by a retriever fitted without them; the epoch and the fusion weight are chosen on the validation
+cases (or, without them, on each user's last training item), so test targets are never seen and
+a re-ranker that does not help gets weight 0. Items below the top ``depth`` keep the retriever's
+order. ``task=binary`` (TALLRec's yes/no preference) is trained by ``lmrec train`` and
 scored by ``lmrec llm-score``; it does not rank items.
 """
 
@@ -28,12 +30,22 @@ from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.errors import CheckpointError, ConfigError, NotFittedError
 from lmrec.llm.lora.config import LlmLoraConfig
+from lmrec.llm.lora.fusion import Fusion, choose_fusion, retrieved, tail_cases
 from lmrec.llm.lora.tuning import TunedLM
-from lmrec.llm.ranking.candidates import unseen_order
 from lmrec.protocols.base import EvalCases
 from lmrec.training.trainer import TrainReport
 
 LETTERS = string.ascii_uppercase
+# held-out cases with a hit: rows, histories, candidates, retriever scores, target columns, and
+# the number of held-out cases
+HeldOut = tuple[
+    npt.NDArray[np.int64],
+    list[list[int]],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int64],
+    int,
+]
 
 
 def rerank_prompt(history: list[str], candidates: list[str]) -> str:
@@ -43,30 +55,6 @@ def rerank_prompt(history: list[str], candidates: list[str]) -> str:
     lines += [f"{LETTERS[i]}. {t}" for i, t in enumerate(candidates)]
     lines.append("Which candidate will the user choose next? Answer with its letter.")
     return "\n".join(lines) + "\n"
-
-
-def ndcg_at_10(ranks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """NDCG@10 of one target at each 0-based rank."""
-    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
-
-
-def last_items(train: Interactions) -> tuple[EvalCases, Interactions]:
-    """Each user's last training item as a case (users with at least two items), and the log
-    without those items."""
-    order = train.chronological_order()
-    users = train.users[order]
-    last = np.r_[users[1:] != users[:-1], True]
-    first = np.r_[True, users[1:] != users[:-1]]
-    picked = last & ~first
-    keep = np.ones(len(train), dtype=bool)
-    keep[order[picked]] = False
-    rest = train.select(keep)
-    seqs = rest.sequences()
-    case_users = users[picked].astype(np.int32)
-    return (
-        EvalCases(case_users, train.items[order][picked], seqs.take(case_users)),
-        rest,
-    )
 
 
 class LoraReranker(FittedModel):
@@ -93,6 +81,7 @@ class LoraReranker(FittedModel):
         self.tuned: TunedLM | None = None
         self.titles: list[str] = []
         self.report: TrainReport | None = None
+        self.fusion = Fusion("rank", 1.0)  # the LM alone until a weight is chosen
 
     # -- prompts ------------------------------------------------------------------------------
 
@@ -114,7 +103,7 @@ class LoraReranker(FittedModel):
     def _letters(self) -> list[int]:
         return self._lm().choice_tokens(LETTERS[: self.config.depth])
 
-    def _picked(
+    def letter_scores(
         self, histories: list[list[int]], candidates: npt.NDArray[np.int32]
     ) -> npt.NDArray[np.float32]:
         """``(n, depth)`` letter logits; padded candidates (-1) get -inf."""
@@ -153,51 +142,80 @@ class LoraReranker(FittedModel):
         self.fit_retriever(train, valid)
         assert self.retriever is not None
         if valid is not None and len(valid):
-            cases, retriever = valid, self.retriever
+            held, held_retriever, rest = valid, self.retriever, train
         else:  # no validation cases: each training user's last item, retrieved without it
-            cases, rest = last_items(train)
-            retriever = self._retriever().fit(rest)
-        batch = QueryBatch(cases.users, cases.histories)
-        cand = unseen_order(retriever, batch)[:, : c.depth].astype(np.int32)
+            held, rest = tail_cases(train, 1)
+            held_retriever = self._retriever().fit(rest)
+        cases, before = tail_cases(rest, c.train_positions)
+        _, cand, _ = retrieved(self._retriever().fit(before), self._query(cases), c.depth)
         hit = cand == np.asarray(cases.targets)[:, None]
         rows = np.flatnonzero(hit.any(axis=1))
-        if len(rows) < 2:
+        if len(rows) < 1:
             raise DataError(
-                f"llm-lora: {len(rows)} of {len(cases)} training targets are in the retriever's "
-                f"top {c.depth}; it needs at least 2 (raise depth or change the retriever)"
+                f"llm-lora: none of {len(cases)} training cases (the last {c.train_positions} "
+                f"items of each sequence) has its target in the retriever's top {c.depth} "
+                "(raise depth or train_positions, or change the retriever)"
             )
-        letters = hit[rows].argmax(axis=1)
-        shuffled = np.random.default_rng(c.seed).permutation(len(rows))
-        n_hold = min(len(rows) - 1, max(1, round(len(rows) * c.valid_share)))
-        hold, fit_rows = shuffled[:n_hold], shuffled[n_hold:]
-        histories = [cases.histories[int(r)].tolist() for r in rows]
+        if c.max_cases and len(rows) > c.max_cases:
+            rows = np.sort(np.random.default_rng(c.seed).choice(rows, c.max_cases, replace=False))
         lm = self._lm()
-        prompts = self._rows(histories, cand[rows])
-        tokens = self._letters()
+        prompts = self._rows([cases.histories[int(r)].tolist() for r in rows], cand[rows])
+        held_set = self._held(held, held_retriever)
+        chosen: list[Fusion] = []  # one per validation: epoch 0 (untuned), 1, 2, ...
 
-        def validate() -> float:  # NDCG@10 of the target among the held-out cases' candidates
-            logits = lm.scores([prompts[i] for i in hold], tokens)
-            target = logits[np.arange(len(hold)), letters[hold]]
-            return float(np.mean(ndcg_at_10((logits > target[:, None]).sum(axis=1))))
+        def validate() -> float:  # the fused NDCG@10 of the held-out cases
+            chosen.append(self._choose(held_set))
+            return chosen[-1].fused_ndcg
 
         self.report = lm.train(
-            [prompts[i] for i in fit_rows],
-            letters[fit_rows].tolist(),
-            tokens,
+            prompts,
+            hit[rows].argmax(axis=1).tolist(),
+            self._letters(),
             validate,
             "ndcg@10",
             progress=self.context.progress,
         )
+        self.fusion = chosen[self.report.best_epoch]
         share = lm.trainable_share()
         self.report.extra.update(
-            training_cases=len(fit_rows),
-            held_out_cases=len(hold),
-            retriever_hit_rate=round(len(rows) / len(cases), 4),
-            retriever_held_out_ndcg=round(float(np.mean(ndcg_at_10(letters[hold]))), 5),
+            training_cases=len(rows),
+            training_positions=c.train_positions,
+            training_hit_rate=round(float(hit.any(axis=1).mean()), 4),
+            held_out_cases=len(held),
+            held_out_hits=len(held_set[0]),
+            fusion=self.fusion.to_json(),
             trainable_parameters=share[0],
             trainable_share=round(share[0] / share[1], 5),
         )
         return self
+
+    @staticmethod
+    def _query(cases: EvalCases) -> QueryBatch:
+        return QueryBatch(cases.users, cases.histories)
+
+    def _held(self, cases: EvalCases, retriever: Recommender) -> HeldOut:
+        """The held-out cases whose target ``retriever`` put in its top ``depth``: their
+        histories, candidates, retriever scores and target columns, and the number of cases."""
+        _, cand, scores = retrieved(retriever, self._query(cases), self.config.depth)
+        hit = cand == np.asarray(cases.targets)[:, None]
+        rows = np.flatnonzero(hit.any(axis=1))
+        histories = [cases.histories[int(r)].tolist() for r in rows]
+        return rows, histories, cand[rows], scores[rows], hit[rows].argmax(axis=1), len(cases)
+
+    def _choose(self, held: HeldOut) -> Fusion:
+        rows, histories, cand, scores, letters, n = held
+        if not self.config.fuse:
+            return Fusion("rank", 1.0, n)
+        lm = self.letter_scores(histories, cand) if len(rows) else np.empty(cand.shape, np.float32)
+        return choose_fusion(lm, scores, letters, n, self.config.seed, self.config.fusion_margin)
+
+    def choose_fusion(self, cases: EvalCases) -> Fusion:
+        """Choose the fusion weight on ``cases`` for the current LM (after ``fit_retriever``:
+        the untuned one), retrieved by the fitted retriever."""
+        if self.retriever is None:
+            raise NotFittedError("llm-lora: no retriever (fit or load first)")
+        self.fusion = self._choose(self._held(cases, self.retriever))
+        return self.fusion
 
     # -- score --------------------------------------------------------------------------------
 
@@ -205,6 +223,8 @@ class LoraReranker(FittedModel):
         from lmrec.models.two_stage import merge_reranked
 
         state = self.fitted_state()
+        if self.retriever is None:
+            raise NotFittedError("llm-lora: no retriever (fit or load first)")
         histories = [batch.histories[r].tolist() for r in range(len(batch))]
         if batch.candidates is not None:  # a candidate protocol chose the items
             if batch.candidates.shape[1] > self.config.depth:
@@ -213,16 +233,31 @@ class LoraReranker(FittedModel):
                     f"{batch.candidates.shape[1]} (set depth, at most 26)"
                 )
             out = np.full((len(batch), len(state.item_vocab)), -1e6, dtype=np.float32)
-            picked = self._picked(histories, batch.candidates)
+            full = np.asarray(self.retriever.score(batch), dtype=np.float32)
+            given = np.where(batch.candidates >= 0, batch.candidates, 0)
+            base = np.take_along_axis(full, given.astype(np.int64), axis=1)
+            base[batch.candidates < 0] = np.nan
+            picked = self._fused(histories, batch.candidates, base)
             for row, cand in enumerate(batch.candidates):
                 keep = cand >= 0
                 out[row, cand[keep]] = picked[row, keep]
             return out
-        if self.retriever is None:
-            raise NotFittedError("llm-lora: no retriever (fit or load first)")
-        order = unseen_order(self.retriever, batch)
-        cand = order[:, : self.config.depth].astype(np.int32)
-        return merge_reranked(order, cand, self._picked(histories, cand))
+        order, cand, base = retrieved(self.retriever, batch, self.config.depth)
+        return merge_reranked(order, cand, self._fused(histories, cand, base))
+
+    def _fused(
+        self,
+        histories: list[list[int]],
+        cand: npt.NDArray[np.int32],
+        base: npt.NDArray[np.float32],
+    ) -> npt.NDArray[np.float32]:
+        """The fused scores of the candidates (weight 0: the LM is not run)."""
+        if self.fusion.weight == 0.0:
+            lm = np.where(cand >= 0, 0.0, -np.inf).astype(np.float32)
+        else:
+            lm = self.letter_scores(histories, cand)
+        fused = self.fusion.fuse(lm, base)
+        return np.where(np.isfinite(fused), fused, -1e5).astype(np.float32)
 
     # -- checkpoint ---------------------------------------------------------------------------
 
@@ -232,18 +267,20 @@ class LoraReranker(FittedModel):
         if self.retriever is None or self.tuned is None:
             raise CheckpointError("llm-lora: fit it before saving")
         save_state(directory, self.fitted_state(), self.name, self.config.model_dump(), {})
-        (directory / "lora.json").write_text(
-            json.dumps({"titles": self.titles}, ensure_ascii=False)
-        )
+        meta = {"titles": self.titles, "fusion": self.fusion.to_json()}
+        (directory / "lora.json").write_text(json.dumps(meta, ensure_ascii=False))
         self.tuned.save_adapter(directory / "adapter")
         save_member(directory, "retriever", self.retriever)
 
     @classmethod
     def load(cls, directory: Path, context: ModelContext, member: ModelLoader) -> LoraReranker:
         state, config, _ = load_state(directory, cls.name)
+        config.pop("valid_share", None)  # checkpoints from before the fusion held out a share
         model = cls(LlmLoraConfig.model_validate(config), context)
         model._state = state
-        model.titles = json.loads((directory / "lora.json").read_text(encoding="utf-8"))["titles"]
+        meta = json.loads((directory / "lora.json").read_text(encoding="utf-8"))
+        model.titles = meta["titles"]
+        model.fusion = Fusion(**meta.get("fusion", {}))  # older checkpoints: the LM alone
         model.retriever = member(directory / "retriever", model.context)
         model._lm().load_adapter(directory / "adapter")
         return model

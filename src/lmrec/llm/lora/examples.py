@@ -41,16 +41,19 @@ class PreferenceExample:
     history: tuple[str, ...] = ()  # item ids, oldest first (empty for examples read from a file)
     liked: tuple[bool, ...] = ()  # per history item: rated above the threshold
     time: float = 0.0
+    titles: tuple[str, ...] = ()  # per history item (for rephrasing, lmrec.llm.lora.phrasing)
+    target_title: str = ""
+    answers: tuple[str, str] = ("Yes", "No")  # the words for True and False
 
     @property
     def prompt(self) -> str:
-        return f"{self.instruction}\n{self.input}\n"
+        return f"{self.instruction}\n{self.input}\n" if self.input else f"{self.instruction}\n"
 
     def to_json(self) -> dict[str, str]:
         return {
             "instruction": self.instruction,
             "input": self.input,
-            "output": "Yes." if self.label else "No.",
+            "output": f"{self.answers[0] if self.label else self.answers[1]}.",
         }
 
 
@@ -120,6 +123,8 @@ def preference_examples(
                     tuple(item_ids[items[i]] for i in past),
                     tuple(bool(ratings[i] > threshold) for i in past),
                     float(times[t]),
+                    tuple(titles[items[i]] for i in past),
+                    titles[items[t]],
                 )
             )
     out.sort(key=lambda e: e.time)  # stable: ties keep user order
@@ -154,8 +159,10 @@ def write_examples(examples: Sequence[PreferenceExample], path: Path) -> None:
     path.write_text(json.dumps([e.to_json() for e in examples], indent=1, ensure_ascii=False))
 
 
-def read_examples(path: Path) -> list[PreferenceExample]:
-    """A JSON list of instruction/input/output objects; errors name the file and the entry."""
+def read_examples(path: Path, answers: tuple[str, str] = ("Yes", "No")) -> list[PreferenceExample]:
+    """A JSON list of Alpaca-style instruction/input/output objects (``input`` may be missing or
+    empty), ``output`` one of the two ``answers`` (case and a final full stop ignored); errors
+    name the file and the entry."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -166,20 +173,33 @@ def read_examples(path: Path) -> list[PreferenceExample]:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
     if not isinstance(data, list) or not data:
         raise DataError(f"{path}: expected a non-empty JSON list of examples")
+    words = [a.strip().rstrip(".").strip().lower() for a in answers]
+    if not all(words) or words[0] == words[1]:
+        raise DataError(f"answer words must be two different words, not {list(answers)}")
     out = []
     for i, entry in enumerate(data):
         where = f"{path}: example {i}"
         if not isinstance(entry, dict):
             raise DataError(f"{where}: expected an object with instruction, input, output")
-        missing = [
-            k for k in ("instruction", "input", "output") if not isinstance(entry.get(k), str)
-        ]
+        missing = [k for k in ("instruction", "output") if not isinstance(entry.get(k), str)]
+        if not isinstance(entry.get("input", ""), str):
+            missing.append("input")
         if missing:
             raise DataError(f"{where}: missing or non-text field(s) {', '.join(missing)}")
-        answer = entry["output"].strip().rstrip(".").lower()
-        if answer not in ("yes", "no"):
-            raise DataError(f'{where}: output must be "Yes." or "No.", not {entry["output"]!r}')
-        out.append(PreferenceExample(entry["instruction"], entry["input"], answer == "yes"))
+        answer = entry["output"].strip().rstrip(".").strip().lower()
+        if answer not in words:
+            raise DataError(
+                f'{where}: output must be "{answers[0]}" or "{answers[1]}", not '
+                f"{entry['output']!r} (other answer words: llm-score --answers)"
+            )
+        out.append(
+            PreferenceExample(
+                entry["instruction"],
+                entry.get("input", ""),
+                answer == words[0],
+                answers=answers,
+            )
+        )
     return out
 
 

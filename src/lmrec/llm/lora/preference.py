@@ -1,7 +1,8 @@
 """The binary preference job (TALLRec): draw few-shot examples, tune, score P(Yes), report AUC.
 
 ``run_preference`` is what ``lmrec train -m llm-lora --set task=binary`` runs; ``score_file`` is
-``lmrec llm-score``. P(Yes) is the softmax of the "Yes" and "No" answer tokens' logits.
+``lmrec llm-score``. P(yes) is the softmax of the two answer tokens' logits ("Yes" and "No" unless
+the example's phrasing says other words).
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from lmrec.llm.lora.examples import (
     sample,
     split_by_time,
 )
-from lmrec.llm.lora.tuning import LoraSettings, TunedLM
+from lmrec.llm.lora.tuning import LoraSettings, Tokens, TunedLM
 
 if TYPE_CHECKING:
     from lmrec.data.containers import Dataset
     from lmrec.llm.lora.config import LlmLoraConfig
 
-ANSWERS = ("Yes", "No")
 TEST_SEED = 0  # the test examples are the same for every run, seed and model
 
 
@@ -42,12 +42,17 @@ class PreferenceData:
 
 def preference_data(dataset: Dataset, config: LlmLoraConfig) -> PreferenceData:
     """``shots`` training examples drawn with ``seed`` from the oldest 80%; validation and test
-    examples drawn from the next 10% and the latest 10% (test with a fixed seed)."""
+    examples drawn from the next 10% and the latest 10% (test with a fixed seed). Training and
+    validation examples are written in the config's phrasings in turn, the test ones in the
+    first (``lmrec.llm.lora.phrasing``)."""
+    from lmrec.llm.lora.phrasing import phrasings, rotate
+
+    chosen = phrasings(config.phrasings)
     split = split_by_time(preference_examples(dataset, config.max_history, config.threshold))
     return PreferenceData(
-        sample(split.train, config.shots, config.seed),
-        sample(split.valid, config.valid_examples, TEST_SEED + 1),
-        sample(split.test, config.test_examples, TEST_SEED),
+        rotate(sample(split.train, config.shots, config.seed), chosen, config.seed),
+        rotate(sample(split.valid, config.valid_examples, TEST_SEED + 1), chosen, TEST_SEED + 1),
+        rotate(sample(split.test, config.test_examples, TEST_SEED), chosen[:1], TEST_SEED),
     )
 
 
@@ -55,11 +60,21 @@ def _rows(lm: TunedLM, examples: Sequence[PreferenceExample]) -> list[list[int]]
     return [lm.prompt_ids(e.prompt) for e in examples]
 
 
+def answer_tokens(lm: TunedLM, examples: Sequence[PreferenceExample]) -> Tokens:
+    """The (yes, no) answer tokens: one pair when every example uses the same words, else one
+    pair per example."""
+    words = sorted({e.answers for e in examples})
+    if len(words) == 1:
+        return lm.choice_tokens(words[0])
+    pairs = {w: lm.choice_tokens(w) for w in words}
+    return np.array([pairs[e.answers] for e in examples], dtype=np.int64)
+
+
 def p_yes(
     lm: TunedLM, examples: Sequence[PreferenceExample], progress: bool = False
 ) -> npt.NDArray[np.float64]:
-    """P(Yes) of each example (softmax over the two answer tokens)."""
-    logits = lm.scores(_rows(lm, examples), lm.choice_tokens(ANSWERS), progress=progress)
+    """P(yes) of each example (softmax over its two answer tokens)."""
+    logits = lm.scores(_rows(lm, examples), answer_tokens(lm, examples), progress=progress)
     diff = logits[:, 0].astype(np.float64) - logits[:, 1]
     return 1.0 / (1.0 + np.exp(-diff))
 
@@ -75,7 +90,7 @@ def tune(lm: TunedLM, data: PreferenceData, progress: bool = False) -> dict[str,
     report = lm.train(
         rows,
         [0 if e.label else 1 for e in data.train],
-        lm.choice_tokens(ANSWERS),
+        answer_tokens(lm, data.train),
         lambda: auc(valid_labels, p_yes(lm, data.valid)),
         "auc",
         progress=progress,

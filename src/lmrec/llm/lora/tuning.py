@@ -60,6 +60,17 @@ class LoraSettings(Settings):
     max_tokens: int = Field(1024, ge=32, description="Longest prompt; longer ones are refused.")
 
 
+# answer tokens: a list shared by every prompt, or an (n_prompts, k) array, one row per prompt
+Tokens = Sequence[int] | npt.NDArray[np.int64]
+
+
+def tokens_of(tokens: Tokens, rows: Sequence[int] | npt.NDArray[np.int64]) -> Tokens:
+    """The answer tokens of ``rows`` (all of them when they are shared)."""
+    if isinstance(tokens, np.ndarray) and tokens.ndim == 2:
+        return tokens[np.asarray(rows, dtype=np.int64)]
+    return tokens
+
+
 @contextmanager
 def quiet() -> Iterator[None]:
     """Two warnings that are not the user's concern, hidden: peft calls a transformers method
@@ -170,7 +181,9 @@ class TunedLM:
 
     # -- scoring ------------------------------------------------------------------------------
 
-    def _logits(self, rows: Sequence[list[int]], tokens: Sequence[int]) -> Any:
+    def _logits(self, rows: Sequence[list[int]], tokens: Tokens) -> Any:
+        """``(len(rows), k)`` logits of the answer tokens: ``tokens`` shared by every row, or
+        one list of ``k`` per row."""
         import torch
 
         causal = self.network.get_base_model() if self.adapted else self.network
@@ -182,10 +195,14 @@ class TunedLM:
         hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state
         last = hidden[torch.arange(len(rows), device=device), mask.sum(1) - 1]
         head = causal.get_output_embeddings()
+        index = torch.as_tensor(np.asarray(tokens, dtype=np.int64), device=device)
         with torch.autocast(self.device_kind, enabled=False):  # bfloat16 logits would tie (8 bits)
-            logits = last.float() @ head.weight[list(tokens)].float().T
+            if index.dim() == 2:  # (n, k, d) answer rows, one set per prompt
+                logits = torch.einsum("nd,nkd->nk", last.float(), head.weight[index].float())
+            else:
+                logits = last.float() @ head.weight[index].float().T
             if getattr(head, "bias", None) is not None:
-                logits = logits + head.bias[list(tokens)].float()
+                logits = logits + head.bias[index].float()
         cap = getattr(causal.config, "final_logit_softcapping", None)
         if cap:
             logits = torch.tanh(logits / cap) * cap
@@ -194,11 +211,12 @@ class TunedLM:
     def scores(
         self,
         rows: Sequence[list[int]],
-        tokens: Sequence[int],
+        tokens: Tokens,
         batch_size: int = 16,
         progress: bool = False,
     ) -> npt.NDArray[np.float32]:
-        """``(len(rows), len(tokens))`` logits of the answer tokens after each prompt."""
+        """``(len(rows), k)`` logits of the answer tokens after each prompt (``tokens``: ``k``
+        shared by every prompt, or one list of ``k`` per prompt)."""
         import torch
         from tqdm.auto import tqdm
 
@@ -209,9 +227,11 @@ class TunedLM:
             for start in tqdm(
                 range(0, len(rows), batch_size), desc="scoring", disable=not progress, leave=False
             ):
-                chunk = [rows[i] for i in order[start : start + batch_size]]
-                out.append(self._logits(chunk, tokens).cpu().numpy())
-        result = np.empty((len(rows), len(tokens)), dtype=np.float32)
+                picked = order[start : start + batch_size]
+                chunk = [rows[i] for i in picked]
+                out.append(self._logits(chunk, tokens_of(tokens, picked)).cpu().numpy())
+        width = np.asarray(tokens).shape[-1]
+        result = np.empty((len(rows), width), dtype=np.float32)
         if out:
             result[order] = np.concatenate(out)
         return result
@@ -222,7 +242,7 @@ class TunedLM:
         self,
         rows: Sequence[list[int]],
         targets: Sequence[int],
-        tokens: Sequence[int],
+        tokens: Tokens,
         validate: Callable[[], float],
         metric_name: str,
         progress: bool = False,
@@ -259,7 +279,7 @@ class TunedLM:
                 for group in optimizer.param_groups:
                     group["lr"] = s.lr * min(1.0, (step + 1) / max(s.warmup_steps, 1))
                 with self.autocast():
-                    logits = self._logits([rows[i] for i in picked], tokens)
+                    logits = self._logits([rows[i] for i in picked], tokens_of(tokens, picked))
                 loss = F.cross_entropy(logits, target[torch.as_tensor(picked)])
                 optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]

@@ -1,0 +1,173 @@
+"""Cases for the re-ranker and the fusion of its letter scores with the retriever's.
+
+Training cases come from the last few positions of each user's training sequence, retrieved by a
+retriever fitted without them, so the adapter sees many cases and never one whose answer the
+retriever has memorised. The fused score of a candidate is ``w * LM + (1 - w) * retriever``, both
+standardised within the query's candidates; ``w`` (and whether the retriever's part is its score
+or its rank) is chosen on held-out cases, and ``w = 0`` is the retriever alone, so a re-ranker that
+does not help is switched off rather than kept at a loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from lmrec.core.coverage import scores_with_coverage
+from lmrec.core.query import QueryBatch
+from lmrec.core.recommender import Recommender
+from lmrec.data.containers import Interactions
+from lmrec.index.topk import top_k
+from lmrec.protocols.base import EvalCases
+
+WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 21))
+Kind = Literal["rank", "score"]
+
+
+def ndcg_at_10(ranks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """NDCG@10 of one target at each 0-based rank."""
+    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
+def tail_cases(train: Interactions, n: int) -> tuple[EvalCases, Interactions]:
+    """The last ``n`` items of each user's sequence as cases (a case keeps at least one item of
+    history before it, so a user gives at most ``len - 1``), and the log without those items."""
+    order = train.chronological_order()
+    users = train.users[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    lengths = np.diff(np.r_[starts, len(users)])
+    position = np.arange(len(users)) - np.repeat(starts, lengths)
+    from_end = np.repeat(lengths, lengths) - position  # 1 = the user's last item
+    picked = (from_end <= n) & (position >= 1)
+    keep = np.ones(len(train), dtype=bool)
+    keep[order[picked]] = False
+    items = train.items[order]
+    rows = np.flatnonzero(picked)
+    histories = [items[starts[np.searchsorted(starts, r, "right") - 1] : r] for r in rows]
+    from lmrec.data.containers import Sequences
+
+    cases = EvalCases(
+        users[rows].astype(np.int32),
+        items[rows],
+        Sequences.from_lists([h.tolist() for h in histories]),
+    )
+    return cases, train.select(keep)
+
+
+def retrieved(
+    retriever: Recommender, batch: QueryBatch, depth: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """Every item by the retriever (history last), its top ``depth`` and their scores."""
+    base = scores_with_coverage(retriever, batch)
+    base[batch.histories.row_ids(), batch.histories.items] = -np.inf
+    order = top_k(base, base.shape[1])
+    cand = order[:, :depth].astype(np.int32)
+    scores = np.take_along_axis(base, cand.astype(np.int64), axis=1)
+    return order, cand, np.nan_to_num(scores, neginf=np.nan).astype(np.float32)
+
+
+def _standardised(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each row to mean 0 and sd 1 over its finite entries (a constant row becomes 0)."""
+    x = np.where(np.isfinite(x), x, np.nan)
+    mean = np.nanmean(x, axis=1, keepdims=True)
+    sd = np.nanstd(x, axis=1, keepdims=True)
+    z: npt.NDArray[np.float64] = (x - mean) / np.where(sd > 0, sd, 1.0)
+    return np.nan_to_num(z, nan=-1e3)
+
+
+def retriever_part(kind: Kind, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """The retriever's side of the fusion: its scores, or -log(1 + rank) of the order its scores
+    give (ties: the earlier column first)."""
+    if kind == "score":
+        return _standardised(scores.astype(np.float64))
+    filled = np.where(np.isfinite(scores), scores, -np.inf)
+    order = np.argsort(-filled, axis=1, kind="stable")
+    rank = np.empty(scores.shape, dtype=np.float64)
+    np.put_along_axis(rank, order, np.arange(scores.shape[1], dtype=np.float64)[None, :], axis=1)
+    part = -np.log1p(rank)
+    part[~np.isfinite(scores)] = np.nan
+    return _standardised(part)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The chosen fusion and what it scored on the held-out cases (NDCG@10 over all of them)."""
+
+    kind: Kind = "rank"
+    weight: float = 1.0
+    cases: int = 0
+    fused_ndcg: float = 0.0
+    retriever_ndcg: float = 0.0
+    lm_ndcg: float = 0.0
+    gain_se: float = 0.0  # paired-bootstrap SE of the best weight's NDCG minus the retriever's
+    best_weight: float = 0.0  # the best weight on the held-out cases, before the margin
+    best_gain: float = 0.0  # its NDCG@10 minus the retriever's there
+
+    def fuse(
+        self, lm: npt.NDArray[np.float32], retriever_scores: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float64]:
+        """The fused score of each candidate (``lm``: the letter logits, -inf for padding)."""
+        mixed = self.weight * _standardised(lm.astype(np.float64)) + (
+            1.0 - self.weight
+        ) * retriever_part(self.kind, retriever_scores)
+        return np.where(np.isfinite(lm), mixed, -np.inf)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ndcg(
+    scores: npt.NDArray[np.float64], letters: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Per case: NDCG@10 of the target (column ``letters``) among the row's candidates; ties
+    are broken against the target."""
+    target = scores[np.arange(len(letters)), letters]
+    return ndcg_at_10((scores >= target[:, None]).sum(axis=1) - 1)
+
+
+def choose_fusion(
+    lm: npt.NDArray[np.float32],
+    retriever_scores: npt.NDArray[np.float32],
+    letters: npt.NDArray[np.int64],
+    n_cases: int,
+    seed: int = 0,
+    margin: float = 2.0,
+) -> Fusion:
+    """The (kind, weight) with the best mean NDCG@10 over ``n_cases`` held-out cases, of which
+    the rows given are those whose target the retriever put among the candidates (column
+    ``letters``); the others score 0 whatever the weight. Ties go to the smaller weight, and a
+    gain over the retriever under ``margin`` paired-bootstrap SEs is treated as noise: weight 0.
+    """
+    if n_cases < 1 or len(letters) == 0:
+        return Fusion(weight=0.0, cases=n_cases)
+    ref = _ndcg(Fusion("rank", 0.0).fuse(lm, retriever_scores), letters)
+    best: tuple[float, Fusion] | None = None
+    for kind in ("rank", "score"):
+        for weight in WEIGHTS:
+            value = float(_ndcg(Fusion(kind, weight).fuse(lm, retriever_scores), letters).sum())
+            if best is None or value > best[0] + 1e-12:
+                best = (value, Fusion(kind, weight))
+    assert best is not None
+    chosen = best[1]
+    per_case = np.zeros(n_cases)
+    per_case[: len(letters)] = _ndcg(chosen.fuse(lm, retriever_scores), letters) - ref
+    rng = np.random.default_rng(seed)
+    se = float(np.std([per_case[rng.integers(0, n_cases, n_cases)].mean() for _ in range(1000)]))
+    fused, top = best[0], chosen.weight
+    if fused - ref.sum() <= margin * se * n_cases:
+        chosen, fused = Fusion(chosen.kind, 0.0), float(ref.sum())
+    alone = _ndcg(Fusion("rank", 1.0).fuse(lm, retriever_scores), letters)
+    return Fusion(
+        chosen.kind,
+        chosen.weight,
+        n_cases,
+        round(fused / n_cases, 5),
+        round(float(ref.sum()) / n_cases, 5),
+        round(float(alone.sum()) / n_cases, 5),
+        round(se, 5),
+        top,
+        round(float(best[0] - ref.sum()) / n_cases, 5),
+    )

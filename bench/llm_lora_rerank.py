@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.llm.lora.fusion import Fusion, ndcg_at_10, retrieved
+from lmrec.llm.lora.fusion import Fusion, column_ranks, retrieved, retriever_part
+from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.models.llm_lora import LoraReranker
 
 Cached = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
 
 
 def _metrics(ranks: npt.NDArray[np.int64]) -> dict[str, Any]:
-    per_case = ndcg_at_10(ranks)
+    per_case = ndcg_from_ranks(ranks.astype(np.float64), 10)
     return {
         "ndcg@10": round(float(per_case.mean()), 5),
         "hr@10": round(float((ranks < 10).mean()), 5),
@@ -43,9 +44,7 @@ def target_ranks(
     it), or ``depth`` when the retriever missed it (below every candidate)."""
     hit = cand == targets[:, None]
     found = hit.any(axis=1)
-    column = hit.argmax(axis=1)
-    own = scores[np.arange(len(cand)), column]
-    ranks = (scores >= own[:, None]).sum(axis=1) - 1
+    ranks = column_ranks(scores, hit.argmax(axis=1))
     out: npt.NDArray[np.int64] = np.where(found, ranks, cand.shape[1]).astype(np.int64)
     return out
 
@@ -70,7 +69,7 @@ def rerank(args: argparse.Namespace, cached: Cached) -> None:
         model = create_model(args.retriever, {}, context).fit(split.train, split.valid)
         m = evaluate(model, cases, ks=(10,))
         _, cand, base = retrieved(model, batch, 20)
-        mine = _metrics(target_ranks(cand, Fusion("rank", 0.0).fuse(base, base), targets))
+        mine = _metrics(target_ranks(cand, retriever_part("rank", base), targets))
         return {**mine, "evaluate_ndcg@10": m.value("ndcg@10"), "users": len(cases)}
 
     cached(f"rerank-{tag}", alone)

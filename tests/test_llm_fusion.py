@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmrec.llm.lora.fusion import Fusion, choose_fusion, ndcg_at_10, retriever_part
+from lmrec.llm.lora.fusion import Fusion, choose_fusion, retriever_part
+from lmrec.metrics.ranking import ndcg_from_ranks
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -71,7 +72,10 @@ def test_the_chosen_fusion_never_loses_to_the_retriever_where_it_was_chosen(
         chosen.weight == 0 or chosen.weight == chosen.best_weight
     )
     target = np.arange(n), letters
-    alone = ndcg_at_10(_ranks(retriever)[target]).sum() / (n + misses)
+    alone = ndcg_from_ranks(_ranks(retriever)[target], 10).sum() / (n + misses)
     assert abs(chosen.retriever_ndcg - alone) < 1e-4
     fused = chosen.fuse(lm, retriever)
-    assert abs(ndcg_at_10(_ranks(fused)[target]).sum() / (n + misses) - chosen.fused_ndcg) < 1e-4
+    assert (
+        abs(ndcg_from_ranks(_ranks(fused)[target], 10).sum() / (n + misses) - chosen.fused_ndcg)
+        < 1e-4
+    )

@@ -51,11 +51,9 @@ class LlmLoraConfig(LoraSettings):
     @field_validator("phrasings")
     @classmethod
     def _known(cls, names: list[str]) -> list[str]:
-        from lmrec.llm.lora.phrasing import PHRASINGS
+        from lmrec.llm.lora.phrasing import phrasings
 
-        unknown = [n for n in names if n not in PHRASINGS]
-        if unknown:
-            raise ValueError(f"unknown phrasing(s) {unknown}; known: {', '.join(PHRASINGS)}")
+        phrasings(names)  # an unknown name: ValueError listing the known ones
         if len(set(names)) != len(names):
             raise ValueError(f"phrasings repeat a name: {names}")
         return names

@@ -16,20 +16,16 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from lmrec.core.coverage import scores_with_coverage
 from lmrec.core.query import QueryBatch
 from lmrec.core.recommender import Recommender
-from lmrec.data.containers import Interactions
+from lmrec.data.containers import Interactions, Sequences
 from lmrec.index.topk import top_k
+from lmrec.llm.ranking.candidates import unseen_scores
+from lmrec.metrics.ranking import ndcg_from_ranks
 from lmrec.protocols.base import EvalCases
 
 WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 21))
 Kind = Literal["rank", "score"]
-
-
-def ndcg_at_10(ranks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """NDCG@10 of one target at each 0-based rank."""
-    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
 
 
 def tail_cases(train: Interactions, n: int) -> tuple[EvalCases, Interactions]:
@@ -47,8 +43,6 @@ def tail_cases(train: Interactions, n: int) -> tuple[EvalCases, Interactions]:
     items = train.items[order]
     rows = np.flatnonzero(picked)
     histories = [items[starts[np.searchsorted(starts, r, "right") - 1] : r] for r in rows]
-    from lmrec.data.containers import Sequences
-
     cases = EvalCases(
         users[rows].astype(np.int32),
         items[rows],
@@ -61,8 +55,7 @@ def retrieved(
     retriever: Recommender, batch: QueryBatch, depth: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
     """Every item by the retriever (history last), its top ``depth`` and their scores."""
-    base = scores_with_coverage(retriever, batch)
-    base[batch.histories.row_ids(), batch.histories.items] = -np.inf
+    base = unseen_scores(retriever, batch)
     order = top_k(base, base.shape[1])
     cand = order[:, :depth].astype(np.int32)
     scores = np.take_along_axis(base, cand.astype(np.int64), axis=1)
@@ -110,22 +103,38 @@ class Fusion:
         self, lm: npt.NDArray[np.float32], retriever_scores: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float64]:
         """The fused score of each candidate (``lm``: the letter logits, -inf for padding)."""
-        mixed = self.weight * _standardised(lm.astype(np.float64)) + (
-            1.0 - self.weight
-        ) * retriever_part(self.kind, retriever_scores)
-        return np.where(np.isfinite(lm), mixed, -np.inf)
+        z = _standardised(lm.astype(np.float64))
+        return _mix(self.weight, z, retriever_part(self.kind, retriever_scores), lm)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _mix(
+    weight: float,
+    lm_z: npt.NDArray[np.float64],
+    part: npt.NDArray[np.float64],
+    lm: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float64]:
+    """``weight`` of the standardised LM plus the rest of the retriever's part; padding -inf."""
+    return np.where(np.isfinite(lm), weight * lm_z + (1.0 - weight) * part, -np.inf)
+
+
+def column_ranks(
+    scores: npt.NDArray[np.float64], columns: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """0-based rank of each row's target (column ``columns``) among the row's candidates; ties
+    are broken against the target."""
+    target = scores[np.arange(len(columns)), columns]
+    ranks: npt.NDArray[np.int64] = (scores >= target[:, None]).sum(axis=1) - 1
+    return ranks
+
+
 def _ndcg(
     scores: npt.NDArray[np.float64], letters: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
-    """Per case: NDCG@10 of the target (column ``letters``) among the row's candidates; ties
-    are broken against the target."""
-    target = scores[np.arange(len(letters)), letters]
-    return ndcg_at_10((scores >= target[:, None]).sum(axis=1) - 1)
+    """Per case: NDCG@10 of the target among the row's candidates."""
+    return ndcg_from_ranks(column_ranks(scores, letters).astype(np.float64), 10)
 
 
 def choose_fusion(
@@ -143,23 +152,27 @@ def choose_fusion(
     """
     if n_cases < 1 or len(letters) == 0:
         return Fusion(weight=0.0, cases=n_cases)
-    ref = _ndcg(Fusion("rank", 0.0).fuse(lm, retriever_scores), letters)
-    best: tuple[float, Fusion] | None = None
-    for kind in ("rank", "score"):
+    lm_z = _standardised(lm.astype(np.float64))  # both sides standardised once, then mixed
+    parts: dict[Kind, npt.NDArray[np.float64]] = {
+        k: retriever_part(k, retriever_scores) for k in ("rank", "score")
+    }
+    ref = _ndcg(_mix(0.0, lm_z, parts["rank"], lm), letters)
+    best: tuple[float, Fusion, npt.NDArray[np.float64]] | None = None
+    for kind, part in parts.items():
         for weight in WEIGHTS:
-            value = float(_ndcg(Fusion(kind, weight).fuse(lm, retriever_scores), letters).sum())
-            if best is None or value > best[0] + 1e-12:
-                best = (value, Fusion(kind, weight))
+            per = _ndcg(_mix(weight, lm_z, part, lm), letters)
+            if best is None or float(per.sum()) > best[0] + 1e-12:
+                best = (float(per.sum()), Fusion(kind, weight), per)
     assert best is not None
     chosen = best[1]
     per_case = np.zeros(n_cases)
-    per_case[: len(letters)] = _ndcg(chosen.fuse(lm, retriever_scores), letters) - ref
+    per_case[: len(letters)] = best[2] - ref
     rng = np.random.default_rng(seed)
     se = float(np.std([per_case[rng.integers(0, n_cases, n_cases)].mean() for _ in range(1000)]))
     fused, top = best[0], chosen.weight
     if fused - ref.sum() <= margin * se * n_cases:
         chosen, fused = Fusion(chosen.kind, 0.0), float(ref.sum())
-    alone = _ndcg(Fusion("rank", 1.0).fuse(lm, retriever_scores), letters)
+    alone = _ndcg(_mix(1.0, lm_z, parts["rank"], lm), letters)
     return Fusion(
         chosen.kind,
         chosen.weight,

@@ -138,11 +138,18 @@ def item_filtering(train: Interactions, cases: EvalCases, n: int = 19) -> Candid
     return retriever_candidates(NIRFilter("item").fit(train), cases, n)
 
 
-def unseen_order(model: Recommender, batch: QueryBatch) -> npt.NDArray[np.int64]:
-    """Every item, best first by ``model``, the batch's history items last (a seen item is not
-    worth a candidate slot); ties: ascending index."""
-    base = scores_with_coverage(model, batch)  # items it cannot score come last
+def unseen_scores(model: Recommender, batch: QueryBatch) -> npt.NDArray[np.float32]:
+    """``model``'s scores with the batch's history items at -inf (a seen item is not worth a
+    candidate slot) and the items it cannot score below every scored one."""
+    base = scores_with_coverage(model, batch)
     base[batch.histories.row_ids(), batch.histories.items] = -np.inf
+    return base
+
+
+def unseen_order(model: Recommender, batch: QueryBatch) -> npt.NDArray[np.int64]:
+    """Every item, best first by ``model``, the batch's history items last; ties: ascending
+    index."""
+    base = unseen_scores(model, batch)
     return top_k(base, base.shape[1])
 
 

@@ -11,6 +11,10 @@ Each row's result is written to ``--results`` as JSON and reused on the next run
 recomputes), so rows can run in separate processes and one last run prints the whole table.
 
 Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_rank [--only smollm2] [--users 200]
+
+Zero-shot variants of likelihood by title (how titles are written, list prompts, contrastive
+prompts, history chosen by relevance, ensembles), each chosen on validation users, are
+``bench/llm_rank_variants.py``.
 """
 
 from __future__ import annotations

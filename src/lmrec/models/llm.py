@@ -19,6 +19,7 @@ from lmrec.core.recommender import Recommender
 from lmrec.errors import ConfigError
 from lmrec.llm.ranking.prompts import Domain
 from lmrec.llm.ranking.ranker import LLMRankConfig, LLMRanker
+from lmrec.llm.ranking.titles import title_function
 from lmrec.llm.runtime.config import BackendConfig, build_backend
 from lmrec.models.two_stage import create_retriever, load_retriever
 
@@ -64,8 +65,7 @@ def build_llm_ranker(
     retriever: Recommender | None = None,
 ) -> LLMRecommender:
     """An :class:`LLMRanker` over the configured backend, titles from the context's catalogue."""
-    catalog = context.catalog
-    title = catalog.title if catalog is not None else str
+    title = title_function(context.catalog, config.title_format, config.natural_titles)
     if retriever is None:
         if create is None:
             raise ConfigError("the LLM ranker needs a model factory or a fitted retriever")

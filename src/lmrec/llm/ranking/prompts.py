@@ -23,6 +23,7 @@ BUILT_IN = (
     "nir_representative",
     "nir_recommend",
     "next_item",
+    "next_item_list",
 )
 
 

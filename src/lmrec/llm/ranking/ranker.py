@@ -89,6 +89,16 @@ class LLMRankConfig(Settings):
         description="likelihood by title: subtract this share of the title's score after no "
         "history (1 = pointwise mutual information, 0 = none).",
     )
+    title_format: str | None = Field(
+        None,
+        description="How a prompt writes an item: placeholders over the catalogue's fields, e.g. "
+        "'{movie_title} ({release_year})' (None: the catalogue's title).",
+    )
+    natural_titles: bool = Field(
+        False,
+        description="Move a title's trailing article to the front ('Usual Suspects, The' → "
+        "'The Usual Suspects'), as MovieLens writes them.",
+    )
     chat_template: bool = Field(
         False,
         description="likelihood by title: wrap the story in a chat model's template (off: plain "

@@ -17,11 +17,15 @@ computes), members added greedily while the validation NDCG@10 rises by at least
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from lmrec.metrics.ranking import ndcg_from_ranks
+from lmrec.models.fusion import ranks_of
 
 BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -34,15 +38,12 @@ Array = npt.NDArray[np.float64]
 def ndcg10(scores: Array, targets: npt.NDArray[np.int64]) -> Array:
     """Per user NDCG@10 of the target (ties count against it)."""
     rank = (scores >= scores[np.arange(len(targets)), targets][:, None]).sum(1) - 1
-    return np.where(rank < 10, 1 / np.log2(rank + 2), 0.0)
+    return ndcg_from_ranks(rank.astype(np.float64), 10)
 
 
 def reciprocal_ranks(scores: Array, k: float = 60.0) -> Array:
     """1 / (k + rank) of each candidate within its row: what ``-m ensemble`` sums."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
-    return (1.0 / (k + ranks)).astype(np.float64)
+    return (1.0 / (k + ranks_of(scores))).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -79,22 +80,27 @@ class Variant:
             return self.kind, f"{prefix}list-null"
         return self.kind, f"{prefix}story-null"
 
-    def scores(self, split: Split, beta: float, alpha: float) -> Array | None:
+    def scorer(self, split: Split) -> Callable[[float, float], Array] | None:
+        """(β, α) → scores, from the split's saved parts (read once); None when one is missing."""
         main, other = (split.load(self.model, p) for p in self.parts)
         if main is None or other is None:
             return None
-        return main[0] / main[1] ** beta - alpha * other[0] / other[1] ** beta
+        return lambda beta, alpha: main[0] / main[1] ** beta - alpha * other[0] / other[1] ** beta
+
+    def scores(self, split: Split, beta: float, alpha: float) -> Array | None:
+        score = self.scorer(split)
+        return None if score is None else score(beta, alpha)
 
     def choose(self, valid: Split) -> tuple[float, float, float] | None:
         """(β, α, validation NDCG@10 ×100), the best on validation (ties: the first)."""
-        best = None
+        score = self.scorer(valid)
+        if score is None:
+            return None
+        best = (BETAS[0], ALPHAS[0], -1.0)
         for beta in BETAS:
             for alpha in ALPHAS:
-                s = self.scores(valid, beta, alpha)
-                if s is None:
-                    return None
-                v = 100 * ndcg10(s, valid.targets).mean()
-                if best is None or v > best[2] + 1e-9:
+                v = 100 * ndcg10(score(beta, alpha), valid.targets).mean()
+                if v > best[2] + 1e-9:
                     best = (beta, alpha, v)
         return best
 
@@ -113,9 +119,7 @@ def split_at(folder: Path) -> Split:
 
 def report_dataset(root: Path, name: str) -> None:
     valid, test = (split_at(root / name / s) for s in ("valid", "test"))
-    found = sorted(
-        {p.name.split(".")[0] + "." + p.name.split(".")[1] for p in valid.folder.glob("*.npz")}
-    )
+    found = sorted(p.stem for p in valid.folder.glob("*.npz"))
     variants = [
         Variant(*f.split(".")) for f in found if not f.endswith("-null") and "contrast" not in f
     ]

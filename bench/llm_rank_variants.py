@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bench.llm_rank import target_positions
 from lmrec.data.containers import Dataset
 from lmrec.data.registry import load_dataset
 from lmrec.experiment import named_protocol, prepare
@@ -57,13 +58,19 @@ def styled(ds: Dataset, ids: Sequence[str], style: str) -> list[str]:
     return [title(i) for i in ids]
 
 
+def validation_cases(ds: Dataset, users: int) -> Prepared:
+    """``users`` validation cases drawn with seed 0: each user's validation item with 19
+    uniformly sampled negatives (llmrank-20 without a file)."""
+    prepared = prepare(ds, named_protocol("llmrank-20"), "valid")
+    rows = np.random.default_rng(0).choice(len(prepared.cases), size=users, replace=False)
+    return replace(prepared, cases=prepared.cases.select(np.sort(rows)))
+
+
 def cases_for(name: str, split: str, users: int) -> Prepared:
     ds = load_dataset(name, download=False)
     if split == "test":
         return prepare(ds, named_protocol("llmrank-20", file=llmrank_file(name, sample=True)))
-    prepared = prepare(ds, named_protocol("llmrank-20"), "valid")
-    rows = np.random.default_rng(0).choice(len(prepared.cases), size=users, replace=False)
-    return replace(prepared, cases=prepared.cases.select(np.sort(rows)))
+    return validation_cases(ds, users)
 
 
 def relevant_history(
@@ -87,17 +94,14 @@ def collect(args: argparse.Namespace) -> None:
     vocab = prepared.split.train.item_vocab
     raw_titles = [ds.title(i) for i in vocab.ids]  # relevance: MiniLM on the plain titles
     domain = Domain.for_dataset(args.dataset)
-    templates = {k: PromptTemplate.load("next_item") for k in KINDS}
-    templates["list"] = PromptTemplate.load("next_item_list")  # lmrec's likelihood_template
+    story = PromptTemplate.load("next_item")
+    templates = {k: story for k in KINDS} | {"list": PromptTemplate.load("next_item_list")}
     backend = build_backend(LLMRecommenderConfig(llm=args.model, threads=args.threads))
     assert hasattr(backend, "continuation_scores")
     folder = args.results / args.dataset / args.split
     folder.mkdir(parents=True, exist_ok=True)
     n = len(cases)
-    targets = np.array(
-        [int(np.flatnonzero(cases.candidates[r] == cases.targets[r])[0]) for r in range(n)]
-    )
-    np.save(folder / "targets.npy", targets)
+    np.save(folder / "targets.npy", np.array(target_positions(prepared)))
     for kind in args.kinds.split(","):
         path = folder / f"{args.model}.{kind}.npz"
         if path.exists():

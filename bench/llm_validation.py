@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
+from bench.llm_rank_variants import validation_cases
 from lmrec.data.registry import load_dataset
-from lmrec.experiment import named_protocol, prepare
 from lmrec.llm.ranking.prompts import Domain, PromptTemplate
 from lmrec.llm.runtime.config import build_backend
 from lmrec.models.llm import LLMRecommenderConfig
@@ -53,9 +52,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     ds = load_dataset("ml-1m", download=False)
-    prepared = prepare(ds, named_protocol("llmrank-20"), "valid")
-    rows = np.random.default_rng(0).choice(len(prepared.cases), size=args.users, replace=False)
-    cases = replace(prepared, cases=prepared.cases.select(np.sort(rows))).cases
+    prepared = validation_cases(ds, args.users)
+    cases = prepared.cases
     assert cases.candidates is not None
     vocab = prepared.split.train.item_vocab
     backend = build_backend(LLMRecommenderConfig(llm=args.llm, threads=args.threads))

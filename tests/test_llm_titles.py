@@ -133,3 +133,14 @@ def test_build_llm_ranker_refuses_a_title_format_the_catalogue_cannot_fill() -> 
     )
     with pytest.raises(ConfigError, match="no item field 'tags'"):
         build_llm_ranker(config, ModelContext("ml-1m", catalog()), None)
+
+
+@pytest.mark.parametrize("title_format", ["{movie_title", "{}", "{0} x", "{a.b}"])
+def test_the_config_refuses_a_malformed_title_format_before_any_data(title_format: str) -> None:
+    from pydantic import ValidationError
+
+    from lmrec.llm.ranking.ranker import LLMRankConfig
+
+    with pytest.raises(ValidationError, match="title_format"):
+        LLMRankConfig(title_format=title_format)
+    assert LLMRankConfig(title_format="{any_field} ({year})").title_format == "{any_field} ({year})"

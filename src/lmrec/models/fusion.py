@@ -43,7 +43,7 @@ class RankFusionConfig(Settings):
     k: float = Field(60.0, ge=0.0, description="Larger k flattens the reward for top ranks.")
 
 
-def ranks_of(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def ranks_of(scores: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
     """1-based rank of every item in each row (ties: ascending item index ranks first)."""
     order = np.argsort(-scores, axis=1, kind="stable")
     ranks = np.empty_like(order)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from lmrec.core.coverage import scorable_items
 from lmrec.core.fitted import FittedModel, FittedState
@@ -32,6 +32,7 @@ from lmrec.llm.ranking.candidates import unseen_order
 from lmrec.llm.ranking.likelihood import TitleScorer, index_order
 from lmrec.llm.ranking.parsing import ParsedRanking, parse_ranking
 from lmrec.llm.ranking.prompts import Domain, PromptTemplate
+from lmrec.llm.ranking.titles import format_fields
 from lmrec.llm.runtime.backends import (
     Completion,
     ConstrainedRanking,
@@ -104,6 +105,14 @@ class LLMRankConfig(Settings):
         description="likelihood by title: wrap the story in a chat model's template (off: plain "
         "text to continue).",
     )
+
+    @field_validator("title_format")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        # the fields are checked against the catalogue when the ranker is built
+        if value is not None:
+            format_fields(value)  # a malformed or nameless placeholder: ConfigError (ValueError)
+        return value
 
 
 @dataclass

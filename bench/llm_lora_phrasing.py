@@ -16,6 +16,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lmrec.llm.lora.config import LlmLoraConfig
 from lmrec.llm.lora.examples import PreferenceExample, auc, auc_interval
 from lmrec.llm.lora.phrasing import HELD_OUT, PHRASINGS, TRAINING
@@ -126,3 +128,27 @@ def phrasing_table(
             )
             epoch = r.get("training", {}).get("best_epoch", "")
             print(f"{label:<34}{r['test_examples']:>5}{cells}{epoch!s:>7}")
+        seed_means(folder, load, tag, args)
+
+
+def seed_means(
+    folder: Any, load: Callable[[Any, str], dict[str, Any] | None], tag: str, args: Any
+) -> None:
+    """Per (mode, shots): test AUC x 100 as mean ± sd over the seeds that ran (two or more)."""
+    for mode in args.modes.split(","):
+        for shots in args.shots.split(","):
+            runs = [
+                r
+                for seed in args.seeds.split(",")
+                if (r := load(folder, f"phrasing-{tag}-{mode}-{shots}-{seed}")) is not None
+            ]
+            if len(runs) < 2:
+                continue
+            cells = "".join(
+                f"{np.mean(v := [100 * r[n]['auc'] for r in runs]):>10.2f} ± {np.std(v, ddof=1):<5.2f}".rjust(
+                    24
+                )
+                for n in EVALUATED
+            )
+            label = f"{tag}-{mode}-{shots} ({len(runs)} seeds)"
+            print(f"{label:<34}{runs[0]['test_examples']:>5}{cells}")

@@ -116,7 +116,7 @@ def rerank_table(folder: Path, models: list[str], retriever: str, dataset: str) 
     print(f"{retriever + ' alone':<40}{base['ndcg@10']:>9.4f}{base['hr@10']:>8.4f}")
     rng = np.random.default_rng(0)
     for model in models:
-        kinds = ["untuned", "lora"] + [
+        kinds = ["untuned", "lora", "title"] + [
             f.stem.removeprefix(f"rerank-{tag}-{Path(model).name}-")
             for f in sorted(folder.glob(f"rerank-{tag}-{Path(model).name}-lora-*.json"))
         ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,25 @@ def target_ranks(
     ranks = column_ranks(scores, hit.argmax(axis=1))
     out: npt.NDArray[np.int64] = np.where(found, ranks, cand.shape[1]).astype(np.int64)
     return out
+
+
+def _title(args: argparse.Namespace, model_name: str, ds: Any, split: Any, cases: Any) -> Any:
+    """Title likelihood in place of the letters (``bench/llm_rerank_title.py``)."""
+    from bench.llm_rerank_title import title_rerank
+    from lmrec.core.fitted import ModelContext
+    from lmrec.models.registry import create_model
+
+    context = ModelContext.for_dataset(ds, progress=True)
+    retriever = create_model(args.retriever, {}, context).fit(split.train, split.valid)
+    return title_rerank(
+        args,
+        model_name,
+        ds,
+        split,
+        cases,
+        retriever,
+        lambda cand, scores, targets: _metrics(target_ranks(cand, scores, targets)),
+    )
 
 
 def rerank(args: argparse.Namespace, cached: Cached) -> None:
@@ -87,6 +107,10 @@ def rerank(args: argparse.Namespace, cached: Cached) -> None:
             "target_modules": args.lora_modules.split(","),
         }
         for kind in args.kinds.split(","):
+            if kind == "title":
+                run_title = partial(_title, args, model_name, ds, split, cases)
+                cached(f"rerank-{tag}-{Path(model_name).name}-title", run_title)
+                continue
 
             def run(kind: str = kind, settings: dict[str, Any] = settings) -> dict[str, Any]:
                 started = time.perf_counter()

@@ -50,13 +50,13 @@ def target_ranks(
     return out
 
 
-def _title(args: argparse.Namespace, model_name: str, ds: Any, split: Any, cases: Any) -> Any:
+def _title(
+    args: argparse.Namespace, model_name: str, ds: Any, split: Any, cases: Any, context: Any
+) -> Any:
     """Title likelihood in place of the letters (``bench/llm_rerank_title.py``)."""
     from bench.llm_rerank_title import title_rerank
-    from lmrec.core.fitted import ModelContext
     from lmrec.models.registry import create_model
 
-    context = ModelContext.for_dataset(ds, progress=True)
     retriever = create_model(args.retriever, {}, context).fit(split.train, split.valid)
     return title_rerank(
         args,
@@ -108,7 +108,7 @@ def rerank(args: argparse.Namespace, cached: Cached) -> None:
         }
         for kind in args.kinds.split(","):
             if kind == "title":
-                run_title = partial(_title, args, model_name, ds, split, cases)
+                run_title = partial(_title, args, model_name, ds, split, cases, context)
                 cached(f"rerank-{tag}-{Path(model_name).name}-title", run_title)
                 continue
 

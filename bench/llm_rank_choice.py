@@ -46,6 +46,14 @@ def reciprocal_ranks(scores: Array, k: float = 60.0) -> Array:
     return (1.0 / (k + ranks_of(scores))).astype(np.float64)
 
 
+def calibrated(
+    main: tuple[Array, Array], other: tuple[Array, Array], beta: float, alpha: float
+) -> Array:
+    """``sum / tokens**β − α · (the other prompt's sum / tokens**β)``, per candidate."""
+    out: Array = main[0] / main[1] ** beta - alpha * other[0] / other[1] ** beta
+    return out
+
+
 @dataclass(frozen=True)
 class Split:
     targets: npt.NDArray[np.int64]
@@ -85,7 +93,7 @@ class Variant:
         main, other = (split.load(self.model, p) for p in self.parts)
         if main is None or other is None:
             return None
-        return lambda beta, alpha: main[0] / main[1] ** beta - alpha * other[0] / other[1] ** beta
+        return lambda beta, alpha: calibrated(main, other, beta, alpha)
 
     def scores(self, split: Split, beta: float, alpha: float) -> Array | None:
         score = self.scorer(split)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +85,14 @@ def relevant_history(
     return [history[i] for i in keep]
 
 
+def title_log_probs(
+    backend: Any, prompt: str, titles: Sequence[str]
+) -> tuple[list[float], list[int]]:
+    """Each title's log-probability sum and token count as the continuation of ``prompt``."""
+    found = backend.continuation_scores(prompt, [f" {t}" for t in titles], raw=True)
+    return [float(s.sum()) for s in found], [len(s) for s in found]
+
+
 def collect(args: argparse.Namespace) -> None:
     from lmrec.llm.runtime.config import build_backend
     from lmrec.models.llm import LLMRecommenderConfig
@@ -127,9 +136,7 @@ def collect(args: argparse.Namespace) -> None:
             elif vectors is not None:
                 hist = relevant_history(hist, cand, vectors)
             prompt = templates[base].render([titles[i] for i in hist], [], domain).rstrip()
-            found = backend.continuation_scores(prompt, [f" {titles[i]}" for i in cand], raw=True)
-            sums[r] = [float(s.sum()) for s in found]
-            counts[r] = [len(s) for s in found]
+            sums[r], counts[r] = title_log_probs(backend, prompt, [titles[i] for i in cand])
             if r % 50 == 49:
                 print(f"{kind} {r + 1}/{n} {time.perf_counter() - start:.0f}s", flush=True)
         seconds = time.perf_counter() - start

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.llm_rank_choice import ALPHAS, BETAS, calibrated
+from bench.llm_rank_variants import title_log_probs
 from lmrec.llm.lora.fusion import Fusion, choose_fusion, retrieved
 
-BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 Parts = dict[str, npt.NDArray[np.float64]]
 
 
@@ -55,11 +55,9 @@ def collect_parts(
     sums, counts = np.zeros(cand.shape), np.ones(cand.shape)
     start = time.perf_counter()
     for r in range(n):
-        found = backend.continuation_scores(
-            prompt_of(histories[r]), [f" {titles[i]}" for i in cand[r]], raw=True
+        sums[r], counts[r] = title_log_probs(
+            backend, prompt_of(histories[r]), [titles[i] for i in cand[r]]
         )
-        sums[r] = [float(s.sum()) for s in found]
-        counts[r] = [len(s) for s in found]
         if r % 50 == 49:
             print(f"  {path.stem}: {r + 1}/{n} {time.perf_counter() - start:.0f}s", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,11 +74,9 @@ def prior_parts(
         z = np.load(path)
         return {k: z[k] for k in ("sums", "counts")}
     items = np.unique(cand)
-    found = backend.continuation_scores(null_prompt, [f" {titles[i]}" for i in items], raw=True)
-    at = {int(i): n for n, i in enumerate(items)}
-    sums = np.array([float(s.sum()) for s in found])
-    counts = np.array([len(s) for s in found], dtype=np.float64)
-    index = np.vectorize(at.__getitem__)(cand) if cand.size else cand
+    found = title_log_probs(backend, null_prompt, [titles[i] for i in items])
+    sums, counts = np.array(found[0]), np.array(found[1], dtype=np.float64)
+    index = np.searchsorted(items, cand)  # each candidate's place among the unique items
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, sums=sums[index], counts=counts[index])
     return {"sums": sums[index], "counts": counts[index]}
@@ -88,11 +84,8 @@ def prior_parts(
 
 def lm_scores(story: Parts, prior: Parts, beta: float, alpha: float) -> npt.NDArray[np.float32]:
     """``sum / tokens**β − α · (the same after no history)``, per candidate."""
-    own = story["sums"] / story["counts"] ** beta
-    out: npt.NDArray[np.float32] = (own - alpha * prior["sums"] / prior["counts"] ** beta).astype(
-        np.float32
-    )
-    return out
+    main, other = (story["sums"], story["counts"]), (prior["sums"], prior["counts"])
+    return calibrated(main, other, beta, alpha).astype(np.float32)
 
 
 class Held:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from bench.llm_rank_choice import ALPHAS, BETAS, calibrated
 from bench.llm_rank_variants import title_log_probs
-from lmrec.llm.lora.fusion import Fusion, choose_fusion, retrieved
+from lmrec.llm.lora.fusion import Fusion, HeldOut, choose_fusion
 
 Parts = dict[str, npt.NDArray[np.float64]]
 
@@ -88,31 +88,8 @@ def lm_scores(story: Parts, prior: Parts, beta: float, alpha: float) -> npt.NDAr
     return calibrated(main, other, beta, alpha).astype(np.float32)
 
 
-class Held:
-    """One split's cases as the re-ranker sees them: the retriever's top 20 and its scores, the
-    rows whose target is among them and its column there."""
-
-    def __init__(self, retriever: Any, cases: Any, depth: int = 20) -> None:
-        from lmrec.core.query import QueryBatch
-
-        _, self.cand, self.base = retrieved(
-            retriever, QueryBatch(cases.users, cases.histories), depth
-        )
-        hit = self.cand == np.asarray(cases.targets)[:, None]
-        self.rows = np.flatnonzero(hit.any(axis=1))
-        self.letters = hit[self.rows].argmax(axis=1)
-        self.histories = [cases.histories[int(r)].tolist() for r in self.rows]
-        self.n = len(cases)
-
-    def full(self, lm_rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """The LM's scores for every case (0 where the target was missed: they score 0)."""
-        lm = np.zeros(self.cand.shape, dtype=np.float32)
-        lm[self.rows] = lm_rows
-        return lm
-
-
 def choose(
-    story: Parts, prior: Parts, held: Held, seed: int
+    story: Parts, prior: Parts, held: HeldOut, seed: int
 ) -> tuple[tuple[float, float, Fusion], tuple[float, float, Fusion]]:
     """On the validation cases: ((β, α, LM-only fusion) best alone, (β, α, fusion) best fused)."""
     alone: tuple[float, float, Fusion] | None = None
@@ -120,7 +97,7 @@ def choose(
     for beta in BETAS:
         for alpha in ALPHAS:
             lm = lm_scores(story, prior, beta, alpha)
-            f = choose_fusion(lm, held.base[held.rows], held.letters, held.n, seed)
+            f = choose_fusion(lm, held.scores[held.rows], held.columns, held.n, seed)
             if alone is None or f.lm_ndcg > alone[2].lm_ndcg + 1e-12:
                 alone = (beta, alpha, f)
             # the best fused; among settings the margin sent back to the retriever alike,
@@ -161,8 +138,8 @@ def title_rerank(
 
     folder = Path("results/llm_lora") / f"title-{args.dataset}-{Path(model_name).name}"
 
-    def collected(name: str, cases: Any) -> tuple[Held, Parts, Parts]:
-        held = Held(retriever, cases)
+    def collected(name: str, cases: Any) -> tuple[HeldOut, Parts, Parts]:
+        held = HeldOut.of(retriever, cases, 20)
         cand = held.cand[held.rows]
         story = collect_parts(
             backend, prompt_of, titles, held.histories, cand, folder / f"{name}.npz"
@@ -196,6 +173,6 @@ def title_rerank(
         "fused_choice": {"beta": beta, "alpha": alpha},
         "fusion": fusion.to_json(),
         "valid_cases": valid[0].n,
-        "alone": metrics(held.cand, Fusion("rank", 1.0).fuse(alone, held.base), targets),
-        "fused": metrics(held.cand, fusion.fuse(lm, held.base), targets),
+        "alone": metrics(held.cand, Fusion("rank", 1.0).fuse(alone, held.scores), targets),
+        "fused": metrics(held.cand, fusion.fuse(lm, held.scores), targets),
     }

@@ -27,7 +27,7 @@ from lmrec.llm.lora.examples import (
     split_by_time,
     write_examples,
 )
-from lmrec.llm.lora.fusion import tail_cases
+from lmrec.llm.lora.fusion import HeldOut, tail_cases
 from lmrec.llm.lora.preference import labels, p_yes
 from lmrec.llm.lora.tuning import LoraSettings, TunedLM
 from lmrec.models.llm_lora import LoraReranker
@@ -285,3 +285,22 @@ def test_train_rerank_checkpoint_and_recommend_commands(
     result = run_cli(data_dir, f"recommend -d ml-100k --model-dir {out} --user 196 --k 5")
     assert result.exit_code == 0, result.output
     assert "llm-lora recommendations" in result.output
+
+
+def test_held_out_cases_keep_the_retrievers_top_and_find_each_hit() -> None:
+    train, _ = _log()
+    cases, rest = tail_cases(train, 1)
+    retriever = create_model("pop").fit(rest)
+    held = HeldOut.of(retriever, cases, 3)
+    assert held.n == 12 and held.cand.shape == held.scores.shape == (12, 3)
+    for r in range(12):  # the top 3 never repeat the history, and scores fall along the row
+        assert not set(held.cand[r].tolist()) & set(cases.histories[r].tolist())
+        assert (np.diff(held.scores[r]) <= 0).all()
+    hit = [r for r in range(12) if cases.targets[r] in held.cand[r]]
+    assert 0 < len(hit) < 12  # some targets in the top 3, some not
+    assert held.rows.tolist() == hit
+    for row, column, history in zip(held.rows, held.columns, held.histories, strict=True):
+        assert held.cand[row, column] == cases.targets[row]
+        assert history == cases.histories[int(row)].tolist()
+    spread = held.full(np.ones((len(hit), 3), dtype=np.float32))
+    assert spread.sum() == 3 * len(hit) and (spread[held.rows] == 1).all()

@@ -30,22 +30,12 @@ from lmrec.data.containers import Interactions
 from lmrec.data.errors import DataError
 from lmrec.errors import CheckpointError, ConfigError, NotFittedError
 from lmrec.llm.lora.config import LlmLoraConfig
-from lmrec.llm.lora.fusion import Fusion, choose_fusion, retrieved, tail_cases
+from lmrec.llm.lora.fusion import Fusion, HeldOut, choose_fusion, retrieved, tail_cases
 from lmrec.llm.lora.tuning import TunedLM
 from lmrec.protocols.base import EvalCases
 from lmrec.training.trainer import TrainReport
 
 LETTERS = string.ascii_uppercase
-# held-out cases with a hit: rows, histories, candidates, retriever scores, target columns, and
-# the number of held-out cases
-HeldOut = tuple[
-    npt.NDArray[np.int64],
-    list[list[int]],
-    npt.NDArray[np.int32],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.int64],
-    int,
-]
 
 
 def rerank_prompt(history: list[str], candidates: list[str]) -> str:
@@ -160,7 +150,7 @@ class LoraReranker(FittedModel):
             rows = np.sort(np.random.default_rng(c.seed).choice(rows, c.max_cases, replace=False))
         lm = self._lm()
         prompts = self._rows([cases.histories[int(r)].tolist() for r in rows], cand[rows])
-        held_set = self._held(held, held_retriever)
+        held_set = HeldOut.of(held_retriever, held, c.depth)
         chosen: list[Fusion] = []  # one per validation: epoch 0 (untuned), 1, 2, ...
 
         def validate() -> float:  # the fused NDCG@10 of the held-out cases
@@ -182,7 +172,7 @@ class LoraReranker(FittedModel):
             training_positions=c.train_positions,
             training_hit_rate=round(float(hit.any(axis=1).mean()), 4),
             held_out_cases=len(held),
-            held_out_hits=len(held_set[0]),
+            held_out_hits=len(held_set.rows),
             fusion=self.fusion.to_json(),
             trainable_parameters=share[0],
             trainable_share=round(share[0] / share[1], 5),
@@ -193,28 +183,25 @@ class LoraReranker(FittedModel):
     def _query(cases: EvalCases) -> QueryBatch:
         return QueryBatch(cases.users, cases.histories)
 
-    def _held(self, cases: EvalCases, retriever: Recommender) -> HeldOut:
-        """The held-out cases whose target ``retriever`` put in its top ``depth``: their
-        histories, candidates, retriever scores and target columns, and the number of cases."""
-        _, cand, scores = retrieved(retriever, self._query(cases), self.config.depth)
-        hit = cand == np.asarray(cases.targets)[:, None]
-        rows = np.flatnonzero(hit.any(axis=1))
-        histories = [cases.histories[int(r)].tolist() for r in rows]
-        return rows, histories, cand[rows], scores[rows], hit[rows].argmax(axis=1), len(cases)
-
     def _choose(self, held: HeldOut) -> Fusion:
-        rows, histories, cand, scores, letters, n = held
         if not self.config.fuse:
-            return Fusion("rank", 1.0, n)
-        lm = self.letter_scores(histories, cand) if len(rows) else np.empty(cand.shape, np.float32)
-        return choose_fusion(lm, scores, letters, n, self.config.seed, self.config.fusion_margin)
+            return Fusion("rank", 1.0, held.n)
+        cand, scores = held.cand[held.rows], held.scores[held.rows]
+        lm = (
+            self.letter_scores(held.histories, cand)
+            if len(held.rows)
+            else np.empty(cand.shape, np.float32)
+        )
+        return choose_fusion(
+            lm, scores, held.columns, held.n, self.config.seed, self.config.fusion_margin
+        )
 
     def choose_fusion(self, cases: EvalCases) -> Fusion:
         """Choose the fusion weight on ``cases`` for the current LM (after ``fit_retriever``:
         the untuned one), retrieved by the fitted retriever."""
         if self.retriever is None:
             raise NotFittedError("llm-lora: no retriever (fit or load first)")
-        self.fusion = self._choose(self._held(cases, self.retriever))
+        self.fusion = self._choose(HeldOut.of(self.retriever, cases, self.config.depth))
         return self.fusion
 
     # -- score --------------------------------------------------------------------------------

@@ -62,6 +62,35 @@ def retrieved(
     return order, cand, np.nan_to_num(scores, neginf=np.nan).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out cases as a re-ranker sees them: the retriever's top ``depth`` and their scores
+    for every case, the rows whose target is among them, its column there and their histories."""
+
+    cand: npt.NDArray[np.int32]
+    scores: npt.NDArray[np.float32]
+    rows: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.int64]
+    histories: list[list[int]]
+    n: int
+
+    @classmethod
+    def of(cls, retriever: Recommender, cases: EvalCases, depth: int) -> HeldOut:
+        """``cases`` retrieved by ``retriever`` (fitted without their targets)."""
+        _, cand, scores = retrieved(retriever, QueryBatch(cases.users, cases.histories), depth)
+        hit = cand == np.asarray(cases.targets)[:, None]
+        rows = np.flatnonzero(hit.any(axis=1))
+        histories = [cases.histories[int(r)].tolist() for r in rows]
+        return cls(cand, scores, rows, hit[rows].argmax(axis=1), histories, len(cases))
+
+    def full(self, lm_rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The LM's scores of the hit rows spread to every case (0 where the target was
+        missed: those cases score 0 whatever the LM says)."""
+        lm = np.zeros(self.cand.shape, dtype=np.float32)
+        lm[self.rows] = lm_rows
+        return lm
+
+
 def _standardised(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Each row to mean 0 and sd 1 over its finite entries (a constant row becomes 0)."""
     x = np.where(np.isfinite(x), x, np.nan)

@@ -188,7 +188,9 @@ def main() -> None:
         default=None,
         help="rerank --kinds title: how a prompt writes an item (default: title, year, genres)",
     )
-    parser.add_argument("--tag", default="", help="rerank: a suffix naming a LoRA variant")
+    parser.add_argument(
+        "--tag", default="", help="rerank, phrasing: a suffix naming a LoRA variant"
+    )
     parser.add_argument(
         "--test-examples", type=int, default=1000, help="phrasing: test examples per phrasing"
     )

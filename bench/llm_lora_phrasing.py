@@ -84,6 +84,11 @@ def _tuned(
     }
 
 
+def _suffix(args: Any) -> str:
+    """``--tag`` names a variant of the runs (another learning rate, more epochs)."""
+    return f"-{args.tag}" if args.tag else ""
+
+
 def phrasing(args: argparse.Namespace, cached: Cached, dataset: Any) -> None:
     for model in args.models.split(","):
         tag = Path(model).name  # a model folder is named by its last part
@@ -92,7 +97,7 @@ def phrasing(args: argparse.Namespace, cached: Cached, dataset: Any) -> None:
             for shots in [int(s) for s in args.shots.split(",")]:
                 for mode in args.modes.split(","):
                     cached(
-                        f"phrasing-{tag}-{mode}-{shots}-{seed}",
+                        f"phrasing-{tag}-{mode}-{shots}-{seed}{_suffix(args)}",
                         partial(_tuned, args, dataset, model, mode, shots, seed),
                     )
 
@@ -110,7 +115,7 @@ def phrasing_table(
     for model in args.models.split(","):
         tag = Path(model).name
         names = [f"phrasing-{tag}-untuned"] + [
-            f"phrasing-{tag}-{mode}-{shots}-{seed}"
+            f"phrasing-{tag}-{mode}-{shots}-{seed}{_suffix(args)}"
             for shots in args.shots.split(",")
             for mode in args.modes.split(",")
             for seed in args.seeds.split(",")
@@ -140,7 +145,8 @@ def seed_means(
             runs = [
                 r
                 for seed in args.seeds.split(",")
-                if (r := load(folder, f"phrasing-{tag}-{mode}-{shots}-{seed}")) is not None
+                if (r := load(folder, f"phrasing-{tag}-{mode}-{shots}-{seed}{_suffix(args)}"))
+                is not None
             ]
             if len(runs) < 2:
                 continue
@@ -150,5 +156,5 @@ def seed_means(
                 )
                 for n in EVALUATED
             )
-            label = f"{tag}-{mode}-{shots} ({len(runs)} seeds)"
+            label = f"{tag}-{mode}-{shots}{_suffix(args)} ({len(runs)} seeds)"
             print(f"{label:<34}{runs[0]['test_examples']:>5}{cells}")

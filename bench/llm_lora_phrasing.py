@@ -84,9 +84,11 @@ def _tuned(
     }
 
 
-def _suffix(args: Any) -> str:
-    """``--tag`` names a variant of the runs (another learning rate, more epochs)."""
-    return f"-{args.tag}" if args.tag else ""
+def run_name(args: Any, model_tag: str, mode: str, shots: int | str, seed: int | str | None) -> str:
+    """One tuned run's result name (``seed=None``: the name of its seeds together); ``--tag``
+    names a variant of the runs (another learning rate)."""
+    seeded = f"-{seed}" if seed is not None else ""
+    return f"phrasing-{model_tag}-{mode}-{shots}{seeded}" + (f"-{args.tag}" if args.tag else "")
 
 
 def phrasing(args: argparse.Namespace, cached: Cached, dataset: Any) -> None:
@@ -97,7 +99,7 @@ def phrasing(args: argparse.Namespace, cached: Cached, dataset: Any) -> None:
             for shots in [int(s) for s in args.shots.split(",")]:
                 for mode in args.modes.split(","):
                     cached(
-                        f"phrasing-{tag}-{mode}-{shots}-{seed}{_suffix(args)}",
+                        run_name(args, tag, mode, shots, seed),
                         partial(_tuned, args, dataset, model, mode, shots, seed),
                     )
 
@@ -115,7 +117,7 @@ def phrasing_table(
     for model in args.models.split(","):
         tag = Path(model).name
         names = [f"phrasing-{tag}-untuned"] + [
-            f"phrasing-{tag}-{mode}-{shots}-{seed}{_suffix(args)}"
+            run_name(args, tag, mode, shots, seed)
             for shots in args.shots.split(",")
             for mode in args.modes.split(",")
             for seed in args.seeds.split(",")
@@ -145,8 +147,7 @@ def seed_means(
             runs = [
                 r
                 for seed in args.seeds.split(",")
-                if (r := load(folder, f"phrasing-{tag}-{mode}-{shots}-{seed}{_suffix(args)}"))
-                is not None
+                if (r := load(folder, run_name(args, tag, mode, shots, seed))) is not None
             ]
             if len(runs) < 2:
                 continue
@@ -156,5 +157,5 @@ def seed_means(
                 )
                 for n in EVALUATED
             )
-            label = f"{tag}-{mode}-{shots}{_suffix(args)} ({len(runs)} seeds)"
+            label = f"{run_name(args, tag, mode, shots, None).removeprefix('phrasing-')} ({len(runs)} seeds)"
             print(f"{label:<34}{runs[0]['test_examples']:>5}{cells}")

@@ -197,3 +197,25 @@ def report(args: argparse.Namespace) -> None:
     for name in args.datasets.split(","):
         if (args.results / name / "valid" / "targets.npy").exists():
             report_dataset(args.results, name)
+
+
+def test_at(args: argparse.Namespace) -> None:
+    """Test NDCG@10 of saved variants at a β, α chosen on validation elsewhere (``--at
+    model:kind:β:α``, e.g. from the results page when the validation parts are on another
+    machine); the paired difference is against the first ``--at``."""
+    test = split_at(args.results / args.dataset / "test")
+    rows: list[tuple[str, Array]] = []
+    for spec in args.at:
+        try:
+            model, kind, beta, alpha = spec.split(":")
+            b, a = float(beta), float(alpha)
+        except ValueError:
+            raise SystemExit(f"--at {spec!r}: expected MODEL:KIND:BETA:ALPHA") from None
+        scores = Variant(model, kind).scores(test, b, a)
+        if scores is None:
+            raise SystemExit(f"{spec}: test parts of {model} {kind} not collected")
+        rows.append((f"{model} {kind} ({beta}, {alpha})", ndcg10(scores, test.targets)))
+    for label, per_user in rows:
+        d = rows[0][1] - per_user
+        paired = f"{100 * d.mean():+.2f} ± {100 * d.std(ddof=1) / np.sqrt(len(d)):.2f}"
+        print(f"{label}: {cell(per_user)}; {rows[0][0]} minus it: {paired}")

@@ -22,7 +22,8 @@ without a file; seed 0), 200 users drawn with seed 0. Test: LLMRank's 200-user f
 
 Run: LMREC_DATA_DIR=../shared/data .venv/bin/python -m bench.llm_rank_variants collect \
   --dataset ml-1m --split valid --model smollm2-135m --kinds story,story-null,n-story,…
-then ``… report``.
+then ``… report``; ``… test-at --at smollm2-135m:n-story:0.75:0.5`` scores a saved test split at a
+β, α chosen on validation elsewhere.
 """
 
 from __future__ import annotations
@@ -158,11 +159,18 @@ def main() -> None:
     c.add_argument("--threads", type=int, default=1)
     r = sub.add_parser("report")
     r.add_argument("--datasets", default="ml-1m,amazon-games")
-    for p in (c, r):
+    t = sub.add_parser("test-at", help="test NDCG@10 at a given β, α (chosen elsewhere)")
+    t.add_argument("--dataset", default="ml-1m")
+    t.add_argument("--at", nargs="+", required=True, metavar="MODEL:KIND:BETA:ALPHA")
+    for p in (c, r, t):
         p.add_argument("--results", type=Path, default=Path("results/llm_rank_variants"))
     args = parser.parse_args()
     if args.command == "collect":
         collect(args)
+    elif args.command == "test-at":
+        from bench.llm_rank_choice import test_at
+
+        test_at(args)
     else:
         from bench.llm_rank_choice import report
 

@@ -137,19 +137,22 @@ class LoraReranker(FittedModel):
             held, rest = tail_cases(train, 1)
             held_retriever = self._retriever().fit(rest)
         cases, before = tail_cases(rest, c.train_positions)
-        _, cand, _ = retrieved(self._retriever().fit(before), self._query(cases), c.depth)
-        hit = cand == np.asarray(cases.targets)[:, None]
-        rows = np.flatnonzero(hit.any(axis=1))
-        if len(rows) < 1:
+        training = HeldOut.of(self._retriever().fit(before), cases, c.depth)
+        if len(training.rows) < 1:
             raise DataError(
                 f"llm-lora: none of {len(cases)} training cases (the last {c.train_positions} "
                 f"items of each sequence) has its target in the retriever's top {c.depth} "
                 "(raise depth or train_positions, or change the retriever)"
             )
-        if c.max_cases and len(rows) > c.max_cases:
-            rows = np.sort(np.random.default_rng(c.seed).choice(rows, c.max_cases, replace=False))
+        pick = np.arange(len(training.rows))  # places among the cases with a hit
+        if c.max_cases and len(pick) > c.max_cases:
+            pick = np.sort(
+                np.random.default_rng(c.seed).choice(len(pick), c.max_cases, replace=False)
+            )
         lm = self._lm()
-        prompts = self._rows([cases.histories[int(r)].tolist() for r in rows], cand[rows])
+        prompts = self._rows(
+            [training.histories[int(i)] for i in pick], training.cand[training.rows[pick]]
+        )
         held_set = HeldOut.of(held_retriever, held, c.depth)
         chosen: list[Fusion] = []  # one per validation: epoch 0 (untuned), 1, 2, ...
 
@@ -159,7 +162,7 @@ class LoraReranker(FittedModel):
 
         self.report = lm.train(
             prompts,
-            hit[rows].argmax(axis=1).tolist(),
+            training.columns[pick].tolist(),
             self._letters(),
             validate,
             "ndcg@10",
@@ -168,9 +171,9 @@ class LoraReranker(FittedModel):
         self.fusion = chosen[self.report.best_epoch]
         share = lm.trainable_share()
         self.report.extra.update(
-            training_cases=len(rows),
+            training_cases=len(pick),
             training_positions=c.train_positions,
-            training_hit_rate=round(float(hit.any(axis=1).mean()), 4),
+            training_hit_rate=round(len(training.rows) / training.n, 4),
             held_out_cases=len(held),
             held_out_hits=len(held_set.rows),
             fusion=self.fusion.to_json(),
@@ -178,10 +181,6 @@ class LoraReranker(FittedModel):
             trainable_share=round(share[0] / share[1], 5),
         )
         return self
-
-    @staticmethod
-    def _query(cases: EvalCases) -> QueryBatch:
-        return QueryBatch(cases.users, cases.histories)
 
     def _choose(self, held: HeldOut) -> Fusion:
         if not self.config.fuse:

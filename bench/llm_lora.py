@@ -17,6 +17,9 @@ of each training sequence, retrieved by a retriever fitted without them. Retriev
 LM and tuned LM, each alone and fused, are evaluated on the same test cases. ``--kinds title``
 (``bench/llm_rerank_title.py``) scores the same candidates by title likelihood instead of letters.
 
+``letters`` (``bench/llm_lora_letters.py``): the re-ranker's letter adapter, its held-out
+cross-entropy per epoch against the untuned LM and the retriever's position prior.
+
 ``phrasing`` (``bench/llm_lora_phrasing.py``): the yes/no task trained on one phrasing or on three
 in turn, and scored on the training phrasing and on two phrasings no training saw.
 
@@ -167,7 +170,7 @@ def baselines(ds: Any, shots_list: list[int], seeds: list[int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=("binary", "rerank", "phrasing", "report"))
+    parser.add_argument("part", choices=("binary", "rerank", "phrasing", "letters", "report"))
     parser.add_argument("--models", default="smollm2-135m,gemma3-270m")
     parser.add_argument("--shots", default="16,64,256")
     parser.add_argument("--seeds", default="0,1,2")
@@ -198,7 +201,13 @@ def main() -> None:
         "--positions", type=int, default=5, help="rerank: training positions per user"
     )
     parser.add_argument(
-        "--max-cases", type=int, default=400, help="rerank: at most this many training cases"
+        "--max-cases",
+        type=int,
+        default=400,
+        help="rerank, letters: at most this many training cases",
+    )
+    parser.add_argument(
+        "--held-cases", type=int, default=200, help="letters: training cases held out"
     )
     args = parser.parse_args()
     if args.part == "binary":
@@ -207,6 +216,10 @@ def main() -> None:
         from bench.llm_lora_rerank import rerank
 
         rerank(args, cached)
+    elif args.part == "letters":
+        from bench.llm_lora_letters import letters
+
+        letters(args, cached)
     elif args.part == "phrasing":
         from bench.llm_lora_phrasing import phrasing
 

@@ -50,6 +50,22 @@ def target_ranks(
     return out
 
 
+def lora_settings(args: argparse.Namespace, model_name: str) -> dict[str, Any]:
+    """The re-ranker's settings from the bench's options (batch 4, top 20)."""
+    return {
+        "base": model_name,
+        "retriever": args.retriever,
+        "depth": 20,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "threads": args.threads,
+        "batch_size": 4,
+        "train_positions": args.positions,
+        "max_cases": args.max_cases,
+        "target_modules": args.lora_modules.split(","),
+    }
+
+
 def _title(
     args: argparse.Namespace, model_name: str, ds: Any, split: Any, cases: Any, context: Any
 ) -> Any:
@@ -94,18 +110,7 @@ def rerank(args: argparse.Namespace, cached: Cached) -> None:
 
     cached(f"rerank-{tag}", alone)
     for model_name in args.models.split(","):
-        settings = {
-            "base": model_name,
-            "retriever": args.retriever,
-            "depth": 20,
-            "epochs": args.epochs,
-            "lr": args.lr,
-            "threads": args.threads,
-            "batch_size": 4,
-            "train_positions": args.positions,
-            "max_cases": args.max_cases,
-            "target_modules": args.lora_modules.split(","),
-        }
+        settings = lora_settings(args, model_name)
         for kind in args.kinds.split(","):
             if kind == "title":
                 run_title = partial(_title, args, model_name, ds, split, cases, context)

@@ -304,3 +304,27 @@ def test_held_out_cases_keep_the_retrievers_top_and_find_each_hit() -> None:
         assert history == cases.histories[int(row)].tolist()
     spread = held.full(np.ones((len(hit), 3), dtype=np.float32))
     assert spread.sum() == 3 * len(hit) and (spread[held.rows] == 1).all()
+
+
+def test_a_new_adapter_depends_on_its_seed_only(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    """LoRA's random A matrices come from ``seed``, not from whatever drew on torch's stream
+    before (a bench that fitted more first got another adapter from the same settings)."""
+    import torch
+
+    def adapter(seed: int, draws: int) -> dict[str, np.ndarray]:
+        torch.manual_seed(123)
+        torch.rand(draws)  # other work in the same process
+        lm = TunedLM(LoraSettings(base=str(tiny_lm_dir), seed=seed), tmp_path)
+        lm.add_adapter()
+        after = torch.rand(1)  # the caller's stream is left where it was
+        torch.manual_seed(123)
+        torch.rand(draws)
+        assert torch.equal(after, torch.rand(1))
+        state = lm._adapter_state()
+        return {k: v.float().numpy() for k, v in state.items() if "lora_A" in k}
+
+    first, second, other = adapter(0, 5), adapter(0, 1000), adapter(1, 5)
+    assert first and first.keys() == second.keys()
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    assert any(not np.array_equal(first[k], other[k]) for k in first)

@@ -75,30 +75,35 @@ class LoraReranker(FittedModel):
 
     # -- prompts ------------------------------------------------------------------------------
 
-    def _lm(self) -> TunedLM:
+    def language_model(self) -> TunedLM:
+        """The base LM (with its adapter once fitted or loaded), built on first use."""
         if self.tuned is None:
             self.tuned = TunedLM(self.config, self.context.cache_dir)
         return self.tuned
 
-    def _rows(
+    def prompts(
         self, histories: list[list[int]], candidates: npt.NDArray[np.int32]
     ) -> list[list[int]]:
-        lm, rows = self._lm(), []
+        """Each query's prompt token ids: its recent history and lettered candidates."""
+        lm, rows = self.language_model(), []
         for history, cand in zip(histories, candidates, strict=True):
             recent = [self.titles[i] for i in history[-self.config.max_history :]]
             shown = [self.titles[i] for i in cand if i >= 0]
             rows.append(lm.prompt_ids(rerank_prompt(recent, shown)))
         return rows
 
-    def _letters(self) -> list[int]:
-        return self._lm().choice_tokens(LETTERS[: self.config.depth])
+    def letter_tokens(self) -> list[int]:
+        """The first token of each candidate letter, A to the ``depth``-th."""
+        return self.language_model().choice_tokens(LETTERS[: self.config.depth])
 
     def letter_scores(
         self, histories: list[list[int]], candidates: npt.NDArray[np.int32]
     ) -> npt.NDArray[np.float32]:
         """``(n, depth)`` letter logits; padded candidates (-1) get -inf."""
-        logits = self._lm().scores(
-            self._rows(histories, candidates), self._letters(), progress=self.context.progress
+        logits = self.language_model().scores(
+            self.prompts(histories, candidates),
+            self.letter_tokens(),
+            progress=self.context.progress,
         )
         picked = logits[:, : candidates.shape[1]].copy()
         picked[candidates < 0] = -np.inf
@@ -149,8 +154,8 @@ class LoraReranker(FittedModel):
             pick = np.sort(
                 np.random.default_rng(c.seed).choice(len(pick), c.max_cases, replace=False)
             )
-        lm = self._lm()
-        prompts = self._rows(
+        lm = self.language_model()
+        training_rows = self.prompts(
             [training.histories[int(i)] for i in pick], training.cand[training.rows[pick]]
         )
         held_set = HeldOut.of(held_retriever, held, c.depth)
@@ -161,9 +166,9 @@ class LoraReranker(FittedModel):
             return chosen[-1].fused_ndcg
 
         self.report = lm.train(
-            prompts,
+            training_rows,
             training.columns[pick].tolist(),
-            self._letters(),
+            self.letter_tokens(),
             validate,
             "ndcg@10",
             progress=self.context.progress,
@@ -268,5 +273,5 @@ class LoraReranker(FittedModel):
         model.titles = meta["titles"]
         model.fusion = Fusion(**meta.get("fusion", {}))  # older checkpoints: the LM alone
         model.retriever = member(directory / "retriever", model.context)
-        model._lm().load_adapter(directory / "adapter")
+        model.language_model().load_adapter(directory / "adapter")
         return model

@@ -148,6 +148,9 @@ class TunedLM:
     # -- the adapter --------------------------------------------------------------------------
 
     def add_adapter(self) -> None:
+        """Wrap the LM in a fresh adapter, its random half (LoRA's A) drawn from ``seed``
+        alone: the same settings give the same adapter whatever ran before in the process."""
+        import torch
         from peft import LoraConfig, get_peft_model
 
         s = self.settings
@@ -155,7 +158,8 @@ class TunedLM:
             r=s.rank, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=s.target_modules
         )
         try:
-            with quiet():
+            with quiet(), torch.random.fork_rng(devices=[]):  # the caller's stream untouched
+                torch.manual_seed(s.seed)
                 self.network = get_peft_model(self.lm.network, config)
         except ValueError as exc:  # peft names the modules it could not find
             raise ConfigError(f"{self.lm.name}: {exc}") from exc

@@ -33,6 +33,8 @@ def letters(args: argparse.Namespace, cached: Cached) -> None:
     from lmrec.models.llm_lora import LoraReranker
     from lmrec.models.registry import create_model
 
+    if args.max_cases < 1 or args.held_cases < 1:
+        raise SystemExit("letters: --max-cases and --held-cases must both be at least 1")
     ds = load_dataset(args.dataset)
     split = prepare(ds, named_protocol("loo"), "test").split
     context = ModelContext.for_dataset(ds, progress=False)

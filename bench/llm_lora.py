@@ -45,6 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.llm_rank_variants import at_least
 from lmrec.data.registry import load_dataset
 from lmrec.llm.lora.config import LlmLoraConfig
 from lmrec.llm.lora.examples import auc
@@ -174,9 +175,9 @@ def main() -> None:
     parser.add_argument("--models", default="smollm2-135m,gemma3-270m")
     parser.add_argument("--shots", default="16,64,256")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=at_least(1), default=2)
     parser.add_argument("--retriever", default="itemknn-seq")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=at_least(1), default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--dataset", default="ml-100k", help="rerank: ml-100k or ml-1m")
     parser.add_argument(
@@ -195,19 +196,22 @@ def main() -> None:
         "--tag", default="", help="rerank, phrasing: a suffix naming a LoRA variant"
     )
     parser.add_argument(
-        "--test-examples", type=int, default=1000, help="phrasing: test examples per phrasing"
+        "--test-examples",
+        type=at_least(1),
+        default=1000,
+        help="phrasing: test examples per phrasing",
     )
     parser.add_argument(
-        "--positions", type=int, default=5, help="rerank: training positions per user"
+        "--positions", type=at_least(1), default=5, help="rerank: training positions per user"
     )
     parser.add_argument(
         "--max-cases",
-        type=int,
+        type=at_least(0),
         default=400,
         help="rerank, letters: at most this many training cases",
     )
     parser.add_argument(
-        "--held-cases", type=int, default=200, help="letters: training cases held out"
+        "--held-cases", type=at_least(1), default=200, help="letters: training cases held out"
     )
     args = parser.parse_args()
     if args.part == "binary":

@@ -33,8 +33,8 @@ def letters(args: argparse.Namespace, cached: Cached) -> None:
     from lmrec.models.llm_lora import LoraReranker
     from lmrec.models.registry import create_model
 
-    if args.max_cases < 1 or args.held_cases < 1:
-        raise SystemExit("letters: --max-cases and --held-cases must both be at least 1")
+    if args.max_cases < 1:  # rerank reads 0 as "every case"; here it would train on none
+        raise SystemExit("letters: --max-cases must be at least 1")
     ds = load_dataset(args.dataset)
     split = prepare(ds, named_protocol("loo"), "test").split
     context = ModelContext.for_dataset(ds, progress=False)
@@ -44,10 +44,10 @@ def letters(args: argparse.Namespace, cached: Cached) -> None:
             settings = lora_settings(args, model_name)
             model = create_model("llm-lora", settings, context)
             assert isinstance(model, LoraReranker)
-            model.fit_retriever(split.train, split.valid)
             cases, before = tail_cases(split.train, args.positions)
-            retriever = create_model(args.retriever, {}, context).fit(before)
-            held_out = HeldOut.of(retriever, cases, 20)
+            model.fit_retriever(before)  # the titles, and the retriever fitted without the cases
+            assert model.retriever is not None
+            held_out = HeldOut.of(model.retriever, cases, 20)
             order = np.random.default_rng(0).permutation(len(held_out.rows))
             if args.max_cases + args.held_cases > len(order):
                 raise SystemExit(

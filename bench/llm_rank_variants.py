@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,22 @@ def styled(ds: Dataset, ids: Sequence[str], style: str) -> list[str]:
     fmt = f"{{{ds.catalog.title_field}}}" + (" ({" + "}; {".join(parts) + "})" if parts else "")
     title = title_function(ds.catalog, fmt, natural="n" in style)
     return [title(i) for i in ids]
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum`` (counts of users, cases, threads,
+    epochs), refused with the option's name by argparse otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is under {minimum}")
+        return value
+
+    return parse
 
 
 def validation_cases(ds: Dataset, users: int) -> Prepared:
@@ -155,8 +171,8 @@ def main() -> None:
     c.add_argument("--split", default="valid", choices=("valid", "test"))
     c.add_argument("--model", default="smollm2-135m")
     c.add_argument("--kinds", default="story,story-null")
-    c.add_argument("--users", type=int, default=200, help="validation users")
-    c.add_argument("--threads", type=int, default=1)
+    c.add_argument("--users", type=at_least(1), default=200, help="validation users")
+    c.add_argument("--threads", type=at_least(1), default=1)
     r = sub.add_parser("report")
     r.add_argument("--datasets", default="ml-1m,amazon-games")
     t = sub.add_parser("test-at", help="test NDCG@10 at a given β, α (chosen elsewhere)")

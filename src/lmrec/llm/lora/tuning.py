@@ -158,7 +158,7 @@ class TunedLM:
             r=s.rank, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=s.target_modules
         )
         try:
-            with quiet(), torch.random.fork_rng(devices=[]):  # the caller's stream untouched
+            with quiet(), torch.random.fork_rng():  # the caller's streams (CPU, any GPU) untouched
                 torch.manual_seed(s.seed)
                 self.network = get_peft_model(self.lm.network, config)
         except ValueError as exc:  # peft names the modules it could not find
